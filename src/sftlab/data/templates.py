@@ -26,7 +26,14 @@ def render_prompt(question: str, tokenizer=None, template: str | None = None) ->
     return PLAIN_TEMPLATE.format(question=question)
 
 
-def completion_text(solution: str) -> str:
-    """The completion trained on for a reasoning record: a leading space after
-    the plain template's colon, the solution as written. EOS is added at tokenization."""
-    return " " + solution.strip()
+def completion_text(prompt: str, solution: str) -> str:
+    """The completion trained on (and expected from generation) after ``prompt``.
+
+    A prompt that ends in a non-space character (the plain template's
+    ``Solution:``) gets one separating space; chat prompts, which end in a newline
+    or a role marker, get none. EOS is appended at tokenization, not here.
+    """
+    solution = solution.strip()
+    if prompt and not prompt[-1].isspace() and not prompt.endswith(">"):
+        return " " + solution
+    return solution
