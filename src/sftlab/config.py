@@ -1,0 +1,82 @@
+"""Config dataclasses double as CLI flags.
+
+Each field's ``metadata["help"]`` is its documentation and its ``--help`` text,
+so there is one place to document an option. A YAML recipe (``--config``) sets
+defaults; flags given on the command line win over the recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+from .errors import SftlabError
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls`` (underscores become dashes)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("cli") is False:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = _base_type(hints[f.name])
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"{help_text} (default: {default})"}
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        else:
+            parser.add_argument(flag, type=kind if kind in (int, float) else str, metavar=f.name.upper(), **kwargs)
+
+
+def build_config(cls, args: argparse.Namespace, recipe_path: str | None = None):
+    """Instantiate ``cls``: dataclass defaults < YAML recipe < command-line flags."""
+    values: dict = {}
+    if recipe_path:
+        values.update(load_recipe(recipe_path, cls))
+    names = {f.name for f in dataclasses.fields(cls)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return cls(**values)
+
+
+def load_recipe(path: str, cls) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise SftlabError(f"{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        where = f"{path}:{line + 1}" if line is not None else path
+        raise SftlabError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise SftlabError(f"{path}: a recipe must be a mapping of option: value")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in names:
+            raise SftlabError(f"{path}: field '{key}': unknown option for {cls.__name__}")
+        kind = _base_type(hints[name])
+        if value is not None and kind in (int, float) and not isinstance(value, (int, float)):
+            raise SftlabError(f"{path}: field '{key}': expected a number, got {value!r}")
+        out[name] = kind(value) if (value is not None and kind in (int, float)) else value
+    return out
+
+
+def _base_type(hint):
+    """``int | None`` -> int; ``str`` -> str."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if args else str
+    return hint if isinstance(hint, type) else str
