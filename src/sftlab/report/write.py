@@ -1,0 +1,354 @@
+"""``write_report``: metrics.json, a self-contained report.html, summary.md and plots/*.png."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import html
+import json
+import os
+import re
+from pathlib import Path
+
+from .. import __version__
+from ..errors import SftlabError
+from ..io import atomic_dir, atomic_write_json, atomic_write_text
+from .plots import DPI, accuracy_figure, curves_figure, figure_png
+from .summary import format_accuracy, format_machine, format_seconds, summarize_runs
+
+MAX_EXAMPLES = 6  # example generations shown per method
+NAV = {"accuracy": "Accuracy", "examples": "Examples"}  # short names in the page's link bar
+
+
+@dataclasses.dataclass
+class Section:
+    """An extra report section that a method adds (DART, S2L, landscape, ...).
+
+    ``html`` is inserted as is, so its producer escapes any text it did not
+    write itself (``html.escape``). ``images`` maps a caption to a matplotlib
+    ``Figure`` or PNG bytes; each is embedded in the HTML and saved under
+    ``plots/``; PNGs show at 150 dpi, and ``sftlab.report.plots`` has
+    ``new_figure``/``style_axes`` for figures that match the report's own.
+    ``markdown`` is appended to summary.md under the title.
+    """
+
+    title: str
+    html: str = ""
+    images: dict = dataclasses.field(default_factory=dict)
+    markdown: str = ""
+
+
+def write_report(output_dir: str | os.PathLike, metrics: dict, *, sections=()) -> dict[str, Path]:
+    """Write the report files for ``metrics`` (schema: ``sftlab.report``) into ``output_dir``.
+
+    Everything is rendered in memory first and each file is written atomically,
+    so a failure leaves no partial file. Returns ``{relative path: path}`` of
+    every file written.
+    """
+    _check(metrics)
+    out = Path(output_dir)
+    methods, splits = metrics["methods"], list(metrics["splits"])
+    split_labels = {s: metrics.get("labels", {}).get(s, s) for s in splits}
+    summaries = {name: {**summarize_runs(m["runs"], splits), **(m.get("summary") or {})} for name, m in methods.items()}
+
+    plots = {"plots/accuracy.png": figure_png(accuracy_figure(methods, splits, split_labels, summaries))}
+    curves = curves_figure(methods)
+    if curves is not None:
+        plots["plots/training_curves.png"] = figure_png(curves)
+    section_images = []
+    for i, section in enumerate(sections):
+        files = {}
+        for caption, image in section.images.items():
+            name = f"plots/{_slug(section.title)}-{_slug(caption)}.png"
+            if name in plots:  # two sections or captions with the same slug
+                name = name[: -len(".png")] + f"-{i}-{len(files)}.png"
+            plots[name] = files[caption] = _png(image, f"report section '{section.title}': image '{caption}'")
+        section_images.append(files)
+    page = _render_html(metrics, summaries, split_labels, plots, list(zip(sections, section_images)))
+    summary_md = _render_markdown(metrics, summaries, split_labels, sections)
+
+    written = {"metrics.json": atomic_write_json(out / "metrics.json", metrics)}  # first: it fails on bad values
+    with atomic_dir(out / "plots") as tmp:
+        for name, png in plots.items():
+            (tmp / Path(name).name).write_bytes(png)
+    written.update({name: out / name for name in plots})
+    written["summary.md"] = atomic_write_text(out / "summary.md", summary_md)
+    written["report.html"] = atomic_write_text(out / "report.html", page)
+    return written
+
+
+def _check(metrics: dict) -> None:
+    """One clear error for a metrics dict that does not follow the schema."""
+    if not isinstance(metrics, dict):
+        raise SftlabError(f"report metrics: expected a dict, got {type(metrics).__name__}")
+    if not isinstance(metrics.get("splits"), (list, tuple)) or not metrics["splits"]:
+        raise SftlabError("report metrics: 'splits' must be a non-empty list of split names")
+    if not isinstance(metrics.get("methods"), dict) or not metrics["methods"]:
+        raise SftlabError("report metrics: 'methods' must be a non-empty dict keyed by method name")
+    for name, method in metrics["methods"].items():
+        runs = method.get("runs") if isinstance(method, dict) else None
+        if not isinstance(runs, list):
+            raise SftlabError(f"report metrics: methods['{name}']: 'runs' must be a list")
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict) or not isinstance(run.get("accuracy"), dict):
+                raise SftlabError(f"report metrics: methods['{name}'].runs[{i}]: 'accuracy' must be a dict by split")
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
+    e = html.escape
+    methods, splits = metrics["methods"], list(metrics["splits"])
+    title = metrics.get("title") or "sftlab report"
+    parts = [("results", "Results", _headline_table(metrics, summaries, split_labels), _HEADLINE_CAPTION)]
+    parts.append(("accuracy", "Accuracy: " + " vs ".join(split_labels[s] for s in splits),
+                  _img(plots["plots/accuracy.png"], "accuracy per method and split"),
+                  "Bars: mean over seeds; error bars: ±1 std; dots: single seeds. "
+                  + _n_text(methods, splits, split_labels)))  # fmt: skip
+    if "plots/training_curves.png" in plots:
+        parts.append(("curves", "Training curves", _img(plots["plots/training_curves.png"], "training curves"),
+                      "Left: the objective each method optimizes. Right: the plain NLL of the same tokens. "
+                      "Lines: mean over seeds; bands: ±1 std."))  # fmt: skip
+    if metrics.get("notes"):
+        items = "".join(f"<li>{e(str(n))}</li>" for n in metrics["notes"])
+        parts.append(("notes", "Notes", f"<ul>{items}</ul>", ""))
+    for i, (section, images) in enumerate(sections):
+        figs = "".join(
+            f"<figure>{_img(png, cap)}<figcaption>{e(cap)}</figcaption></figure>" for cap, png in images.items()
+        )
+        parts.append((f"s{i}-{_slug(section.title)}", section.title, section.html + figs, ""))
+    examples = _examples_html(methods, split_labels)
+    if examples:
+        parts.append(("examples", "Example generations", examples,
+                      "A few generations per method from one seed, as the model wrote them."))  # fmt: skip
+    if metrics.get("config"):
+        config = json.dumps(metrics["config"], indent=2, ensure_ascii=False, default=str)
+        folded = f"<details><summary>show</summary><pre>{e(config)}</pre></details>"
+        parts.append(("config", "Configuration", folded, ""))
+    nav = "".join(f'<a href="#{e(sid)}">{e(NAV.get(sid, name))}</a>' for sid, name, _, _ in parts)
+    body = "\n".join(_section(*part) for part in parts)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
+        f"<style>{_CSS}</style></head>\n<body><main>\n{_header(metrics, title)}\n<nav>{nav}</nav>\n{body}\n"
+        f"<footer>written by sftlab {e(__version__)}</footer>\n</main></body></html>\n"
+    )
+
+
+def _header(metrics, title) -> str:
+    e = html.escape
+    facts = [
+        ("date", _date(metrics.get("created"))),
+        ("machine", metrics.get("machine") and format_machine(metrics["machine"])),
+        ("sftlab", metrics.get("sftlab_version") or __version__),
+        ("seeds", ", ".join(map(str, metrics.get("seeds") or []))),
+    ]
+    items = "".join(f"<div><dt>{k}</dt><dd>{e(str(v))}</dd></div>" for k, v in facts if v)
+    return f"<header><h1>{e(title)}</h1><dl>{items}</dl></header>"
+
+
+_HEADLINE_CAPTION = ("Accuracy (%) on each split: mean ± std over seeds (sample std; 0 for a single seed). "
+                     "Bold: the highest mean per split. Train time: mean per seed.")  # fmt: skip
+
+
+def _headline_table(metrics, summaries, split_labels) -> str:
+    e = html.escape
+    methods, splits = metrics["methods"], list(metrics["splits"])
+    means = {s: [summaries[m][s]["mean"] for m in methods] for s in splits}
+    best = {s: max((v for v in means[s] if v is not None), default=None) for s in splits}
+    head = "".join(f'<th class="num">{e(split_labels[s])}<small>{_split_n(methods, s)}</small></th>' for s in splits)
+    rows = []
+    for name, m in methods.items():
+        desc = f'<small>{e(m["description"])}</small>' if m.get("description") else ""
+        cells = "".join(
+            f'<td class="num{" best" if best[s] is not None and summaries[name][s]["mean"] == best[s] else ""}">'
+            f"{format_accuracy(summaries[name][s])}</td>"
+            for s in splits
+        )
+        rows.append(
+            f'<tr><th scope="row">{e(m.get("label", name))}{desc}</th>{cells}'
+            f'<td class="num">{_n_seeds(m, summaries[name])}</td>'
+            f'<td class="num">{format_seconds(_train_seconds(m))}</td></tr>'
+        )
+    return (
+        f'<table class="headline"><thead><tr><th>method</th>{head}<th class="num">seeds</th>'
+        f'<th class="num">train time</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _examples_html(methods, split_labels) -> str:
+    e = html.escape
+    parts = []
+    for name, m in methods.items():
+        run = next((r for r in m["runs"] if r.get("examples")), None)
+        if run is None:
+            continue
+        cards = []
+        for ex in run["examples"][:MAX_EXAMPLES]:
+            ok = bool(ex.get("correct"))
+            split = ex.get("split")
+            badge = f'<span class="badge">{e(str(split_labels.get(split, split)))}</span>' if split else ""
+            cards.append(
+                f'<div class="example {"ok" if ok else "bad"}"><div class="ex-head">'
+                f'<span class="mark">{"✓ correct" if ok else "✗ incorrect"}</span>{badge}'
+                f'<span class="ref">reference: <code>{e(str(ex.get("answer", "")))}</code></span></div>'
+                f'<div class="lbl">prompt</div><pre>{e(str(ex.get("prompt", "")))}</pre>'
+                f'<div class="lbl">completion</div><pre>{e(str(ex.get("completion", "")))}</pre></div>'
+            )
+        seed = f' <small>seed {e(str(run["seed"]))}</small>' if "seed" in run else ""
+        parts.append(f'<h3>{e(m.get("label", name))}{seed}</h3><div class="examples">{"".join(cards)}</div>')
+    return "".join(parts)
+
+
+def _section(sid, title, content, caption="") -> str:
+    cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
+    return f'<section id="{html.escape(sid)}"><h2>{html.escape(title)}</h2>{cap}{content}</section>'
+
+
+def _img(png: bytes, alt: str) -> str:
+    """An inline PNG shown at its physical size (``DPI``), shrunk to fit narrow windows."""
+    width = f' width="{round(_png_width(png) * 96 / DPI)}"' if png[:8] == b"\x89PNG\r\n\x1a\n" else ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}"{width} src="data:image/png;base64,{data}">'
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _render_markdown(metrics, summaries, split_labels, sections) -> str:
+    methods, splits = metrics["methods"], list(metrics["splits"])
+    seeds = ", ".join(map(str, metrics.get("seeds") or []))
+    cols = ["method", *[f"{split_labels[s]}{_split_n(methods, s)}" for s in splits], "seeds", "train time"]
+    context = [_date(metrics.get("created")), metrics.get("machine") and format_machine(metrics["machine"])]
+    lines = [
+        f"## {metrics.get('title') or 'sftlab report'}",
+        "",
+        f"Accuracy (%), mean ± std over seeds{f' ({seeds})' if seeds else ''}. "
+        + " · ".join(c for c in context if c),
+        "",
+        "| " + " | ".join(_md(c) for c in cols) + " |",
+        "| --- | " + " | ".join("---:" for _ in cols[1:]) + " |",
+    ]
+    for name, m in methods.items():
+        cells = [_md(m.get("label", name)), *[format_accuracy(summaries[name][s]) for s in splits],
+                 str(_n_seeds(m, summaries[name])), format_seconds(_train_seconds(m))]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    if metrics.get("notes"):
+        lines += ["", "Notes:", *[f"- {n}" for n in metrics["notes"]]]
+    for section in sections:
+        if section.markdown:
+            lines += ["", f"### {section.title}", "", section.markdown.strip()]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _md(text) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _png(image, where: str) -> bytes:
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    if hasattr(image, "savefig"):
+        return figure_png(image)
+    raise SftlabError(f"{where}: expected a matplotlib Figure or PNG bytes, got {type(image).__name__}")
+
+
+def _split_count(methods, split) -> int | None:
+    """The number of problems on ``split`` when every run evaluated the same number, else None."""
+    ns = {r.get("n", {}).get(split) for m in methods.values() for r in m["runs"]} - {None}
+    return ns.pop() if len(ns) == 1 else None
+
+
+def _split_n(methods, split) -> str:
+    n = _split_count(methods, split)
+    return f" (n={n})" if n is not None else ""
+
+
+def _n_text(methods, splits, split_labels) -> str:
+    parts = [f"{split_labels[s]} {_split_count(methods, s)}" for s in splits if _split_count(methods, s) is not None]
+    return ("Problems per split and seed: " + ", ".join(parts) + ".") if parts else ""
+
+
+def _n_seeds(method, summary) -> int:
+    return max([s.get("n_seeds") or 0 for s in summary.values()] + [len(method["runs"])])
+
+
+def _train_seconds(method) -> float | None:
+    times = [r["train_seconds"] for r in method["runs"] if r.get("train_seconds") is not None]
+    return sum(times) / len(times) if times else None
+
+
+def _date(created) -> str:
+    if not created:
+        return ""
+    try:
+        stamp = dt.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        return str(created)
+    zone = " UTC" if stamp.utcoffset() == dt.timedelta(0) else ""
+    return stamp.strftime("%Y-%m-%d %H:%M") + zone
+
+
+def _png_width(png: bytes) -> int:
+    return int.from_bytes(png[16:20], "big")  # IHDR width, right after the 8-byte signature and chunk header
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
+
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5d6777;--line:#e3e6eb;--bg:#f6f7f9;--card:#fff;--ok:#1a7f37;--bad:#c62828;--accent:#3b5bdb;
+  --mono:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);
+  font:15px/1.5 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1120px;margin:0 auto;padding:28px 28px 48px}
+header h1{margin:0 0 10px;font-size:28px;letter-spacing:-.01em}
+header dl{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0;color:var(--muted);font-size:13.5px}
+header dl div{display:flex;gap:6px}
+header dt{font-weight:600;color:var(--fg)}
+header dd{margin:0}
+nav{display:flex;flex-wrap:wrap;gap:6px;margin:16px 0 6px}
+nav a{font-size:13px;color:var(--accent);text-decoration:none;background:#e9edfb;padding:3px 10px;border-radius:999px}
+nav a:hover{background:#dbe2fa}
+section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin:18px 0}
+h2{margin:0 0 6px;font-size:19px}
+h3{margin:18px 0 8px;font-size:15.5px}
+h3 small{color:var(--muted);font-weight:400}
+.caption{margin:0 0 12px;color:var(--muted);font-size:13px}
+figure{margin:12px 0}
+figcaption{color:var(--muted);font-size:13px;text-align:center;margin-top:4px}
+img{max-width:100%;height:auto;display:block;margin:0 auto}
+table{border-collapse:collapse;width:100%;font-size:14.5px}
+th,td{padding:8px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+thead th{border-bottom:2px solid #c9ced6;font-weight:600;white-space:nowrap}
+thead th small{display:block;font-weight:400;color:var(--muted)}
+tbody th{font-weight:600}
+tbody th small{display:block;font-weight:400;color:var(--muted);font-size:12.5px;max-width:420px}
+tbody tr:nth-child(even){background:#fafbfc}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.best{font-weight:700}
+.examples{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
+.example{border:1px solid var(--line);border-left:4px solid var(--ok);border-radius:8px;padding:10px 12px;
+  background:#fcfcfd;min-width:0}
+.example.bad{border-left-color:var(--bad)}
+.ex-head{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin-bottom:6px;font-size:13px}
+.mark{font-weight:700;color:var(--ok)}
+.example.bad .mark{color:var(--bad)}
+.badge{background:#eef0f4;color:var(--muted);border-radius:999px;padding:1px 8px;font-size:12px}
+.ref{margin-left:auto;color:var(--muted)}
+.lbl{font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin-top:6px}
+pre{margin:2px 0 0;padding:7px 9px;background:#f3f4f7;border-radius:6px;white-space:pre-wrap;word-break:break-word;
+  font:12.5px/1.45 var(--mono);max-height:16em;overflow:auto}
+code{font:12.5px var(--mono);background:#eef0f4;padding:0 4px;border-radius:4px}
+ul{margin:4px 0;padding-left:22px}
+li{margin:3px 0}
+details summary{cursor:pointer;color:var(--accent)}
+footer{color:var(--muted);font-size:12px;text-align:center;margin-top:24px}
+"""

@@ -1,0 +1,176 @@
+"""Loss trajectories: each example's mean completion loss at every proxy checkpoint.
+
+Forward only, in ``torch.inference_mode``, batched by length with right
+padding. Per-token log-probabilities come from TRL's fused LM head
+(:func:`trl.trainer.utils.add_fused_lm_head`), so the ``(batch, tokens, vocab)``
+logits never exist at once. Recording is resumable: each checkpoint's losses go
+to their own column file, written atomically, and a column already on disk is
+not computed again. The result is the ``(N, C)`` matrix S2L clusters
+(arXiv 2403.07384, Sec. 4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..io import atomic_write_json
+
+INDEX = "index.json"
+MATRIX = "trajectories.npy"
+
+
+def example_losses(
+    model,
+    dataset,
+    *,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    progress: bool = True,
+    desc: str = "losses",
+) -> np.ndarray:
+    """Mean completion-token loss of each example of ``dataset`` under ``model``; returns (N,) float32.
+
+    ``dataset`` rows hold ``input_ids`` and ``completion_mask`` (1 on the tokens
+    the loss is computed on), as :func:`sftlab.data.tokenize_sft` makes them.
+    Sequences longer than ``max_length`` are cut on the right; an example left
+    with no completion token gets NaN. The value for an example equals
+    ``model(input_ids, labels=...).loss`` with its prompt tokens labelled -100.
+    """
+    from trl.trainer.utils import add_fused_lm_head
+
+    ids_list, masks = list(dataset["input_ids"]), list(dataset["completion_mask"])
+    if max_length is not None:
+        ids_list = [x[:max_length] for x in ids_list]
+        masks = [m[:max_length] for m in masks]
+    order = np.argsort([-len(x) for x in ids_list], kind="stable")  # longest first: a memory error shows at once
+    device = next(model.parameters()).device
+    out = np.full(len(ids_list), np.nan, dtype=np.float32)
+    previous = vars(model).get("forward")  # the fused head patches this instance; put it back afterwards
+    add_fused_lm_head(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for batch in tqdm(_batches(order, batch_size), desc=desc, disable=not progress, total=-(-len(order) // batch_size)):
+                input_ids, attention_mask, labels = _pad([ids_list[i] for i in batch], [masks[i] for i in batch], device)
+                result = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
+                n_tokens = result.label_mask.sum(1)  # (B,)
+                loss = -result.log_probs.float().sum(1) / n_tokens  # (B,), NaN where no completion token
+                out[batch] = loss.cpu().numpy()
+    finally:
+        model.train(was_training)
+        if previous is None:
+            vars(model).pop("forward", None)
+        else:
+            model.forward = previous
+    return out
+
+
+def record_trajectories(
+    checkpoints: list[str | os.PathLike],
+    dataset,
+    out_dir: str | os.PathLike,
+    *,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """The ``(N, C)`` loss matrix of ``dataset`` over ``checkpoints`` (HF model folders), resumable.
+
+    Writes ``out_dir/columns/<checkpoint name>.npy`` per checkpoint, then
+    ``out_dir/trajectories.npy`` and ``out_dir/index.json`` (checkpoints in
+    column order, N, and a fingerprint of the tokens). Columns already on disk
+    for the same tokens are reused; columns from other tokens are discarded.
+    """
+    out_dir = Path(out_dir)
+    fingerprint = dataset_fingerprint(dataset, max_length)
+    names = [Path(c).name for c in checkpoints]
+    if len(set(names)) != len(names):
+        raise ValueError(f"checkpoint folder names must be distinct, got {names}")
+    index_file = out_dir / INDEX
+    index = {"n": len(dataset), "fingerprint": fingerprint, "checkpoints": names,
+             "paths": [str(c) for c in checkpoints], "max_length": max_length, "complete": False}
+    col_dir = out_dir / "columns"
+    if index_file.exists() and json.loads(index_file.read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
+        for f in col_dir.glob("*.npy"):
+            f.unlink()
+    atomic_write_json(index_file, index)
+    columns = []
+    for path, name in zip(checkpoints, names):
+        col_file = col_dir / f"{name}.npy"
+        if col_file.exists():
+            columns.append(np.load(col_file))
+            continue
+        model = load_proxy(path, device)
+        losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress, desc=f"losses @ {name}")
+        del model
+        save_npy(col_file, losses)
+        columns.append(losses)
+    matrix = np.stack(columns, axis=1) if columns else np.zeros((len(dataset), 0), np.float32)  # (N, C)
+    save_npy(out_dir / MATRIX, matrix)
+    atomic_write_json(index_file, {**index, "complete": True})
+    return matrix
+
+
+def load_proxy(path, device: str | None = None):
+    """A causal LM from ``path`` for scoring: float32 on CPU, the saved dtype on GPU."""
+    from transformers import AutoModelForCausalLM
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.float32 if device == "cpu" else "auto"
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+
+
+def dataset_fingerprint(dataset, max_length: int | None = None) -> str:
+    """A hash of the tokens and masks (as cut to ``max_length``), to tell stale loss columns apart."""
+    h = hashlib.sha1(str(max_length).encode())
+    for ids, mask in zip(dataset["input_ids"], dataset["completion_mask"]):
+        h.update(np.asarray(ids, dtype=np.int64).tobytes())
+        h.update(np.asarray(mask, dtype=np.int8).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """``np.save`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _batches(order: np.ndarray, batch_size: int):
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def _pad(ids: list[list[int]], masks: list[list[int]], device):
+    """Right-pad to the longest: (input_ids, attention_mask, labels), each (B, T); labels -100 off the completion."""
+    width = max(len(x) for x in ids)
+    input_ids = torch.zeros(len(ids), width, dtype=torch.long)
+    attention_mask = torch.zeros(len(ids), width, dtype=torch.long)
+    labels = torch.full((len(ids), width), -100, dtype=torch.long)
+    for row, (x, m) in enumerate(zip(ids, masks)):
+        x_t = torch.as_tensor(x, dtype=torch.long)
+        input_ids[row, : len(x)] = x_t
+        attention_mask[row, : len(x)] = 1
+        labels[row, : len(x)] = torch.where(torch.as_tensor(m, dtype=torch.bool), x_t, -100)
+    return input_ids.to(device), attention_mask.to(device), labels.to(device)

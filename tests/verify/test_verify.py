@@ -1,0 +1,200 @@
+"""Answer extraction, equivalence, and the time limit on pathological answers."""
+
+import sys
+import threading
+import time
+
+import pytest
+
+from sftlab.verify import answers_match, extract_answer, normalize_answer, verify
+from sftlab.verify import _guard
+
+
+# ---------------------------------------------------------------- extraction
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Natalia sold 48/2 = 24 clips.\n#### 72", "72"),
+        ("#### 1\nmore thinking\n#### 1,000", "1,000"),  # last occurrence
+        ("So x = 3 and\n####  -5  \n", "-5"),
+        (r"We get $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
+        (r"\boxed{1} then \boxed{\frac{\sqrt{2}}{2}}", r"\frac{\sqrt{2}}{2}"),  # last, nested braces
+        (r"\boxed{7} and a cut-off \boxed{\frac{1", "7"),  # unbalanced last box skipped
+        ("The answer is 42.", "42"),
+        ("the final answer is: **3.5**. Done", "3.5"),
+        ("The answer is $12$.\nBut wait, the answer is 13.", "13"),
+        ("The answer is \\(x+1\\).", "x+1"),
+        # priority: #### over boxed over "answer is"
+        (r"The answer is 5. \boxed{6}", "6"),
+        ("\\boxed{6}\n#### 7\nThe answer is 5.", "7"),
+    ],
+)
+def test_extract_answer(text, expected):
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "no final answer here", "#### ", r"\boxed{}", "The answer is .", "\\boxed{1"])
+def test_extract_answer_none(text):
+    assert extract_answer(text) is None
+
+
+def test_extract_answer_is_linear_on_huge_text():
+    text = "{" * 50_000 + r"\boxed{" * 20_000 + "answer is " * 10_000
+    t = time.monotonic()
+    extract_answer(text)
+    assert time.monotonic() - t < 5.0
+
+
+# ---------------------------------------------------------------- matching
+
+
+def test_normalize_answer():
+    assert normalize_answer(" $1,000.$ ") == "1000"
+    assert normalize_answer("\\$12,345,678") == "12345678"
+    assert normalize_answer("1,2") == "1,2"  # not a thousands separator
+    assert normalize_answer("a   b") == "a b"
+
+
+@pytest.mark.parametrize(
+    "pred, ref",
+    [("1,000", "1000"), ("$5", "5"), ("42.", "42"), ("007", "7"), ("x + 1", "x + 1")],
+)
+def test_exact_mode_matches(pred, ref):
+    assert answers_match(pred, ref, mode="exact")
+
+
+@pytest.mark.parametrize("pred, ref", [("0.5", "1/2"), ("3.0", "3"), ("x+1", "1+x"), ("41", "42")])
+def test_exact_mode_rejects(pred, ref):
+    assert not answers_match(pred, ref, mode="exact")
+
+
+@pytest.mark.parametrize(
+    "pred, ref",
+    [
+        ("0.5", "1/2"),
+        ("0.5", r"\frac{1}{2}"),
+        (r"\dfrac{1}{2}", "0.5"),
+        ("3.0", "3"),
+        ("-3", "-3.0"),
+        ("50%", "50"),  # math-verify accepts a percentage against its number ...
+        ("50%", "0.5"),  # ... and against its fraction
+        ("1/3", "0.333333"),  # a rounded decimal, as math-verify rounds
+        ("x+1", "1+x"),
+        (r"\sqrt{4}", "2"),
+        (r"\pi", "3.14159265"),
+        ("1,000", "1000"),
+    ],
+)
+def test_math_mode_equivalent_forms(pred, ref):
+    assert answers_match(pred, ref, mode="math")
+
+
+@pytest.mark.parametrize(
+    "pred, ref",
+    [("41", "42"), ("0.5", "1/3"), ("x+1", "x-1"), ("garbage words", "5"), ("", "5"), ("5", "")],
+)
+def test_math_mode_wrong_answers(pred, ref):
+    assert not answers_match(pred, ref, mode="math")
+
+
+def test_none_never_matches():
+    assert not answers_match(None, "1")
+    assert not answers_match("1", None)
+    assert not answers_match(None, None)
+    assert not verify("no answer stated", "1")
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown verification mode"):
+        answers_match("1", "1", mode="fuzzy")
+
+
+def test_verify_end_to_end():
+    assert verify("16 - 3 - 4 = 9 eggs, 9 * 2 = 18\n#### 18", "18")
+    assert verify(r"The probability is $\boxed{\frac{1}{4}}$.", "0.25")
+    assert verify("So the answer is 0.25.", r"\frac14")
+    assert not verify("The answer is 17.", "18")
+
+
+def test_model_text_is_not_executed(tmp_path):
+    """Python in an answer is never run (no sympy.parse_expr / eval on model text)."""
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    assert not answers_match(payload, "0")
+    assert not verify(f"The answer is {payload}", "0")
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- time limit
+
+PATHOLOGICAL = [
+    "9" * 100_000,
+    "(" * 100_000,
+    "(" * 500,
+    "2^2^2^2^2^2^2^2^2^2",
+    r"2^{2^{2^{2^{2^{2}}}}}",
+    r"9^{9^{9}}",
+    "(10^{9})!",
+    r"\frac{2^{2^{40}}}{2^{2^{40}}}",
+]
+
+
+@pytest.mark.parametrize("answer", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_pathological_answer_within_time_limit(answer):
+    answers_match("1", "1.0")  # warm the imports
+    limit = 0.5
+    t = time.monotonic()
+    assert not answers_match(answer, "2", timeout=limit)
+    assert time.monotonic() - t < limit + 0.5
+
+
+def test_pathological_answer_in_a_thread_within_time_limit():
+    """Off the main thread (no signals) the check runs in a worker process."""
+    limit = 0.5
+    results = {}
+
+    def check():
+        answers_match("1", r"\frac{2}{2}", timeout=limit)  # starts the worker
+        for answer in PATHOLOGICAL:
+            t = time.monotonic()
+            results[answer] = (answers_match(answer, "2", timeout=limit), time.monotonic() - t)
+        results["ok"] = answers_match("0.5", r"\frac{1}{2}", timeout=limit)
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert results.pop("ok") is True
+    for answer, (verdict, elapsed) in results.items():
+        assert verdict is False, answer[:20]
+        assert elapsed < limit + 1.0, (answer[:20], elapsed)
+
+
+def test_stuck_worker_is_killed():
+    """A worker that never answers (stuck in C code) is killed after the deadline plus grace."""
+    silent = [sys.executable, "-c", "import sys, time; print('ready', flush=True); sys.stdin.readline(); time.sleep(60)"]
+    worker = _guard._Worker(silent)
+    t = time.monotonic()
+    with pytest.raises(TimeoutError):
+        worker.ask("1", "2", 0.2)
+    assert time.monotonic() - t < 0.2 + _guard._GRACE_S + 0.5
+    assert not worker.alive()
+
+
+def test_enclosing_alarm_is_restored():
+    """The main-thread timer hands an enclosing SIGALRM timer back what is left of it."""
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert answers_match("0.5", r"\frac{1}{2}")
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25.0 < left <= 30.0
+        assert signal.getsignal(signal.SIGALRM) is not None and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
