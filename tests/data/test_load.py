@@ -55,6 +55,12 @@ def test_json_file_may_hold_json_lines(tmp_path, writers):
     assert [r["_row"] for r in data.records] == [1, 2] and data.format == "prompt_completion"
 
 
+def test_json_file_may_hold_one_pretty_printed_record(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text('{\n  "prompt": "p",\n  "completion": "c"\n}\n', encoding="utf-8")
+    assert load_sft_data(str(path)).records == [{"prompt": "p", "completion": "c", "_row": 1}]
+
+
 def test_accepted_oddities_bom_crlf_blank_lines_unicode_extra_fields(tmp_path):
     path = tmp_path / "odd.jsonl"
     lines = [
@@ -103,7 +109,8 @@ def test_saved_dataset_dict_split(tmp_path):
     ).save_to_disk(str(tmp_path / "dd"))
     assert len(load_sft_data(str(tmp_path / "dd")).records) == 2  # default: train
     assert len(load_sft_data(str(tmp_path / "dd"), split="test").records) == 1
-    with pytest.raises(DataError, match=r"dd: no split 'valid' \(splits: train, test\)"):
+    assert len(load_sft_data(f"{tmp_path / 'dd'}:test").records) == 1
+    with pytest.raises(DataError, match=r"dd: no split 'valid' \(splits: train, test\); pick one as 'folder:split'"):
         load_sft_data(str(tmp_path / "dd"), split="valid")
 
 

@@ -2,7 +2,7 @@
 
 Sources: a local ``.jsonl`` file, a ``.json`` file (an array of objects, or
 JSON lines), a ``.parquet`` file, a folder written by ``datasets``'
-``save_to_disk``, or a hub id ``name[:split]``. Rows from line-based files are
+``save_to_disk`` (``folder[:split]``), or a hub id ``name[:split]``. Rows from line-based files are
 numbered by their 1-based line; rows from tables (JSON arrays, parquet,
 datasets) by their 0-based index, as ``datasets`` indexes them.
 :func:`load_sft_data` then validates every row (:mod:`sftlab.data.formats`).
@@ -26,13 +26,17 @@ def load_sft_data(source: str, *, split: str | None = None) -> SFTData:
     """Load ``source``, detect its record format and validate every row.
 
     ``split`` picks a split of a saved ``DatasetDict`` or of a hub data set
-    (default ``"train"``); a hub id's own ``:split`` wins over it.
+    (default ``"train"``); a ``:split`` suffix on the source (``"saved_dir:test"``,
+    ``"org/name:test"``) wins over it.
     Raises :class:`~sftlab.errors.DataError` (file, line or row, field) on the
     first bad row, and :class:`~sftlab.errors.SftlabError` when the source
     cannot be read at all.
     """
     source = str(source)
     path = Path(source).expanduser()
+    folder, _, folder_split = source.rpartition(":")
+    if not path.exists() and folder and folder_split and Path(folder).expanduser().is_dir():
+        path, split = Path(folder).expanduser(), folder_split  # "saved_dir:split"
     if path.is_dir():
         rows, unit = _read_saved_dataset(path, source, split), "row"
     elif path.is_file():
@@ -66,6 +70,13 @@ def _read_file(path: Path, source: str) -> tuple[list[tuple[int, object]], str]:
         data = data[3:]
     if suffix == ".json" and data.lstrip().startswith(b"["):
         return _read_json_array(data, source), "row"
+    if suffix == ".json":  # one record, possibly spread over several lines
+        try:
+            record = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass  # JSON lines, or an error the line reader locates
+        else:
+            return [(1, record)], "line"
     return _read_json_lines(data, source), "line"
 
 
@@ -126,7 +137,7 @@ def _read_saved_dataset(path: Path, source: str, split: str | None) -> list[tupl
     if isinstance(ds, datasets.DatasetDict):
         name = split or "train"
         if name not in ds:
-            raise DataError(source, f"no split '{name}' (splits: {', '.join(ds)}); pick one with --split")
+            raise DataError(source, f"no split '{name}' (splits: {', '.join(ds)}); pick one as 'folder:split'")
         ds = ds[name]
     return list(enumerate(ds.to_list()))
 

@@ -1,0 +1,105 @@
+"""``sftlab <command>``: parse flags, dispatch, and turn user errors into one line + exit code 2.
+
+Each command is a config dataclass (its fields are the flags, their docs the
+help) and a ``run_*`` function. Imports are lazy so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import __version__
+from .config import add_dataclass_args, build_config
+from .errors import SftlabError
+
+# command -> (module, config class, run function, one-line help)
+COMMANDS = {
+    "train": ("sftlab.trainers.run", "TrainConfig", "run_train",
+              "Fine-tune a causal LM with an SFT objective (nll, dft, power, asft)."),
+    "eval": ("sftlab.evaluation", "EvalConfig", "run_eval",
+             "Evaluate a model: greedy accuracy, avg@k / pass@k, per split."),
+    "demo": ("sftlab.lab.demo", "DemoConfig", "run_demo",
+             "Run the methods on the embedded lab and write a report."),
+    "select": ("sftlab.selection", "SelectConfig", "run_select",
+               "Select training data (S2L: cluster a small proxy's loss trajectories)."),
+    "landscape": ("sftlab.analysis", "LandscapeConfig", "run_landscape",
+                  "Per-layer geometry of hidden states (intrinsic dimension, density peaks, ARI)."),
+    "distill": ("sftlab.distill", "DistillConfig", "run_distill",
+                "Self-distillation: generate, filter (cheapest first), fine-tune, repeat."),
+}
+LAB_ACTIONS = {"build": "Build (or reuse) the lab model and data.", "info": "Describe the lab: config, files, base accuracy."}
+
+
+def _load(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sftlab", description="Post-training beyond plain SFT. With no --model/--data, commands use the embedded lab.",
+    )
+    parser.add_argument("--version", action="version", version=f"sftlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, cfg_name, _run, help_text) in COMMANDS.items():
+        cfg_cls = _load(module, cfg_name)
+        if cfg_cls is None:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe with option: value defaults (flags win).")
+        add_dataclass_args(p, cfg_cls)
+    lab_cls = _load("sftlab.lab", "LabConfig")
+    if lab_cls is not None:
+        p = sub.add_parser("lab", help="Build or describe the embedded lab.", description="Build or describe the embedded lab.")
+        p.add_argument("action", choices=list(LAB_ACTIONS), help="; ".join(f"{k}: {v}" for k, v in LAB_ACTIONS.items()))
+        p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe for the lab config.")
+        p.add_argument("--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab).")
+        p.add_argument("--force", action="store_true", help="Rebuild even if a cached build exists.")
+        add_dataclass_args(p, lab_cls)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "lab":
+            return _run_lab(args)
+        module, cfg_name, run_name, _ = COMMANDS[args.command]
+        cfg = build_config(_load(module, cfg_name), args, getattr(args, "config", None))
+        getattr(importlib.import_module(module), run_name)(cfg)
+        return 0
+    except SftlabError as e:
+        print(f"sftlab {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"sftlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_lab(args) -> int:
+    import json
+
+    from .lab import LabConfig, build_lab, lab_info
+
+    cfg = build_config(LabConfig, args, args.config)
+    if args.action == "build":
+        art = build_lab(cfg, cache_dir=args.cache_dir, force=args.force)
+        print(f"sftlab lab: model at {art.model_dir}")
+        print(json.dumps(art.info.get("base_accuracy", {}), indent=2))
+    else:
+        print(json.dumps(lab_info(cfg, cache_dir=args.cache_dir), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
