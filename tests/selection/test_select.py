@@ -59,7 +59,6 @@ def test_proxy_plan_evenly_spaced():
     assert proxy_plan(SelectConfig(proxy_max_steps=10, n_checkpoints=4), 5)["max_steps"] == 12
 
 
-@pytest.mark.slow
 def test_run_select_end_to_end(setup, tmp_path):
     root, data_path, model_dir, rows = setup
     out = tmp_path / "s2l"

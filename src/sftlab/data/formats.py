@@ -13,7 +13,7 @@ format of the data set; every row must share it. Extra fields are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import DataError
 
@@ -37,7 +37,7 @@ class SFTData:
     source: str
     format: str
     records: list[dict]
-    row_unit: str = field(default="line")
+    row_unit: str = "line"
 
     def error(self, record: dict, message: str, field: str | None = None) -> DataError:
         """A :class:`DataError` located at ``record``'s line or row."""

@@ -127,3 +127,150 @@ def protein_model(tokenizer, hidden: int = 64, layers: int = 2, seed: int = 0):
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
     return LlamaForCausalLM(cfg)
+
+
+# ---------------------------------------------------------------- the protein pack's task for the loop
+
+BASE_STEPS = 300  # optimizer steps of the lab protein LM's training on the natural set
+
+
+def read_sequences(path: str) -> list[str]:
+    """Sequences from a FASTA file or from a file with one sequence per line (letters only)."""
+    from pathlib import Path
+
+    from ..errors import DataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(path, "file not found")
+    seqs: list[str] = []
+    fasta = False
+    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            fasta = True
+            seqs.append("")
+            continue
+        if not line.isalpha():
+            raise DataError(path, f"not a sequence of residue letters: {line[:40]!r}", line=lineno)
+        if fasta:
+            if not seqs:
+                raise DataError(path, "sequence before the first '>' header", line=lineno)
+            seqs[-1] += line.upper()
+        else:
+            seqs.append(line.upper())
+    seqs = [s for s in seqs if s]
+    if not seqs:
+        raise DataError(path, "no sequences found")
+    return seqs
+
+
+def parse_conserved(text: str) -> tuple[str, int]:
+    """``"K82"`` -> ``("K", 82)``."""
+    from ..errors import SftlabError
+
+    text = text.strip()
+    if len(text) < 2 or not text[0].isalpha() or not text[1:].isdigit() or int(text[1:]) < 1:
+        raise SftlabError(f"distill: field 'conserved': expected a residue and a 1-based position like K82, got {text!r}")
+    return text[0].upper(), int(text[1:])
+
+
+def ensure_protein_lm(root, natural: list[str], prompt: str, seed: int = 0, steps: int = BASE_STEPS,
+                      progress: bool = True) -> str:  # fmt: skip
+    """Train (once) the tiny protein LM on ``natural`` and return its path ``root/model``.
+
+    A fresh Llama (:func:`protein_model`) is saved to ``root/init`` and
+    fine-tuned with ``sftlab.trainers.run_train`` on prompt/completion records
+    ``(prompt, sequence)``, so the loss covers the sequence and its EOS.
+    """
+    from pathlib import Path
+
+    from ..io import atomic_write_jsonl
+    from ..trainers import TrainConfig, run_train
+
+    root = Path(root)
+    model_dir = root / "model"
+    if (model_dir / "train_summary.json").exists():
+        return str(model_dir)
+    init = root / "init"
+    if not (init / "config.json").exists():
+        tok = protein_tokenizer()
+        model = protein_model(tok, seed=seed)
+        tok.save_pretrained(init)
+        model.save_pretrained(init)
+    atomic_write_jsonl(root / "natural.jsonl", [{"prompt": prompt, "completion": s} for s in natural])
+    run_train(
+        TrainConfig(
+            model=str(init), data=str(root / "natural.jsonl"), output_dir=str(model_dir), max_steps=steps,
+            learning_rate=3e-3, warmup_ratio=0.05, per_device_train_batch_size=16, max_length=512,
+            on_overlength="truncate", logging_steps=max(1, steps // 20), save_steps=max(1, steps // 3),
+            save_total_limit=1, seed=seed, resume=model_dir.exists(), progress=progress,
+        )  # fmt: skip
+    )
+    for sub in model_dir.glob("checkpoint-*"):
+        import shutil
+
+        shutil.rmtree(sub, ignore_errors=True)
+    return str(model_dir)
+
+
+def protein_task(cfg):
+    """The protein pack for :func:`sftlab.distill.loop.run_distill` (``cfg`` is a DistillConfig)."""
+    from pathlib import Path
+
+    from ..errors import SftlabError
+    from .loop import Task
+    from .protein import ProteinPackConfig, protein_metrics
+
+    out = Path(cfg.output_dir)
+    residue, position = parse_conserved(cfg.conserved)
+    if cfg.natural:
+        natural = read_sequences(cfg.natural)
+        if not cfg.reference:
+            raise SftlabError("distill --pack protein: with --natural, give --reference (a sequence or a file)")
+        family_reference = None
+    else:
+        family_reference, natural, _ = synthetic_family(FamilyConfig(seed=cfg.seed, position=position))
+    reference = family_reference
+    if cfg.reference:
+        ref_path = Path(cfg.reference)
+        reference = read_sequences(cfg.reference)[0] if ref_path.is_file() else cfg.reference.strip().upper()
+    prompt = cfg.prompts if cfg.prompts is not None else TAG
+    if cfg.model:
+        base = cfg.model
+    elif cfg.natural is None and cfg.prompts is None:
+        base = ensure_protein_lm(out / "protein-lab", natural, prompt, seed=cfg.seed, progress=cfg.progress)
+    else:
+        raise SftlabError("distill --pack protein: give --model when --natural or --prompts is set (the lab protein LM "
+                          "is trained only on the synthetic family)")  # fmt: skip
+    pack = ProteinPackConfig(reference=reference, position=position, residue=residue, max_identity=cfg.max_identity)
+
+    def evaluate(model, tokenizer, out_dir, seed: int) -> dict:
+        from ..generation import SamplingConfig, generate
+
+        sampling = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                                  n=cfg.eval_size, seed=10_000 + seed)  # fmt: skip
+        seqs = [s.strip() for s in generate(model, tokenizer, [prompt], sampling, progress=cfg.progress)[0]]
+        metrics = protein_metrics(seqs, natural, pack)
+        return {
+            "accuracy": {"all_constraints": metrics["all_constraints"], "novel": metrics["novel"]},
+            "n": {"all_constraints": metrics["n"], "novel": metrics["n"]},
+            "protein": metrics,
+            "examples": seqs[:4],
+        }
+
+    return Task(
+        base_model=base, prompts=[{"prompt": prompt, "answer": None}],
+        original=[{"prompt": prompt, "completion": s} for s in natural], reference_texts=natural,
+        default_filters=["alphabet", "met_start", "length", "conserved", "novelty"],
+        filter_defaults={
+            "conserved": {"reference": reference, "position": position, "residue": residue},
+            "novelty": {"metric": "alignment", "max_identity": cfg.max_identity},
+            "length": {"k": 2.0, "unit": "chars"},
+        },
+        evaluate=evaluate, splits=["all_constraints", "novel"],
+        labels={"all_constraints": "meets all constraints", "novel": f"novel (max identity < {cfg.max_identity:g})"},
+        title="self-distillation (protein pack, synthetic family)" if cfg.natural is None else "self-distillation (protein)",
+    )  # fmt: skip
