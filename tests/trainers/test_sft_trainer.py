@@ -112,3 +112,11 @@ def test_batch_8x1_equals_batch_1x8_accumulation(tmp_path, objective):
     assert moved > 1e-4  # the step did something
     for (n, p), q in zip(m1.named_parameters(), m2.parameters()):
         assert torch.allclose(p, q, atol=1e-6), n
+
+
+def test_prompt_tokens_are_not_trained_on(tmp_path):
+    """The completion_mask of a pre-tokenized record becomes the labels: prompt positions are -100."""
+    ds = Dataset.from_list([{"input_ids": [1, 5, 6, 7, 8, 2], "completion_mask": [0, 0, 0, 0, 1, 1]}])
+    trainer = SFTLabTrainer(model=make_model(V), args=_args(tmp_path), train_dataset=ds, processing_class=TOK)
+    labels = trainer.data_collator([trainer.train_dataset[0]])["labels"].tolist()
+    assert labels == [[-100, -100, -100, -100, 8, 2]]

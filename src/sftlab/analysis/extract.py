@@ -31,7 +31,7 @@ def demonstration(record: dict, fmt: str) -> tuple[str, str] | list[dict]:
         return record["prompt"], record["completion"]
     messages = record["messages"] if fmt == "messages" else record["prompt"] + record["completion"]
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    return [m for m in messages[: last + 1] if m["role"] != "system" or not messages.index(m)]
+    return messages[: last + 1]
 
 
 def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str | None = None) -> str:
@@ -49,16 +49,18 @@ def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str
     if chat:
         turns = []
         for shot in shots:
-            turns += shot if isinstance(shot, list) else [{"role": "user", "content": shot[0]},
-                                                          {"role": "assistant", "content": shot[1]}]
+            if isinstance(shot, list):  # a conversation; its system prompt stays out of the shots
+                turns += [m for m in shot if m["role"] != "system"]
+            else:
+                turns += [{"role": "user", "content": shot[0]}, {"role": "assistant", "content": shot[1]}]
         context = target[:-1] if isinstance(target, list) else [{"role": "user", "content": target[0]}]
         system = [m for m in context[:1] if m["role"] == "system"]
         return render_chat(tokenizer, system + turns + context[len(system):], add_generation_prompt=True)
-    parts = []
-    for shot in [*shots, target]:
-        prompt = render_prompt(shot[0], None, template) if fmt == "reasoning" else shot[0]
-        parts.append(prompt + completion_text(prompt, shot[1]) if shot is not target else prompt)
-    return SHOT_SEPARATOR.join(parts)
+    if fmt != "reasoning":  # string prompt/completion: the texts as the data has them
+        return SHOT_SEPARATOR.join([p + c for p, c in shots] + [target[0]])
+    prompts = [render_prompt(q, None, template) for q, _ in shots]
+    solved = [p + completion_text(p, solution) for p, (_, solution) in zip(prompts, shots)]
+    return SHOT_SEPARATOR.join(solved + [render_prompt(target[0], None, template)])
 
 
 def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: list[int] | None = None) -> list[list[int]]:
@@ -76,7 +78,7 @@ def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: l
         if len(candidates) < shots:
             raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the pool, got {len(candidates)}")
         rng = np.random.default_rng([seed, i])
-        out.append([int(j) for j in rng.choice(candidates, size=shots, replace=False)])
+        out.append([int(j) for j in rng.permutation(candidates)[:shots]])
     return out
 
 

@@ -103,7 +103,7 @@ def _text_examples(prompts: list[str], completions: list[str], tokenizer) -> lis
     eos = _eos_id(tokenizer)
     prompt_ids = encode_prompts(prompts, tokenizer)
     completion_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
-    return [(p + c + [eos], [0] * len(p) + [1] * len(c) + [0]) for p, c in zip(prompt_ids, completion_ids)]
+    return [(p + c + [eos], [0] * len(p) + [1] * (len(c) + 1)) for p, c in zip(prompt_ids, completion_ids)]
 
 
 def _chat_examples(data: SFTData, convs: list[tuple[list[dict], int]], tokenizer):

@@ -114,9 +114,10 @@ def cluster_trajectories(trajectories: np.ndarray, n_clusters: int = 100, *, see
 
 def sample_clusters(labels: np.ndarray, budget: int, rng: np.random.Generator) -> np.ndarray:
     """Indices drawn from clusters ``labels`` by :func:`balanced_allocation`, uniformly within each."""
-    clusters, sizes = np.unique(labels, return_counts=True)
+    order = np.argsort(labels, kind="stable")  # members of each cluster, contiguous and in index order
+    clusters, starts, sizes = np.unique(labels[order], return_index=True, return_counts=True)
     counts = balanced_allocation(sizes, budget)
-    picked = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(clusters, counts) if n]
+    picked = [rng.choice(order[s : s + size], k, replace=False) for s, size, k in zip(starts, sizes, counts) if k]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 

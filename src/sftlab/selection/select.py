@@ -54,8 +54,10 @@ class SelectConfig:
         "Data to select from (.jsonl/.json/.parquet, a save_to_disk folder, or a hub id). Omitted: the lab's train split."))
     proxy_model: str | None = field(default=None, metadata=_h(
         "Small causal LM whose training trajectories guide the selection. Omitted: the lab model."))
-    output_dir: str = field(default="outputs/select", metadata=_h(
-        "Where the proxy, trajectories, selected.jsonl and manifest.json go."))
+    output_dir: str = field(default="outputs/select", metadata=_h("Where selected.jsonl and manifest.json go."))
+    work_dir: str | None = field(default=None, metadata=_h(
+        "Where the proxy checkpoints and loss trajectories go, and are reused from. Omitted: --output-dir. "
+        "Point several selections (other methods, budgets, seeds) at one to share a proxy."))
     n_checkpoints: int = field(default=12, metadata=_h(
         "Evenly spaced proxy checkpoints, the trajectory length C (the S2L authors keep 12)."))
     n_clusters: int = field(default=100, metadata=_h("k-means clusters K (S2L's 100), capped by the data size."))
@@ -71,7 +73,8 @@ class SelectConfig:
     eval_batch_size: int = field(default=64, metadata=_h("Sequences per forward pass when recording losses."))
     max_length: int = field(default=512, metadata=_h(
         "Longest sequence in tokens (S2L: 512); longer records are cut for training and scoring."))
-    seed: int = field(default=42, metadata=_h("Seed of the proxy training, k-means and sampling (S2L: 42)."))
+    seed: int = field(default=42, metadata=_h("Seed of k-means and sampling, and of the proxy training unless --proxy-seed."))
+    proxy_seed: int | None = field(default=None, metadata=_h("Seed of the proxy training. Omitted: --seed (S2L: 42)."))
     stratify_by: str | None = field(default=None, metadata=_h(
         "Record field naming each example's source; the budget is split across sources and the method runs "
         "inside each."))
@@ -106,7 +109,7 @@ def run_select(cfg: SelectConfig) -> dict:
     else:
         budget = parse_budget(cfg.budget, n)
     sources = _sources(data, cfg.stratify_by)
-    out = Path(cfg.output_dir)
+    out, work = Path(cfg.output_dir), Path(cfg.work_dir or cfg.output_dir)
 
     scores: dict = {}
     proxy_info: dict = {"model": model_path}
@@ -115,11 +118,11 @@ def run_select(cfg: SelectConfig) -> dict:
         if cfg.method.startswith("perplexity"):
             from .trajectories import record_trajectories
 
-            base = record_trajectories([model_path], dataset, out / "base_losses", batch_size=cfg.eval_batch_size,
+            base = record_trajectories([model_path], dataset, work / "base_losses", batch_size=cfg.eval_batch_size,
                                        max_length=cfg.max_length, progress=cfg.progress)
             scores["base_losses"] = base[:, 0]
         else:
-            matrix, proxy_info = _proxy_trajectories(cfg, model_path, data_source, dataset, on_lab, out)
+            matrix, proxy_info = _proxy_trajectories(cfg, model_path, data_source, dataset, on_lab, work)
             scores["trajectories"], scores["final_losses"] = matrix, matrix[:, -1]
 
     # Examples with no completion token within max_length have no loss; they cannot be ranked or clustered.
@@ -175,7 +178,7 @@ def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
             "micro_batch_size": cfg.proxy_micro_batch_size, "gradient_accumulation_steps": accumulation}
 
 
-def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, dataset, on_lab: bool, out: Path):
+def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, dataset, on_lab: bool, work: Path):
     """Train the proxy (or reuse its checkpoints) and record the (N, C) loss matrix."""
     from ..trainers import TrainConfig, run_train
     from .trajectories import record_trajectories
@@ -183,36 +186,38 @@ def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, da
     n_train = sum(1 for m in dataset["completion_mask"] if any(m[: cfg.max_length]))
     plan = proxy_plan(cfg, n_train)
     lr = cfg.proxy_learning_rate or (LAB_PROXY_LEARNING_RATE if on_lab else PAPER_PROXY_LEARNING_RATE)
-    proxy_dir = out / "proxy"
+    proxy_dir, seed = work / "proxy", (cfg.seed if cfg.proxy_seed is None else cfg.proxy_seed)
     key = {"model": model_path, "data": data_source, "learning_rate": lr, "max_length": cfg.max_length,
-           "seed": cfg.seed, "warmup_ratio": cfg.proxy_warmup_ratio, "prompt_template": cfg.prompt_template, **plan}
-    plan_file = out / "proxy_plan.json"
+           "seed": seed, "warmup_ratio": cfg.proxy_warmup_ratio, "prompt_template": cfg.prompt_template, **plan}
+    plan_file = work / "proxy_plan.json"
     if plan_file.exists():
         old = json.loads(plan_file.read_text(encoding="utf-8"))
         if old != key:
             changed = sorted(k for k in key if old.get(k) != key[k])
-            raise SftlabError(f"{out}: holds a proxy trained with other settings ({', '.join(changed)}); "
-                              "use another --output-dir or delete that one")
+            raise SftlabError(f"{work}: holds a proxy trained with other settings ({', '.join(changed)}); "
+                              "use another --work-dir (or --output-dir) or delete that one")
     atomic_write_json(plan_file, key)
     steps = [plan["save_steps"] * (j + 1) for j in range(cfg.n_checkpoints)]
     checkpoints = [proxy_dir / f"checkpoint-{s}" for s in steps]
-    if not all((c / "trainer_state.json").exists() for c in checkpoints):
+    columns = work / "trajectories" / "columns"
+    # a checkpoint is needed until its loss column is on disk (the checkpoints may be deleted after recording)
+    if not all((c / "trainer_state.json").exists() or (columns / f"{c.name}.npy").exists() for c in checkpoints):
         run_train(TrainConfig(
             model=model_path, data=data_source, output_dir=str(proxy_dir), max_steps=plan["max_steps"],
             learning_rate=lr, warmup_ratio=cfg.proxy_warmup_ratio, lr_scheduler_type="cosine",
             per_device_train_batch_size=plan["micro_batch_size"],
             gradient_accumulation_steps=plan["gradient_accumulation_steps"], max_length=cfg.max_length,
-            on_overlength="truncate", save_steps=plan["save_steps"], save_total_limit=None, seed=cfg.seed,
+            on_overlength="truncate", save_steps=plan["save_steps"], save_total_limit=None, seed=seed,
             prompt_template=cfg.prompt_template, resume=proxy_dir.exists(), progress=cfg.progress,
             logging_steps=max(1, plan["save_steps"] // 2),
         ))
-    missing = [str(c) for c in checkpoints if not c.is_dir()]
+    missing = [str(c) for c in checkpoints if not c.is_dir() and not (columns / f"{c.name}.npy").exists()]
     if missing:
         raise SftlabError(f"proxy training did not leave the expected checkpoints: {', '.join(missing)}")
-    matrix = record_trajectories(checkpoints, dataset, out / "trajectories", batch_size=cfg.eval_batch_size,
+    matrix = record_trajectories(checkpoints, dataset, work / "trajectories", batch_size=cfg.eval_batch_size,
                                  max_length=cfg.max_length, progress=cfg.progress)
     return matrix, {"model": model_path, "checkpoints": [str(c) for c in checkpoints], "steps": steps,
-                    "learning_rate": lr, **plan}
+                    "learning_rate": lr, "seed": seed, **plan}
 
 
 def _tokenize_all(data, model_path: str, prompt_template: str | None):

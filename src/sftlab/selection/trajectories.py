@@ -89,8 +89,9 @@ def record_trajectories(
 
     Writes ``out_dir/columns/<checkpoint name>.npy`` per checkpoint, then
     ``out_dir/trajectories.npy`` and ``out_dir/index.json`` (checkpoints in
-    column order, N, and a fingerprint of the tokens). Columns already on disk
-    for the same tokens are reused; columns from other tokens are discarded.
+    column order, their paths, N, and a fingerprint of the tokens). A column
+    already on disk is reused when it was made from the same tokens by the same
+    checkpoint path; any other column is discarded.
     """
     out_dir = Path(out_dir)
     fingerprint = dataset_fingerprint(dataset, max_length)
@@ -101,8 +102,12 @@ def record_trajectories(
     index = {"n": len(dataset), "fingerprint": fingerprint, "checkpoints": names,
              "paths": [str(c) for c in checkpoints], "max_length": max_length, "complete": False}
     col_dir = out_dir / "columns"
-    if index_file.exists() and json.loads(index_file.read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
-        for f in col_dir.glob("*.npy"):
+    # keep a column on disk only if it was made from the same tokens by the same checkpoint path
+    old = json.loads(index_file.read_text(encoding="utf-8")) if index_file.exists() else {}
+    old_paths = dict(zip(old.get("checkpoints", []), old.get("paths", [])))
+    new_paths = dict(zip(names, index["paths"]))
+    for f in col_dir.glob("*.npy"):
+        if old.get("fingerprint") != fingerprint or old_paths.get(f.stem) != new_paths.get(f.stem, ""):
             f.unlink()
     atomic_write_json(index_file, index)
     columns = []

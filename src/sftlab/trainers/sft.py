@@ -38,6 +38,11 @@ class SFTLabConfig(SFTConfig):
                   "choices": list(KL_DIRECTIONS)},
     )
 
+    # TRL's default (None) ignores a pre-tokenized data set's completion_mask and trains on the prompt too.
+    completion_only_loss: bool | None = field(
+        default=True, metadata={"help": "Compute the loss on completion tokens only (the data's completion_mask)."}
+    )
+
     def __post_init__(self):
         super().__post_init__()
         if self.objective not in OBJECTIVES:
