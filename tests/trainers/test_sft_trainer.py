@@ -41,7 +41,9 @@ def _args(tmp_path, cls=SFTLabConfig, **kw):
 
 
 def _batch(trainer, ds):
-    batch = trainer.data_collator([ds[i] for i in range(len(ds))])
+    # TRL turns completion_mask into labels while preparing the data set: collate the prepared rows.
+    prepared = trainer.train_dataset
+    batch = trainer.data_collator([prepared[i] for i in range(len(prepared))])
     return {k: v for k, v in batch.items()}
 
 

@@ -59,7 +59,7 @@ def test_normalize_answer():
 
 @pytest.mark.parametrize(
     "pred, ref",
-    [("1,000", "1000"), ("$5", "5"), ("42.", "42"), ("007", "7"), ("x + 1", "x + 1")],
+    [("1,000", "1000"), ("$5", "5"), ("42.", "42"), ("x + 1", "x + 1")],
 )
 def test_exact_mode_matches(pred, ref):
     assert answers_match(pred, ref, mode="exact")
@@ -77,6 +77,7 @@ def test_exact_mode_rejects(pred, ref):
         ("0.5", r"\frac{1}{2}"),
         (r"\dfrac{1}{2}", "0.5"),
         ("3.0", "3"),
+        ("007", "7"),
         ("-3", "-3.0"),
         ("50%", "50"),  # math-verify accepts a percentage against its number ...
         ("50%", "0.5"),  # ... and against its fraction
@@ -150,6 +151,15 @@ def test_pathological_answer_within_time_limit(answer):
     assert time.monotonic() - t < limit + 0.5
 
 
+def test_verifier_still_sound_after_timeouts():
+    """An interrupted sympy computation leaves no state behind that changes later verdicts."""
+    for answer in PATHOLOGICAL:
+        answers_match(answer, "2", timeout=0.2)
+    assert answers_match("x^2+2x+1", "(x+1)^2")
+    assert answers_match("0.5", r"\frac{1}{2}")
+    assert not answers_match("2^{10}", "1023")
+
+
 def test_pathological_answer_in_a_thread_within_time_limit():
     """Off the main thread (no signals) the check runs in a worker process."""
     limit = 0.5
@@ -188,13 +198,16 @@ def test_enclosing_alarm_is_restored():
     import signal
 
     fired = []
-    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    def handler(*args):
+        fired.append(1)
+
+    previous = signal.signal(signal.SIGALRM, handler)
     try:
         signal.setitimer(signal.ITIMER_REAL, 30.0)
         assert answers_match("0.5", r"\frac{1}{2}")
         left, _ = signal.getitimer(signal.ITIMER_REAL)
         assert 25.0 < left <= 30.0
-        assert signal.getsignal(signal.SIGALRM) is not None and not fired
+        assert signal.getsignal(signal.SIGALRM) is handler and not fired
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -259,6 +259,8 @@ def _series(cond: dict, key: str, label: str | None = None) -> tuple[list[int], 
 
 def landscape_figures(metrics: dict) -> dict:
     """One matplotlib Figure per metric (ID, peaks, core fraction, ARI per label), one line per condition."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..report.plots import METHOD_COLORS, new_figure, style_axes
 
     panels = [(key, title, None) for key, title in PLOTTED.items()]
@@ -271,6 +273,9 @@ def landscape_figures(metrics: dict) -> dict:
             xs, ys = _series(cond, key, label)
             style = "-" if cond["shots"] == 0 else "--"
             ax.plot(xs, ys, style, marker="o", ms=3.5, color=METHOD_COLORS[i % len(METHOD_COLORS)], label=name)
+        n_layers = max((len(c["layers"]) for c in metrics["conditions"].values()), default=1)
+        ax.set_xlim(-0.3, n_layers - 0.7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel(title)
         if label:

@@ -67,21 +67,27 @@ def _last_hashes(text: str) -> str | None:
 
 
 def _last_boxed(text: str) -> str | None:
-    # Scan candidates from the last one back; an unbalanced (truncated) box is skipped.
-    for m in reversed(list(_BOXED.finditer(text))):
-        depth, start = 1, m.end()
-        for j in range(start, len(text)):
-            c = text[j]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    inner = text[start:j].strip()
-                    if inner:
-                        return inner
-                    break
+    boxes = [m.end() - 1 for m in _BOXED.finditer(text)]  # positions of each box's "{"
+    if not boxes:
+        return None
+    closing = _matching_braces(text, boxes[0])
+    for open_at in reversed(boxes):  # the last box first; an unbalanced (cut-off) box is skipped
+        close_at = closing.get(open_at)
+        if close_at is not None and text[open_at + 1 : close_at].strip():
+            return text[open_at + 1 : close_at].strip()
     return None
+
+
+def _matching_braces(text: str, start: int) -> dict[int, int]:
+    """Map each ``{`` at or after ``start`` to its matching ``}`` (one linear pass)."""
+    stack, closing = [], {}
+    for j in range(start, len(text)):
+        c = text[j]
+        if c == "{":
+            stack.append(j)
+        elif c == "}" and stack:
+            closing[stack.pop()] = j
+    return closing
 
 
 def _last_answer_is(text: str) -> str | None:
