@@ -56,6 +56,11 @@ def test_completion_excludes_prompt_and_matches_plain_generate(model, tokenizer)
     assert generate(model, tokenizer, [prompt], greedy(), progress=False) == [[expected]]
 
 
+def test_prompt_that_starts_with_bos_gets_no_second_one(model, tokenizer):
+    """A chat template that writes the BOS itself: the prompt is encoded as training encodes it."""
+    assert generate(model, tokenizer, ["<s>Hi"], greedy(), progress=False) == generate(model, tokenizer, ["Hi"], greedy(), progress=False)
+
+
 def test_sampling_is_seeded_and_leaves_global_rng_alone(model, tokenizer):
     cfg = SamplingConfig(max_new_tokens=8, temperature=1.0, n=4, seed=7, batch_size=2)
     torch.manual_seed(123)

@@ -34,6 +34,7 @@ def demo_config(lab, checkpoints: dict[str, str], output_dir: str | Path, *, qui
         shot_pool=str(lab.data["train"]),
         label_field="family,answer",
         output_dir=str(output_dir),
+        batch_size=32,
         seed=seed,
         progress=progress,
         **size,

@@ -331,14 +331,18 @@ def math_task(cfg: DistillConfig) -> Task:
     def evaluate(model, tokenizer, out_dir: Path, seed: int) -> dict:
         if not eval_sets:
             return {"accuracy": {}, "n": {}}
-        from ..evaluation import evaluate as run_eval
+        from ..evaluation.evaluate import evaluate as run_eval
         from ..generation import SamplingConfig
 
         res = run_eval(model, tokenizer, eval_sets, sampling=SamplingConfig(max_new_tokens=cfg.max_new_tokens),
-                       k=1, output_dir=str(out_dir / "eval"))  # fmt: skip
+                       k=1, output_dir=str(out_dir / "eval"), progress=cfg.progress)  # fmt: skip
+        rows = read_jsonl(out_dir / "eval" / "generations.jsonl")
+        examples = [next(r for r in rows if r["split"] == s) for s in splits if any(r["split"] == s for r in rows)]
         return {
             "accuracy": {s: res["splits"][s]["accuracy"] for s in splits},
             "n": {s: res["splits"][s]["n"] for s in splits},
+            "examples": [{"split": r["split"], "prompt": r["prompt"], "completion": r["completion"],
+                          "answer": r["reference"], "correct": r["correct"]} for r in examples],  # fmt: skip
         }
 
     return Task(

@@ -165,28 +165,38 @@ def protein_filters(natural: Sequence[str], cfg: ProteinPackConfig) -> list[Filt
     ]
 
 
-def protein_metrics(seqs: Sequence[str], natural: Sequence[str], cfg: ProteinPackConfig) -> dict:
-    """Each constraint checked on every sequence on its own (not as a chain), novelty and diversity.
+def constraint_flags(seqs: Sequence[str], natural: Sequence[str], cfg: ProteinPackConfig) -> tuple[dict, np.ndarray]:
+    """Each pack constraint checked on every sequence on its own (not as a chain).
 
-    Returns ``pass_rates`` per constraint, ``all_constraints`` (share meeting every
-    one), ``mean_max_identity`` to the natural set, ``novel`` (share below the
-    identity threshold) and ``unique`` (share of distinct sequences).
+    Returns ``({filter name: bool array}, max identity to the natural set per sequence)``.
     """
     from .filters import Candidate
 
     items = [Candidate(prompt="", completion=s) for s in seqs]
-    if not items:
-        return {"n": 0, "pass_rates": {}, "all_constraints": 0.0, "mean_max_identity": None, "novel": 0.0, "unique": 0.0}
-    flags = {}
+    flags, ids = {}, np.zeros(len(items))
     for flt in protein_filters(natural, cfg):
         if isinstance(flt, NoveltyFilter):
-            ids = np.asarray(flt.max_identity(items))
+            ids = np.asarray(flt.max_identity(items), dtype=float)
             flags[flt.name] = ids < cfg.max_identity
         else:
             flags[flt.name] = np.asarray(flt.keep(items), dtype=bool)
+    return flags, ids
+
+
+def protein_metrics(seqs: Sequence[str], natural: Sequence[str], cfg: ProteinPackConfig) -> dict:
+    """Constraint satisfaction, novelty and diversity of sampled sequences.
+
+    Returns ``pass_rates`` per constraint (each on its own), ``all_constraints``
+    (share meeting every one), ``mean_max_identity`` to the natural set,
+    ``novel`` (share below the identity threshold) and ``unique`` (share of
+    distinct sequences).
+    """
+    if not seqs:
+        return {"n": 0, "pass_rates": {}, "all_constraints": 0.0, "mean_max_identity": None, "novel": 0.0, "unique": 0.0}
+    flags, ids = constraint_flags(seqs, natural, cfg)
     all_ok = np.logical_and.reduce(list(flags.values()))
     return {
-        "n": len(items),
+        "n": len(seqs),
         "pass_rates": {k: float(v.mean()) for k, v in flags.items()},
         "all_constraints": float(all_ok.mean()),
         "mean_max_identity": float(ids.mean()),

@@ -222,7 +222,7 @@ def protein_task(cfg):
 
     from ..errors import SftlabError
     from .loop import Task
-    from .protein import ProteinPackConfig, protein_metrics
+    from .protein import ProteinPackConfig, constraint_flags, protein_metrics
 
     out = Path(cfg.output_dir)
     residue, position = parse_conserved(cfg.conserved)
@@ -254,11 +254,17 @@ def protein_task(cfg):
                                   n=cfg.eval_size, seed=10_000 + seed)  # fmt: skip
         seqs = [s.strip() for s in generate(model, tokenizer, [prompt], sampling, progress=cfg.progress)[0]]
         metrics = protein_metrics(seqs, natural, pack)
+        flags, _ = constraint_flags(seqs[:4], natural, pack)
+        failed = [[name for name, ok in flags.items() if not ok[i]] for i in range(len(seqs[:4]))]
         return {
             "accuracy": {"all_constraints": metrics["all_constraints"], "novel": metrics["novel"]},
             "n": {"all_constraints": metrics["n"], "novel": metrics["n"]},
             "protein": metrics,
-            "examples": seqs[:4],
+            "examples": [
+                {"prompt": prompt, "completion": s, "answer": "fails: " + ", ".join(f) if f else "meets all constraints",
+                 "correct": not f}
+                for s, f in zip(seqs, failed)
+            ],  # fmt: skip
         }
 
     return Task(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ..data.tokenize import encode_prompts
 from ..errors import SftlabError
 
 __all__ = ["SamplingConfig", "generate", "BACKENDS"]
@@ -45,7 +46,8 @@ def generate(model, tokenizer, prompts: list[str], config: SamplingConfig | None
     Returns one list of ``n`` completion strings per prompt, in the order of
     ``prompts``; each is decoded without special tokens and without the prompt,
     and cut at the first stop string. Prompts are tokenized as training
-    tokenizes them (the tokenizer's default special tokens, e.g. a BOS).
+    tokenizes them (:func:`sftlab.data.encode_prompts`: the tokenizer's BOS,
+    once, and no other special tokens).
     """
     config = config or SamplingConfig()
     _check_config(config)
@@ -74,8 +76,8 @@ def _generate_transformers(model, tokenizer, prompts: list[str], config: Samplin
     # Greedy decoding is deterministic: one sequence per prompt, copied n times.
     per_prompt = 1 if greedy else config.n
     gen_config = _generation_config(model, tokenizer, config, per_prompt)
-    lengths = [len(ids) for ids in tokenizer(prompts)["input_ids"]] if prompts else []
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: padding is small, OOM shows early
+    prompt_ids = encode_prompts(prompts, tokenizer) if prompts else []
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompt_ids[i]))  # longest first: padding is small, OOM shows early
     results: list[list[str]] = [[] for _ in prompts]
     device = next(model.parameters()).device
     was_training = model.training
@@ -84,7 +86,7 @@ def _generate_transformers(model, tokenizer, prompts: list[str], config: Samplin
     try:
         with _left_padding(tokenizer), torch.inference_mode(), _seeded(config.seed, device):
             for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress or not batches):
-                enc = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
+                enc = tokenizer.pad({"input_ids": [prompt_ids[i] for i in batch]}, return_tensors="pt").to(device)
                 out = model.generate(**enc, generation_config=gen_config)  # (B * per_prompt, T_prompt + T_new)
                 new_tokens = out[:, enc["input_ids"].shape[1] :]  # left padding: every prompt ends at the same column
                 texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

@@ -132,7 +132,8 @@ def accuracy_vs_budget_figure(methods: dict, budgets, splits, labels, full_runs=
             summaries = [summarize_runs(methods[f"{method}@{round(100 * b)}%"]["runs"], [split])[split] for b in budgets]
             means = [100 * (s["mean"] or 0.0) for s in summaries]
             stds = [100 * (s["std"] or 0.0) for s in summaries]
-            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, color=METHOD_COLORS[j],
+            dodge = [x + (j - 0.5) * 0.8 for x in xs]  # keep the two methods' error bars apart
+            ax.errorbar(dodge, means, yerr=stds, marker="o", capsize=3, color=METHOD_COLORS[j],
                         label="S2L" if method == "s2l" else "random")
         if full_runs:
             s = summarize_runs(full_runs, [split])[split]

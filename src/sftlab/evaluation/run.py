@@ -1,0 +1,123 @@
+"""``sftlab eval``: load a model and data (or the lab's), evaluate, write the results."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import SftlabError
+from ..generation import SamplingConfig
+from .scoring import evaluate
+
+
+def _h(text: str, **extra) -> dict:
+    return {"help": text, **extra}
+
+
+@dataclass
+class EvalConfig:
+    """Options of ``sftlab eval``."""
+
+    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model."))
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Evaluation data: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]'. "
+            "Records with a 'split' field are scored per split, others as split 'eval'. Omitted: the lab's test splits."
+        ),
+    )
+    output_dir: str = field(default="outputs/eval", metadata=_h("Where generations.jsonl and metrics.json go."))
+    k: int = field(default=1, metadata=_h("Samples per prompt for avg@k and pass@k (1: greedy accuracy only)."))
+    max_new_tokens: int = field(default=256, metadata=_h("Maximum tokens generated per completion."))
+    temperature: float = field(default=1.0, metadata=_h("Sampling temperature of the k samples (greedy accuracy always uses 0)."))
+    top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold of the k samples."))
+    batch_size: int = field(default=64, metadata=_h("Prompts per generation batch."))
+    mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (math-verify equivalence).", choices=["exact", "math"]))
+    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
+    limit: int | None = field(default=None, metadata=_h("Evaluate at most this many items per split (the first ones)."))
+    seed: int = field(default=0, metadata=_h("Random seed of the k samples."))
+    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
+
+
+def run_eval(cfg: EvalConfig) -> dict:
+    """Evaluate ``cfg.model`` on ``cfg.data``, write the results to ``cfg.output_dir``, print a table, return the metrics.
+
+    A missing ``--model`` or ``--data`` is filled from the embedded lab:
+    ``sftlab.lab.default_eval_setup()`` returns ``(model_path, {split: data_source})``.
+    """
+    _check(cfg)
+    model_path, sources = cfg.model, {"eval": cfg.data} if cfg.data else None
+    if model_path is None or sources is None:
+        lab_model, lab_sources = _lab_setup()
+        model_path, sources = model_path or lab_model, sources or dict(lab_sources)
+
+    from ..data import eval_items, load_sft_data
+
+    datasets = {name: load_sft_data(str(src)) for name, src in sources.items()}  # validated before loading the model
+    model, tokenizer = load_model_and_tokenizer(model_path, trust_remote_code=cfg.trust_remote_code)
+    items_by_split: dict[str, list[dict]] = defaultdict(list)
+    for name, data in datasets.items():
+        for item in eval_items(data, tokenizer, prompt_template=cfg.prompt_template):
+            split = item.get("split") if cfg.data else name
+            items_by_split[str(split) if split is not None else name].append(item)
+    if cfg.limit is not None:
+        items_by_split = {split: items[: cfg.limit] for split, items in items_by_split.items()}
+
+    sampling = SamplingConfig(
+        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p, batch_size=cfg.batch_size, seed=cfg.seed
+    )
+    provenance = {"model": str(model_path), "data": {name: str(src) for name, src in sources.items()}}
+    metrics = evaluate(
+        model, tokenizer, dict(items_by_split), sampling=sampling, k=cfg.k, mode=cfg.mode, output_dir=cfg.output_dir, extra=provenance
+    )
+    print(format_table(metrics))
+    print(f"sftlab: wrote {cfg.output_dir}/metrics.json and {cfg.output_dir}/generations.jsonl")
+    return metrics
+
+
+def _check(cfg: EvalConfig) -> None:
+    if cfg.k < 1:
+        raise SftlabError(f"--k must be at least 1 (got {cfg.k})")
+    if cfg.limit is not None and cfg.limit < 1:
+        raise SftlabError(f"--limit must be at least 1 (got {cfg.limit})")
+    if cfg.mode not in ("exact", "math"):
+        raise SftlabError(f"--mode must be exact or math (got {cfg.mode!r})")
+    if cfg.max_new_tokens < 1 or cfg.batch_size < 1:
+        raise SftlabError("--max-new-tokens and --batch-size must be at least 1")
+
+
+def _lab_setup() -> tuple[str, dict[str, str]]:
+    try:
+        from ..lab import default_eval_setup
+    except ImportError:
+        raise SftlabError("no --model/--data given and the embedded lab is not available yet") from None
+    return default_eval_setup()
+
+
+def load_model_and_tokenizer(path: str, *, trust_remote_code: bool = False):
+    """A causal LM for inference: bf16 on a GPU that supports it, fp32 on CPU; in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    use_gpu = torch.cuda.is_available()
+    dtype = torch.bfloat16 if use_gpu and torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype)
+    except (OSError, ValueError) as e:
+        raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
+    return model.to("cuda" if use_gpu else "cpu").eval(), tokenizer
+
+
+def format_table(metrics: dict) -> str:
+    """A plain-text table: one line per split."""
+    k = metrics["k"]
+    cols = ["split", "n", "skipped", "accuracy"] + ([f"avg@{k}", f"pass@{k}"] if k > 1 else [])
+    lines = []
+    for split, m in metrics["splits"].items():
+        values = [m["accuracy"]] + ([m[f"avg@{k}"], m[f"pass@{k}"]] if k > 1 else [])
+        lines.append([split, str(m["n"]), str(m["n_skipped"])] + ["-" if v is None else f"{v:.3f}" for v in values])
+    widths = [max(len(c), *(len(row[i]) for row in lines)) if lines else len(c) for i, c in enumerate(cols)]
+    fmt = lambda row: "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))  # noqa: E731
+    return "\n".join([fmt(cols)] + [fmt(row) for row in lines])

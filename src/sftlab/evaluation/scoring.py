@@ -1,0 +1,144 @@
+"""Score a model on verifiable prompts: greedy accuracy, avg@k and pass@k, per split."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..errors import SftlabError
+from ..generation import SamplingConfig, generate
+from ..io import atomic_write_json, atomic_write_jsonl
+from ..verify import answers_match, extract_answer
+
+# Fields of a generation row; an item's own fields with these names are not copied.
+_ROW_KEYS = ("split", "index", "kind", "sample", "prompt", "completion", "extracted", "reference", "correct")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from ``n`` samples of which ``c`` are correct.
+
+    Chen et al. 2021, "Evaluating Large Language Models Trained on Code"
+    (arXiv 2107.03374): ``1 - C(n - c, k) / C(n, k)``, computed as a product
+    for numerical stability. With ``n == k`` it is 1 when any sample is correct.
+
+    >>> pass_at_k(4, 1, 2)  # 1 - C(3,2)/C(4,2) = 1 - 3/6
+    0.5
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (got n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def evaluate(
+    model,
+    tokenizer,
+    items_by_split: dict[str, list[dict]],
+    *,
+    sampling: SamplingConfig | None = None,
+    k: int = 1,
+    mode: str = "math",
+    output_dir: str | None = None,
+    progress: bool = True,
+    extra: dict | None = None,
+) -> dict:
+    """Greedy accuracy per split and, when ``k > 1``, avg@k and pass@k from k samples per prompt.
+
+    ``items_by_split`` maps a split name to items, each a dict with ``prompt``
+    (the rendered prompt) and ``answer`` (the reference, or None: the item is
+    skipped and counted in ``n_skipped``); other fields are kept in the
+    generation log. Greedy decoding ignores ``sampling``'s temperature and n;
+    the k samples use its temperature (1.0 when it is 0). avg@k is the mean
+    correctness over all samples, pass@k the unbiased estimator with n = k.
+
+    Returns ``{"splits": {split: {"accuracy", "n", "n_correct", "n_skipped",
+    "n_no_answer", "avg@K", "pass@K"}}, "k": k, "mode": mode, "sampling": {...}}``
+    (``K`` is the value of k; those two keys only when k > 1; ``accuracy`` is None
+    for a split with nothing to score). With ``output_dir``, writes
+    ``generations.jsonl`` (one line per generation with its verdict) and
+    ``metrics.json`` (the returned dict), each atomically. ``extra`` (e.g. the
+    model and data names) is added to the returned dict.
+    """
+    sampling = sampling or SamplingConfig()
+    if k < 1:
+        raise SftlabError(f"k must be at least 1 (got {k})")
+    if mode not in ("exact", "math"):
+        raise SftlabError(f"unknown verification mode '{mode}' (use exact or math)")
+    greedy_cfg = replace(sampling, temperature=0.0, n=1)
+    sample_cfg = replace(sampling, n=k, temperature=sampling.temperature or 1.0)
+
+    scored = [
+        (split, index, item)
+        for split, items in items_by_split.items()
+        for index, item in enumerate(items)
+        if item.get("answer") is not None
+    ]
+    prompts = [item["prompt"] for _, _, item in scored]
+    greedy = generate(model, tokenizer, prompts, greedy_cfg, progress=progress)
+    sampled = generate(model, tokenizer, prompts, sample_cfg, progress=progress) if k > 1 else None
+
+    rows, verdicts = [], {split: {"greedy": [], "sampled": []} for split in items_by_split}
+    for j, (split, index, item) in enumerate(tqdm(scored, desc="verifying", unit="item", disable=not progress or not scored)):
+        runs = [("greedy", 0, greedy[j][0])] + [("sample", s, text) for s, text in enumerate(sampled[j] if sampled else [])]
+        sample_verdicts = []
+        for kind, s, completion in runs:
+            extracted = extract_answer(completion)
+            correct = answers_match(extracted, item["answer"], mode=mode)
+            rows.append(_row(split, index, item, kind, s, completion, extracted, correct))
+            if kind == "greedy":
+                verdicts[split]["greedy"].append((correct, extracted is not None))
+            else:
+                sample_verdicts.append(correct)
+        if sampled:
+            verdicts[split]["sampled"].append(sample_verdicts)
+
+    result = {
+        "splits": {split: _split_metrics(v, len(items_by_split[split]), k) for split, v in verdicts.items()},
+        "k": k,
+        "mode": mode,
+        "sampling": asdict(sample_cfg),
+        **(extra or {}),
+    }
+    if output_dir is not None:
+        out = Path(output_dir)
+        atomic_write_jsonl(out / "generations.jsonl", rows)
+        atomic_write_json(out / "metrics.json", result)
+    return result
+
+
+def _row(split, index, item, kind, sample, completion, extracted, correct) -> dict:
+    extra = {key: value for key, value in item.items() if key not in _ROW_KEYS and key not in ("prompt", "answer")}
+    return {
+        "split": split,
+        "index": index,
+        **extra,
+        "kind": kind,
+        "sample": sample,
+        "prompt": item["prompt"],
+        "completion": completion,
+        "extracted": extracted,
+        "reference": item["answer"],
+        "correct": correct,
+    }
+
+
+def _split_metrics(verdicts: dict, n_items: int, k: int) -> dict:
+    greedy = verdicts["greedy"]
+    n = len(greedy)
+    n_correct = sum(correct for correct, _ in greedy)
+    metrics = {
+        "accuracy": n_correct / n if n else None,
+        "n": n,
+        "n_correct": n_correct,
+        "n_skipped": n_items - n,
+        "n_no_answer": sum(not found for _, found in greedy),
+    }
+    if k > 1:
+        samples = verdicts["sampled"]
+        metrics[f"avg@{k}"] = sum(sum(s) / k for s in samples) / n if n else None
+        metrics[f"pass@{k}"] = sum(pass_at_k(k, sum(s), k) for s in samples) / n if n else None
+    return metrics
