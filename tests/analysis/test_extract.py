@@ -9,6 +9,7 @@ import torch
 
 from sftlab.analysis.extract import few_shot_prompt, last_token_states, pick_shots
 from sftlab.data import encode_prompts, render_prompt
+from sftlab.errors import SftlabError
 
 PROMPTS = [
     "Question: Tom has 3 apples.\nSolution:",
@@ -64,8 +65,10 @@ def test_few_shot_prompt_chat(tiny_tokenizer):
     prompt = few_shot_prompt(("4+4?", None), [("1+1?", "2")], "reasoning", chat_tok)
     assert prompt == "<|user|>1+1?\n<|assistant|>2\n<|user|>4+4?\n<|assistant|>"
     assert few_shot_prompt(("4+4?", None), [], "reasoning", chat_tok) == render_prompt("4+4?", chat_tok)
-    conv = [{"role": "system", "content": "S"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
-    shot = [{"role": "system", "content": "S"}, {"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    def turns(*texts):
+        return [{"role": role, "content": t} for role, t in zip(["system", "user", "assistant"], texts)]
+
+    conv, shot = turns("S", "q", "a"), turns("S", "q1", "a1")
     assert few_shot_prompt(conv, [shot], "messages", chat_tok) == (
         "<|system|>S\n<|user|>q1\n<|assistant|>a1\n<|user|>q\n<|assistant|>"
     )
@@ -78,3 +81,5 @@ def test_pick_shots_seeded_nested_and_excluding_self():
     assert five != pick_shots(20, 20, 5, seed=4, exclude=list(range(20)))
     for i, (s5, s1) in enumerate(zip(five, one)):
         assert i not in s5 and len(set(s5)) == 5 and s1 == s5[:1]
+    with pytest.raises(SftlabError, match="need at least 3 other examples"):
+        pick_shots(1, 3, 3, seed=0, exclude=[0])

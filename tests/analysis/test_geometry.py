@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import adjusted_rand_score
 
 from sftlab.analysis.adp import adp_clustering
 from sftlab.analysis.estimators import (
@@ -30,7 +29,7 @@ BACKENDS = ["builtin", pytest.param("dadapy", marks=pytest.mark.skipif(not HAS_D
 
 
 def blobs(d: int, n_clusters: int = 4, n: int = 300, D: int = 64, sep: float = 10.0, seed: int = 0):
-    """``n_clusters`` unit Gaussians on a random d-dimensional linear subspace of R^D, centres ``sep`` apart at least."""
+    """``n_clusters`` unit Gaussians on a random d-dimensional linear subspace of R^D, centres >= ``sep`` apart."""
     rng = np.random.default_rng(seed)
     basis = np.linalg.qr(rng.normal(size=(D, d)))[0]  # (D, d), orthonormal columns
     centers = rng.normal(size=(n_clusters, d))

@@ -1,4 +1,4 @@
-"""``run_landscape`` end to end on a tiny Llama and a small reasoning file, plus its input errors."""
+"""``run_landscape`` end to end on tiny Llamas and a small reasoning file (conftest.py), plus its input errors."""
 
 from __future__ import annotations
 
@@ -12,35 +12,6 @@ from sftlab.analysis import LandscapeConfig, run_landscape
 from sftlab.analysis import landscape as landscape_module
 from sftlab.errors import DataError, SftlabError
 from sftlab.report import Section
-
-FAMILIES = ["shop", "trip", "bank"]
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory, tiny_tokenizer):
-    """A tiny base model and a perturbed copy ("fine-tuned"), saved like checkpoints."""
-    from tiny import make_model
-
-    root = tmp_path_factory.mktemp("models")
-    paths = {}
-    for name, seed in [("base", 0), ("ft", 1)]:
-        model = make_model(len(tiny_tokenizer), seed=seed)
-        model.save_pretrained(root / name)
-        tiny_tokenizer.save_pretrained(root / name)
-        paths[name] = str(root / name)
-    return paths
-
-
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    rows = []
-    for i in range(48):
-        a, b = i % 7 + 1, i // 7 + 2
-        rows.append({"question": f"Item {i}: {a} plus {b} in the {FAMILIES[i % 3]}?",
-                     "solution": f"{a}+{b}={a + b}; #### {a + b}", "family": FAMILIES[i % 3]})
-    path = tmp_path_factory.mktemp("data") / "d.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return str(path)
 
 
 def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, monkeypatch):
@@ -66,8 +37,9 @@ def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, 
     assert isinstance(section, Section) and len(section.images) == 5 and "base 2-shot" in section.html
     assert "| base 0-shot | 0 |" in section.markdown
 
-    # A rerun with the same prompts and models reuses the saved states.
+    # A rerun with the same prompts and models reuses the saved states, without loading a model.
     monkeypatch.setattr(landscape_module, "last_token_states", _fail)
+    monkeypatch.setattr(landscape_module, "_load_model", _fail)
     again = run_landscape(cfg)
     assert again["metrics"]["conditions"] == result["metrics"]["conditions"]
 
@@ -109,6 +81,15 @@ def test_bad_config(field, value, message):
         LandscapeConfig(**{field: value})
 
 
+def test_shot_pool_of_another_format(models, data_file, tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"prompt": "1+1=", "completion": "2"}) + "\n")
+    cfg = LandscapeConfig(model=models["base"], data=data_file, shot_pool=str(pool), shots="0,1",
+                          output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    with pytest.raises(SftlabError, match="same record format"):
+        run_landscape(cfg)
+
+
 def test_duplicate_condition_names(models, data_file, tmp_path):
     cfg = LandscapeConfig(model=models["base"], compare=f"{models['ft']},{models['ft']}", data=data_file,
                           shots="0", output_dir=str(tmp_path), use_dadapy="no", progress=False)
@@ -117,4 +98,4 @@ def test_duplicate_condition_names(models, data_file, tmp_path):
 
 
 def _fail(*args, **kwargs):
-    raise AssertionError("hidden states were recomputed")
+    raise AssertionError("hidden states were recomputed or a model was loaded")

@@ -185,8 +185,11 @@ def test_run_eval_bad_inputs_write_nothing(saved_model, tmp_path):
     with pytest.raises(SftlabError, match=r"bad.jsonl:2: field 'solution'"):
         run_eval(EvalConfig(model=saved_model, data=bad, output_dir=str(out)))
     good = _write_data(tmp_path / "good.jsonl", [{"question": "q", "solution": "#### 1"}])
-    with pytest.raises(SftlabError, match="cannot load the model"):
+    with pytest.raises(SftlabError, match="missing-model: model folder not found"):
         run_eval(EvalConfig(model=str(tmp_path / "missing-model"), data=good, output_dir=str(out)))
+    (tmp_path / "not-a-model").mkdir()
+    with pytest.raises(SftlabError, match="not-a-model: cannot load the model"):
+        run_eval(EvalConfig(model=str(tmp_path / "not-a-model"), data=good, output_dir=str(out)))
     with pytest.raises(SftlabError, match="--k"):
         run_eval(EvalConfig(model=saved_model, data=good, output_dir=str(out), k=0))
     assert not out.exists()

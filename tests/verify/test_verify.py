@@ -26,6 +26,8 @@ from sftlab.verify import _guard
         ("the final answer is: **3.5**. Done", "3.5"),
         ("The answer is $12$.\nBut wait, the answer is 13.", "13"),
         ("The answer is \\(x+1\\).", "x+1"),
+        ("#### $\\boxed{12}$", "12"),
+        (r"#### \boxed{1}+\boxed{2}", r"\boxed{1}+\boxed{2}"),  # not one box: kept whole
         # priority: #### over boxed over "answer is"
         (r"The answer is 5. \boxed{6}", "6"),
         ("\\boxed{6}\n#### 7\nThe answer is 5.", "7"),
@@ -148,7 +150,8 @@ def test_pathological_answer_within_time_limit(answer):
     limit = 0.5
     t = time.monotonic()
     assert not answers_match(answer, "2", timeout=limit)
-    assert time.monotonic() - t < limit + 0.5
+    # generous slack for a loaded machine: without the guard these run for minutes
+    assert time.monotonic() - t < limit + 1.5
 
 
 def test_verifier_still_sound_after_timeouts():
@@ -179,7 +182,7 @@ def test_pathological_answer_in_a_thread_within_time_limit():
     assert results.pop("ok") is True
     for answer, (verdict, elapsed) in results.items():
         assert verdict is False, answer[:20]
-        assert elapsed < limit + 1.0, (answer[:20], elapsed)
+        assert elapsed < limit + 2.0, (answer[:20], elapsed)
 
 
 def test_stuck_worker_is_killed():
@@ -189,7 +192,7 @@ def test_stuck_worker_is_killed():
     t = time.monotonic()
     with pytest.raises(TimeoutError):
         worker.ask("1", "2", 0.2)
-    assert time.monotonic() - t < 0.2 + _guard._GRACE_S + 0.5
+    assert time.monotonic() - t < 0.2 + _guard._GRACE_S + 1.5
     assert not worker.alive()
 
 

@@ -1,8 +1,8 @@
 """Prompts with k solved examples, and the hidden state of their last token at every layer.
 
 The representation analysed is that of the last prompt token, the position
-that predicts the first answer token (Doimo et al. 2024, arXiv 2409.03662,
-sec. 2). "Every layer" is what transformers returns as ``hidden_states`` with
+that predicts the first answer token (Doimo et al. 2024, arXiv 2409.03662).
+"Every layer" is what transformers returns as ``hidden_states`` with
 ``output_hidden_states=True``: index 0 the token embeddings, index l the output
 of block l (the last one after the final norm, as transformers reports it).
 """
@@ -63,7 +63,8 @@ def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str
     return SHOT_SEPARATOR.join(solved + [render_prompt(target[0], None, template)])
 
 
-def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: list[int] | None = None) -> list[list[int]]:
+def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int,
+               exclude: list[int] | None = None) -> list[list[int]]:
     """For each target, ``shots`` distinct pool indices, drawn with a seed per target.
 
     ``exclude[i]`` (a pool index, or -1) keeps target ``i``'s own record out of
@@ -74,11 +75,17 @@ def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: l
     out = []
     for i in range(n_targets):
         own = exclude[i] if exclude else -1
-        candidates = np.array([j for j in range(pool_size) if j != own])
-        if len(candidates) < shots:
-            raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the pool, got {len(candidates)}")
+        available = pool_size - (0 <= own < pool_size)
+        if available < shots:
+            raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the shot pool, "
+                              f"got {available}")
         rng = np.random.default_rng([seed, i])
-        out.append([int(j) for j in rng.permutation(candidates)[:shots]])
+        picked: list[int] = []
+        while len(picked) < shots:  # sequential draws: the first k do not depend on how many follow
+            j = int(rng.integers(pool_size))
+            if j != own and j not in picked:
+                picked.append(j)
+        out.append(picked)
     return out
 
 

@@ -32,7 +32,7 @@ from .adp import adp_clustering
 from .estimators import gride_scaling, id_2nn, id_gride, knn, knn_log_density, remove_duplicates
 
 MAXK = 100  # nearest neighbours kept per point (DADApy's default maxk)
-INSTALL_HINT = "pip install 'sftlab[landscape]' (or pip install dadapy)"
+INSTALL_HINT = "pip install 'sftlab[landscape]' (DADApy 0.3.4 needs numpy < 2; see docs/landscape.md)"
 
 
 def dadapy_version() -> str | None:

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_text
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
-from .geometry import backend_label, layer_geometry, resolve_backend
+from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
 
 
 def _h(text: str, **extra) -> dict:
@@ -68,7 +68,8 @@ class LandscapeConfig:
         try:
             shots = sorted({int(s) for s in str(self.shots).split(",") if s.strip()})
         except ValueError:
-            raise SftlabError(f"landscape: field 'shots': expected comma-separated integers, got '{self.shots}'") from None
+            raise SftlabError(f"landscape: field 'shots': expected comma-separated integers, got '{self.shots}'") \
+                from None
         if not shots or shots[0] < 0:
             raise SftlabError(f"landscape: field 'shots': expected integers >= 0, got '{self.shots}'")
         return shots
@@ -83,6 +84,9 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
     """Extract, measure, plot; returns ``output_dir``, ``metrics``, ``files`` and ``section`` (a report Section)."""
     t0 = time.time()
     backend = resolve_backend(cfg.use_dadapy)
+    if backend == "builtin" and cfg.use_dadapy == "auto":
+        print(f"sftlab landscape: DADApy is not installed, so sftlab's own estimators are used (the same algorithms, "
+              f"checked against DADApy 0.3.4); to use DADApy: {INSTALL_HINT}")
     base, compare, data_source, pool_source, label_fields = _resolve(cfg)
     records, fmt, pool, pool_fmt, exclude = _load(cfg, data_source, pool_source, label_fields)
     labels = {f: np.array([str(r[f]) for r in records]) for f in label_fields}
@@ -100,20 +104,28 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
         "labels": {f: int(len(set(v))) for f, v in labels.items()},
         "conditions": {},
     }
-    loaded = {}  # path -> (model, tokenizer), so the base model is loaded once for every shot count
+    # path -> [model or None, tokenizer]: the base model is loaded once for all shot counts, and not at all when
+    # its states are cached (the tokenizer alone renders the prompts)
+    loaded: dict[str, list] = {}
     for name, path, k in conditions:
         if path not in loaded:
             loaded.clear()  # one model in memory at a time
-            loaded[path] = _load_model(path, cfg.trust_remote_code)
-        model, tok = loaded[path]
+            loaded[path] = [None, _load_tokenizer(path, cfg.trust_remote_code)]
+        tok = loaded[path][1]
         shot_ids = pick_shots(len(records), len(pool), k, cfg.seed, exclude) if k else [[] for _ in records]
         prompts = [
             few_shot_prompt(demonstration(r, fmt), [demonstration(pool[j], pool_fmt) for j in ids], fmt, tok,
                             cfg.prompt_template)
             for r, ids in zip(records, shot_ids)
         ]
-        states = _cached_states(out / "states", name, path, prompts, lambda: last_token_states(
-            model, tok, prompts, batch_size=cfg.batch_size, progress=cfg.progress, desc=f"{name}: hidden states"))
+
+        def extract(path=path, name=name, prompts=prompts, tok=tok):
+            if loaded[path][0] is None:
+                loaded[path][0] = _load_model(path, cfg.trust_remote_code)
+            return last_token_states(loaded[path][0], tok, prompts, batch_size=cfg.batch_size,
+                                     progress=cfg.progress, desc=f"{name}: hidden states")
+
+        states = _cached_states(out / "states", name, path, prompts, extract)
         layers = []
         for layer in tqdm(range(states.shape[0]), desc=f"{name}: geometry", disable=not cfg.progress, unit="layer"):
             layers.append({"layer": layer, **layer_geometry(states[layer], labels, k=cfg.k, z=cfg.z, backend=backend)})
@@ -190,20 +202,45 @@ def _load(cfg, data_source: str, pool_source: str, label_fields: list[str]):
         for f in label_fields:
             value = r.get(f)
             if value is None or isinstance(value, (dict, list)):
-                raise data.error(r, "missing (needed as a label)" if value is None else "expected a plain value for a label", f)
+                message = "missing (needed as a label)" if value is None else "expected a plain value for a label"
+                raise data.error(r, message, f)
     if pool_source == data_source:
         return records, data.format, data.records, data.format, [int(i) for i in keep]
     pool = load_sft_data(pool_source)
+    if pool.format != data.format or _is_chat(pool) != _is_chat(data):
+        raise SftlabError(f"{pool_source}: the shot pool must have the same record format as {data_source} "
+                          f"({pool.format} vs {data.format})")
     return records, data.format, pool.records, pool.format, None
+
+
+def _is_chat(data) -> bool:
+    first = data.records[0]
+    return data.format == "messages" or (data.format == "prompt_completion" and isinstance(first["prompt"], list))
+
+
+def _load_tokenizer(path: str, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise SftlabError(f"{path}: cannot load the tokenizer ({str(e).splitlines()[0]})") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
 
 
 def _load_model(path: str, trust_remote_code: bool):
     import torch
+    from transformers import AutoModelForCausalLM
 
-    from ..trainers.run import load_model_and_tokenizer
-
-    model, tok = load_model_and_tokenizer(path, trust_remote_code=trust_remote_code)
-    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tok
+    gpu = torch.cuda.is_available()
+    try:  # float32 on CPU: bf16 matmuls are slow there, and distances want the precision
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code,
+                                                     dtype="auto" if gpu else torch.float32)
+    except (OSError, ValueError) as e:
+        raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
+    return model.to("cuda" if gpu else "cpu")
 
 
 def _cached_states(folder: Path, name: str, path: str, prompts: list[str], compute) -> np.ndarray:
@@ -307,7 +344,8 @@ def landscape_section(metrics: dict, figures: dict | None = None):
              f"(Doimo et al. 2024, arXiv 2409.03662). ID: Gride at neighbour ranks ({cfg['k']}, {2 * cfg['k']}); "
              f"density peaks: Advanced Density Peaks, Z = {cfg['z']}; ARI between the peaks and each label. "
              f"Computed with {metrics['implementation']}. Dashed lines: the base model with solved examples "
-             f"in the prompt (ICL); solid: 0-shot. Layers with fewer than 2k+2 distinct vectors are not shown.")  # fmt: skip
+             f"in the prompt (ICL); solid: 0-shot. Layers with fewer than 2k+2 distinct vectors are not "
+             f"shown.")  # fmt: skip
     e = html.escape
     table = "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
     table += "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +37,11 @@ from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from .filters import Candidate, FilterChain, FilterContext, build_filters, parse_filter_spec
 
 PACKS = ("math", "protein")
+# options left as None take the pack's value
+PACK_DEFAULTS = {
+    "math": {"n": 4, "max_new_tokens": 256, "learning_rate": 1e-4, "eval_size": 100},
+    "protein": {"n": 128, "max_new_tokens": 160, "learning_rate": 1e-3, "eval_size": 128},
+}
 
 
 def _h(text: str, **extra) -> dict:
@@ -51,25 +56,26 @@ class DistillConfig:
     prompts: str | None = field(default=None, metadata=_h("Math pack: data source whose prompts are sampled (.jsonl/.json/.parquet, folder or hub id); omitted: the lab train split. Protein pack: the prompt text; omitted: the lab family tag."))
     pack: str = field(default="math", metadata=_h("Domain pack: default filters and evaluation.", choices=list(PACKS)))
     rounds: int = field(default=2, metadata=_h("Rounds of generate, filter, fine-tune."))
-    n: int = field(default=4, metadata=_h("Samples per prompt per round."))
+    n: int | None = field(default=None, metadata=_h("Samples per prompt per round. Omitted: 4 (math), 128 (protein: one prompt)."))
     max_prompts: int = field(default=64, metadata=_h("Prompts sampled per round (a seeded subset; 0 = all)."))
     temperature: float = field(default=1.0, metadata=_h("Sampling temperature."))
     top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold."))
-    max_new_tokens: int = field(default=256, metadata=_h("Generation limit per sample (and for evaluation)."))
+    max_new_tokens: int | None = field(default=None, metadata=_h("Generation limit per sample and for evaluation. Omitted: 256 (math), 160 (protein)."))
     filters: str | None = field(default=None, metadata=_h("Filter chain, e.g. 'verifier,dedup,length:k=2,near_dedup:threshold=0.8'; run cheapest first. Omitted: the pack's (math: verifier,dedup; protein: alphabet,met_start,length,conserved,novelty). Names: verifier, length, regex, dedup, near_dedup, novelty, perplexity, met_start, alphabet, conserved."))
     mix_original: float = field(default=0.0, metadata=_h("Share of each round's SFT data drawn from the original data (0 <= f < 1)."))
-    objective: str = field(default="nll", metadata=_h("SFT objective for the rounds (any sftlab objective: nll, dft, power, asft)."))
+    objective: str = field(default="nll", metadata=_h("SFT objective for the rounds (any sftlab objective).", choices=["nll", "dft", "power", "asft"]))
     train_steps: int = field(default=30, metadata=_h("Optimizer steps of fine-tuning per round."))
-    learning_rate: float = field(default=1e-4, metadata=_h("Peak learning rate per round."))
+    learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate per round. Omitted: 1e-4 (math), 1e-3 (protein)."))
     batch_size: int = field(default=8, metadata=_h("Sequences per optimizer step."))
     max_length: int = field(default=512, metadata=_h("Longest training sequence in tokens."))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records."))
     eval_data: str | None = field(default=None, metadata=_h("Math: evaluation data, 'source' or 'name=source,...'. Omitted: the lab's test_id/test_ood when prompts are the lab's, else no held-out evaluation."))
-    eval_size: int = field(default=100, metadata=_h("Items per evaluation split (math) or sequences sampled (protein) per evaluation."))
+    eval_size: int | None = field(default=None, metadata=_h("Items per evaluation split (math; omitted: 100) or sequences sampled per evaluation (protein; omitted: 128)."))
     natural: str | None = field(default=None, metadata=_h("Protein: natural sequences (FASTA or one per line). Omitted: the lab's synthetic family."))
     reference: str | None = field(default=None, metadata=_h("Protein: reference sequence (or a file holding it) for the conserved-residue check. Omitted: the lab family's reference."))
     conserved: str = field(default="K82", metadata=_h("Protein: the conserved residue and its 1-based reference position, e.g. K82."))
     max_identity: float = field(default=0.9, metadata=_h("Protein: novelty requires maximum identity to the natural set below this."))
+    evaluate: bool = field(default=True, metadata=_h("Evaluate the starting model and every round (held-out accuracy, or fresh protein samples)."))
     output_dir: str = field(default="outputs/distill", metadata=_h("Where rounds, checkpoints and the report go."))
     seed: int = field(default=0, metadata=_h("Seed for prompt subsets, sampling and training."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
@@ -91,9 +97,17 @@ class Task:
     title: str = "self-distillation"
 
 
-def _check(cfg: DistillConfig) -> None:
+def resolve(cfg: DistillConfig) -> DistillConfig:
+    """``cfg`` checked, with the options left as None set to the pack's defaults."""
     if cfg.pack not in PACKS:
         raise SftlabError(f"distill: field 'pack': must be one of {', '.join(PACKS)}, got {cfg.pack!r}")
+    filled = {k: v for k, v in PACK_DEFAULTS[cfg.pack].items() if getattr(cfg, k) is None}
+    cfg = replace(cfg, **filled)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: DistillConfig) -> None:
     for name in ("rounds", "n", "train_steps", "batch_size", "max_new_tokens", "eval_size"):
         if getattr(cfg, name) < 1:
             raise SftlabError(f"distill: field '{name}': must be at least 1, got {getattr(cfg, name)}")
@@ -101,12 +115,16 @@ def _check(cfg: DistillConfig) -> None:
         raise SftlabError(f"distill: field 'mix_original': must be in [0, 1), got {cfg.mix_original}")
     if cfg.max_prompts < 0:
         raise SftlabError(f"distill: field 'max_prompts': must be >= 0 (0 = all), got {cfg.max_prompts}")
+    from ..objectives import OBJECTIVES
+
+    if cfg.objective not in OBJECTIVES:
+        raise SftlabError(f"distill: field 'objective': must be one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
     parse_filter_spec(cfg.filters)  # syntax errors before any work
 
 
 def run_distill(cfg: DistillConfig) -> dict:
     """Run (or resume) every round; return the run's metrics (also written to ``output_dir/metrics.json``)."""
-    _check(cfg)
+    cfg = resolve(cfg)
     out = Path(cfg.output_dir)
     if cfg.pack == "protein":
         from .protein_lab import protein_task
@@ -114,12 +132,17 @@ def run_distill(cfg: DistillConfig) -> dict:
         task = protein_task(cfg)
     else:
         task = math_task(cfg)
+    if not cfg.evaluate:
+        task = replace(task, evaluate=lambda *args: {"accuracy": {}, "n": {}}, splits=[])
+    _check_same_run(out / "config.json", cfg)
     atomic_write_json(out / "config.json", asdict(cfg))
 
     from ..trainers import load_model_and_tokenizer
 
     base_file = out / "base" / "metrics.json"
-    if base_file.exists():
+    if not cfg.evaluate:
+        base = {"eval": {"accuracy": {}, "n": {}}}
+    elif base_file.exists():
         base = read_json(base_file)
     else:
         model, tok = load_model_and_tokenizer(task.base_model)
@@ -138,11 +161,36 @@ def run_distill(cfg: DistillConfig) -> dict:
             atomic_write_json(rdir / "metrics.json", metrics)  # last: marks the round complete
             _prune_checkpoints(rdir / "checkpoint")
         rounds.append(metrics)
-        current = metrics["model"]
+        current = _model_path(metrics["model"], out)
 
     from .report import build_report
 
     return build_report(cfg, task, base, rounds, out)
+
+
+def _relative(model: str, out: Path) -> str:
+    """A model inside the output folder is recorded relative to it, so the folder can move."""
+    try:
+        return str(Path(model).resolve().relative_to(out.resolve()))
+    except ValueError:
+        return model
+
+
+def _model_path(model: str, out: Path) -> str:
+    return str(out / model) if (out / model).exists() else model
+
+
+def _check_same_run(path: Path, cfg: DistillConfig) -> None:
+    """Resuming into a folder made with other options would mix two runs: refuse (only more rounds may be asked)."""
+    if not path.exists():
+        return
+    old = read_json(path)
+    for key, value in asdict(cfg).items():
+        if key not in ("rounds", "progress", "output_dir") and key in old and old[key] != value:
+            raise SftlabError(
+                f"{path}: field '{key}': this output folder holds a run with {key}={old[key]!r}, not {value!r}; "
+                "use another --output-dir (or the same options to resume)"
+            )
 
 
 def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Path) -> dict:
@@ -171,7 +219,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
     mixed = _mix_original(task.original, len(survivors), cfg.mix_original, cfg.seed + r)
     metrics = {
         "round": r,
-        "start_model": model_path,
+        "start_model": _relative(model_path, rdir.parent),
         "n_prompts": len({c.prompt for c in candidates}),
         "n_samples": len(candidates),
         "n_survivors": len(survivors),
@@ -183,14 +231,14 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
     ckpt = rdir / "checkpoint"
     if not survivors:
         print(f"sftlab: round {r}: no sample survived the filters; the model is carried over unchanged")
-        metrics.update(model=model_path, trained=False, train={})
+        metrics.update(model=_relative(model_path, rdir.parent), trained=False, train={})
     else:
         atomic_write_jsonl(rdir / "train.jsonl", survivors + mixed)
         del model
         t0 = time.time()
         metrics["train"] = _train(cfg, model_path, rdir / "train.jsonl", ckpt, seed=cfg.seed + r)
         timing["train_seconds"] = time.time() - t0
-        metrics.update(model=str(ckpt), trained=True)
+        metrics.update(model=_relative(str(ckpt), rdir.parent), trained=True)
         model, tok = load_model_and_tokenizer(str(ckpt))
 
     t0 = time.time()
@@ -325,13 +373,13 @@ def math_task(cfg: DistillConfig) -> Task:
         for rec, it in zip(data.records, items)
         if (ref := _reference_completion(rec, data.format))
     ]
-    eval_sets = _eval_sets(cfg, tok)
+    eval_sets = _eval_sets(cfg, tok) if cfg.evaluate else {}
     splits = list(eval_sets)
 
     def evaluate(model, tokenizer, out_dir: Path, seed: int) -> dict:
         if not eval_sets:
             return {"accuracy": {}, "n": {}}
-        from ..evaluation.evaluate import evaluate as run_eval
+        from ..evaluation import evaluate as run_eval
         from ..generation import SamplingConfig
 
         res = run_eval(model, tokenizer, eval_sets, sampling=SamplingConfig(max_new_tokens=cfg.max_new_tokens),

@@ -45,7 +45,7 @@ BACKGROUND = np.array([_BACKGROUND[a] for a in AMINO_ACIDS]) / sum(_BACKGROUND.v
 class FamilyConfig:
     seed: int = field(default=0, metadata={"help": "seed of the synthetic family"})
     n: int = field(default=256, metadata={"help": "number of natural (family) sequences"})
-    length: int = field(default=120, metadata={"help": "reference sequence length"})
+    length: int = field(default=100, metadata={"help": "reference sequence length"})
     position: int = field(default=82, metadata={"help": "1-based position of the conserved Lys in the reference"})
     n_conserved: int = field(default=6, metadata={"help": "extra conserved positions drawn at random"})
     n_clades: int = field(default=4, metadata={"help": "clades in the family tree"})
@@ -131,7 +131,7 @@ def protein_model(tokenizer, hidden: int = 64, layers: int = 2, seed: int = 0):
 
 # ---------------------------------------------------------------- the protein pack's task for the loop
 
-BASE_STEPS = 300  # optimizer steps of the lab protein LM's training on the natural set
+BASE_STEPS = 200  # optimizer steps of the lab protein LM's training on the natural set
 
 
 def read_sequences(path: str) -> list[str]:

@@ -37,7 +37,7 @@ def build_report(cfg, task, base: dict, rounds: list[dict], out: Path) -> dict:
         "notes": _notes(cfg, task),
         "sections": {"distill": {"base": base, "rounds": rounds}},
     }
-    sections = [filter_section(rounds), round_section(cfg, base, rounds)]
+    sections = [filter_section(rounds)] + ([round_section(cfg, base, rounds)] if task.splits else [])
     if task.splits:
         write_report(out, metrics, sections=sections)
     else:  # no held-out evaluation: the rounds' numbers only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -39,6 +40,7 @@ class EvalConfig:
     limit: int | None = field(default=None, metadata=_h("Evaluate at most this many items per split (the first ones)."))
     seed: int = field(default=0, metadata=_h("Random seed of the k samples."))
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
+    progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
 
 def run_eval(cfg: EvalConfig) -> dict:
@@ -70,7 +72,8 @@ def run_eval(cfg: EvalConfig) -> dict:
     )
     provenance = {"model": str(model_path), "data": {name: str(src) for name, src in sources.items()}}
     metrics = evaluate(
-        model, tokenizer, dict(items_by_split), sampling=sampling, k=cfg.k, mode=cfg.mode, output_dir=cfg.output_dir, extra=provenance
+        model, tokenizer, dict(items_by_split), sampling=sampling, k=cfg.k, mode=cfg.mode, output_dir=cfg.output_dir,
+        progress=cfg.progress, extra=provenance,
     )
     print(format_table(metrics))
     print(f"sftlab: wrote {cfg.output_dir}/metrics.json and {cfg.output_dir}/generations.jsonl")
@@ -100,6 +103,9 @@ def load_model_and_tokenizer(path: str, *, trust_remote_code: bool = False):
     """A causal LM for inference: bf16 on a GPU that supports it, fp32 on CPU; in eval mode."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    local = Path(path).expanduser()
+    if not local.exists() and (path.startswith((".", "/", "~")) or local.is_absolute() or path.count("/") > 1):
+        raise SftlabError(f"{path}: model folder not found")
     use_gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if use_gpu and torch.cuda.is_bf16_supported() else torch.float32
     try:

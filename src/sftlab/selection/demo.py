@@ -64,7 +64,7 @@ def demo_entry(ctx, settings: S2LDemoSettings | None = None) -> dict:
                 t0 = time.time()
                 result = run_select(SelectConfig(
                     method=method, budget=str(float(budget)), data=str(ctx.lab.data["train"]),
-                    proxy_model=str(ctx.lab.model_dir), output_dir=str(root / f"{key.replace('@', '-').rstrip('%')}-seed{seed}"),
+                    proxy_model=str(ctx.lab.model_dir), output_dir=str(root / f"{method}-{round(100 * budget)}-seed{seed}"),
                     work_dir=str(root / "work"), n_checkpoints=settings.n_checkpoints, n_clusters=settings.n_clusters,
                     proxy_epochs=settings.proxy_epochs, proxy_learning_rate=LAB_PROXY_LEARNING_RATE,
                     max_length=settings.max_length, seed=seed, proxy_seed=seeds[0], progress=False,

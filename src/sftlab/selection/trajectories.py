@@ -60,8 +60,10 @@ def example_losses(
     model.eval()
     try:
         with torch.inference_mode():
-            for batch in tqdm(_batches(order, batch_size), desc=desc, disable=not progress, total=-(-len(order) // batch_size)):
-                input_ids, attention_mask, labels = _pad([ids_list[i] for i in batch], [masks[i] for i in batch], device)
+            n_batches = -(-len(order) // batch_size)
+            for batch in tqdm(_batches(order, batch_size), desc=desc, disable=not progress, total=n_batches):
+                rows = [ids_list[i] for i in batch], [masks[i] for i in batch]
+                input_ids, attention_mask, labels = _pad(*rows, device)
                 result = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
                 n_tokens = result.label_mask.sum(1)  # (B,)
                 loss = -result.log_probs.float().sum(1) / n_tokens  # (B,), NaN where no completion token
@@ -117,7 +119,8 @@ def record_trajectories(
             columns.append(np.load(col_file))
             continue
         model = load_proxy(path, device)
-        losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress, desc=f"losses @ {name}")
+        losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress,
+                                desc=f"losses @ {name}")
         del model
         save_npy(col_file, losses)
         columns.append(losses)

@@ -109,6 +109,9 @@ def _clean(s: str) -> str | None:
     if s.startswith("\\(") and s.endswith("\\)"):
         s = s[2:-2].strip()
     s = s.strip("$").strip().rstrip(".").strip().strip("*_").strip()
+    box = _BOXED.match(s)  # "#### \boxed{5}": the box's content
+    if box and _matching_braces(s, box.end() - 1).get(box.end() - 1) == len(s) - 1:
+        s = s[box.end() : -1].strip()
     return s or None
 
 

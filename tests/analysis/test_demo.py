@@ -1,0 +1,27 @@
+"""The demo's landscape step on a stand-in lab (tiny saved models, a small reasoning file)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sftlab.analysis.demo import demo_config, demo_entry
+from sftlab.report import Section
+
+
+def test_demo_config_sizes():
+    lab = SimpleNamespace(model_dir="/lab/model", data={"test_id": "/lab/test_id.jsonl", "train": "/lab/train.jsonl"})
+    full = demo_config(lab, {"SFT": "/ck/sft", "DFT": "/ck/dft"}, "/out")
+    quick = demo_config(lab, {"SFT": "/ck/sft"}, "/out", quick=True)
+    assert full.compare == "SFT=/ck/sft,DFT=/ck/dft" and full.model == "base=/lab/model"
+    assert full.data == "/lab/test_id.jsonl" and full.shot_pool == "/lab/train.jsonl"
+    assert full.label_field == "family,answer" and (full.z, full.k) == (1.6, 16)
+    assert quick.max_examples < full.max_examples and len(quick.shot_list()) < len(full.shot_list())
+
+
+def test_demo_entry_returns_a_report_section(models, data_file, tmp_path):
+    lab = SimpleNamespace(model_dir=models["base"], data={"test_id": data_file, "train": data_file})
+    ctx = {"lab": lab, "checkpoints": {"SFT": models["ft"]}, "output_dir": tmp_path, "quick": True, "progress": False}
+    out = demo_entry(ctx)
+    assert isinstance(out["section"], Section) and out["section"].images
+    assert list(out["metrics"]["conditions"]) == ["base 0-shot", "base 5-shot", "SFT"]
+    assert (tmp_path / "landscape" / "metrics.json").is_file()
