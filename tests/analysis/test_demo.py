@@ -25,3 +25,21 @@ def test_demo_entry_returns_a_report_section(models, data_file, tmp_path):
     assert isinstance(out["section"], Section) and out["section"].images
     assert list(out["metrics"]["conditions"]) == ["base 0-shot", "base 5-shot", "SFT"]
     assert (tmp_path / "landscape" / "metrics.json").is_file()
+
+
+def test_demo_entry_with_the_demo_registry_context(models, data_file, tmp_path):
+    """With the registry's DemoContext, the SFT/DFT checkpoints are found in the entries' run folders."""
+    import shutil
+
+    class Ctx:  # the parts of sftlab.lab.demo.DemoContext the entry uses
+        lab = SimpleNamespace(model_dir=models["base"], data={"test_id": data_file, "train": data_file})
+        quick, progress = True, False
+
+        def run_dir(self, name, seed):
+            return tmp_path / "runs" / name / ("once" if seed is None else f"seed{seed}")
+
+    ctx = Ctx()
+    shutil.copytree(models["ft"], ctx.run_dir("sft", 0) / "model")  # DFT did not run: left out
+    out = demo_entry(ctx)
+    assert list(out["metrics"]["conditions"]) == ["base 0-shot", "base 5-shot", "SFT"]
+    assert (tmp_path / "runs" / "landscape" / "once" / "metrics.json").is_file()

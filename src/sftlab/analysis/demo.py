@@ -6,10 +6,11 @@ the base model is read 0-shot and with solved examples from the train split
 returns holds the per-layer curves (ID, density peaks, core points, ARI per
 label) and a table of each condition's peaks.
 
-Budget (2 shared CPU cores, the default 4-layer lab model): the work is the
-forward passes over the prompts and one ADP clustering per layer and
-condition; ``demo_config`` sizes it to about 90 s in the default demo and 20 s
-in ``--quick``.
+Budget (2 CPU cores, the 4-layer lab model): the forward passes over the
+5-shot prompts dominate; the geometry of every layer and condition takes a
+few seconds. Measured on a lab stand-in: 25 CPU-seconds with ``--quick``
+(200 questions, shots 0 and 5) and 54 CPU-seconds by default (400 questions,
+shots 0, 1 and 5); docs/landscape.md has the details.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .landscape import LandscapeConfig, run_landscape
 
 DEFAULT = {"shots": "0,1,5", "max_examples": 400}
 QUICK = {"shots": "0,5", "max_examples": 200}
+COMPARED = {"sft": "SFT", "dft": "DFT"}  # demo entry name -> condition name
 
 
 def demo_config(lab, checkpoints: dict[str, str], output_dir: str | Path, *, quick: bool = False, seed: int = 0,
@@ -42,16 +44,47 @@ def demo_config(lab, checkpoints: dict[str, str], output_dir: str | Path, *, qui
 
 
 def demo_entry(ctx) -> dict:
-    """Run the landscape step for the demo context ``ctx`` and return ``{"section", "metrics", "output_dir"}``.
+    """Run the landscape step for ``ctx`` and return ``{"section", "metrics", "output_dir"}``.
 
-    ``ctx`` provides (as attributes or keys): ``lab`` (LabArtifacts),
-    ``checkpoints`` (``{name: path}`` of the trained models), ``output_dir``
-    (this step's folder), and optionally ``quick`` and ``seed``. The returned
-    ``metrics`` belong under the demo report's ``metrics["sections"]["landscape"]``,
-    the ``section`` in its ``sections``.
+    ``ctx`` (attributes or dict keys) gives ``lab`` (LabArtifacts) and either
+
+    - ``checkpoints`` (``{name: path}``) and ``output_dir`` (this step writes
+      under ``output_dir/landscape``), or
+    - the demo registry's ``DemoContext``: the SFT and DFT models are then the
+      first seed's checkpoints of its ``sft`` and ``dft`` entries (those that
+      ran), and the output goes to ``run_dir("landscape", None)``;
+
+    and optionally ``quick`` and ``seed``.
     """
     get = (lambda k, d=None: ctx.get(k, d)) if isinstance(ctx, dict) else (lambda k, d=None: getattr(ctx, k, d))
-    cfg = demo_config(get("lab"), dict(get("checkpoints") or {}), Path(get("output_dir")) / "landscape",
-                      quick=bool(get("quick", False)), seed=int(get("seed", 0) or 0), progress=get("progress", True))
+    checkpoints = get("checkpoints")
+    if checkpoints is None:  # the demo registry's context
+        checkpoints = {}
+        for entry, label in COMPARED.items():
+            model_dir = Path(ctx.run_dir(entry, 0)) / "model"
+            if (model_dir / "config.json").is_file():
+                checkpoints[label] = str(model_dir)
+        out = Path(ctx.run_dir("landscape", None))
+    else:
+        out = Path(get("output_dir")) / "landscape"
+    cfg = demo_config(get("lab"), dict(checkpoints), out, quick=bool(get("quick", False)),
+                      seed=int(get("seed", 0) or 0), progress=get("progress", True))
     result = run_landscape(cfg)
     return {"section": result["section"], "metrics": result["metrics"], "output_dir": result["output_dir"]}
+
+
+def section(ctx):
+    """The report section for a demo registry entry (``DemoEntry(..., section=section)``)."""
+    return demo_entry(ctx)["section"]
+
+
+def _register() -> None:
+    from ..lab.demo import DemoEntry, register
+
+    register(DemoEntry(
+        "landscape", "landscape", "Per-layer geometry (ID, density peaks, ARI) of base + ICL vs SFT vs DFT "
+        "(arXiv 2409.03662).", run=None, section=section,
+    ))
+
+
+_register()

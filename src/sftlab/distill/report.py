@@ -101,7 +101,7 @@ def filter_section(rounds: list[dict]):
     xs = [m["round"] for m in rounds]
     for n in names:
         ys = [next((s["pass_rate"] for s in m["filters"] if s["filter"] == n), None) for m in rounds]
-        ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=n)
+        ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=n, color=_color(n))
     ax.set_xlabel("round")
     ax.set_ylabel("pass rate (of samples reaching it)")
     ax.set_ylim(0, 1.05)
@@ -132,8 +132,8 @@ def round_section(cfg, base: dict, rounds: list[dict]):
         )
         for k in ("all_constraints", "novelty", "conserved", "length", "mean_max_identity"):
             if k in values:
-                ax.plot(range(len(rows)), values[k], marker="o", label=k)
-        ax.set_ylabel("share of sampled sequences")
+                ax.plot(range(len(rows)), values[k], marker="o", label=k, color=_color(k))
+        ax.set_ylabel("share of samples (identity: mean)")
         caption = "constraints (each on its own) and novelty"
     else:
         keys = ["sample_accuracy"] + [f"eval {s}" for s in base["eval"].get("accuracy", {})]
@@ -146,7 +146,8 @@ def round_section(cfg, base: dict, rounds: list[dict]):
             for i, (label, _, _) in enumerate(rows)
         )
         for k in keys:
-            ax.plot(range(len(rows)), [float("nan") if v is None else v for v in values[k]], marker="o", label=k)
+            ax.plot(range(len(rows)), [float("nan") if v is None else v for v in values[k]], marker="o", label=k,
+                    color=_color(k))
         ax.set_ylabel("accuracy")
         caption = "accuracy"
     ax.set_xticks(range(len(rows)), [label for label, _, _ in rows])
@@ -154,11 +155,26 @@ def round_section(cfg, base: dict, rounds: list[dict]):
     ax.legend(fontsize=8, frameon=False)
     style_axes(ax)
     table = f"<table><tr><th></th>{head}</tr>{body}</table>"
+    md = "| | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 1) + "\n" + "".join(
+        f"| {label} | " + " | ".join(_fmt(values[k][i]) for k in keys) + " |\n" for i, (label, _, _) in enumerate(rows)
+    )
     note = ("<p>sample_accuracy: share of a round's samples (before filtering) whose answer verifies; "
             "eval: greedy accuracy on held-out splits.</p>" if cfg.pack != "protein" else
             "<p>Each constraint checked on its own over sequences sampled from the model at that stage; "
             "mean_max_identity: mean over sequences of the highest identity to the natural set.</p>")  # fmt: skip
-    return Section("Base vs rounds", html=note + table, images={caption: fig})
+    return Section("Base vs rounds", html=note + table, images={caption: fig}, markdown=md)
+
+
+_NAMES = ["met_start", "alphabet", "length", "conserved", "novelty", "all_constraints", "mean_max_identity",
+          "verifier", "dedup", "near_dedup", "regex", "perplexity", "sample_accuracy"]
+
+
+def _color(name: str) -> str:
+    """One color per filter or metric name, the same in every plot."""
+    from ..report.plots import METHOD_COLORS
+
+    i = _NAMES.index(name) if name in _NAMES else len(_NAMES) + sum(map(ord, name))
+    return METHOD_COLORS[i % len(METHOD_COLORS)]
 
 
 def _protein_value(p: dict, key: str) -> float:

@@ -46,12 +46,15 @@ class DemoConfig:
 
 @dataclass
 class DemoEntry:
-    """One method in the demo. ``run(ctx, seed)`` returns a run dict (see :mod:`sftlab.report`)."""
+    """One method in the demo. ``run(ctx, seed)`` returns a run dict (see :mod:`sftlab.report`).
+
+    An entry with ``run=None`` only adds a report section (an analysis, not a method).
+    """
 
     name: str
     label: str
     description: str
-    run: Callable[["DemoContext", int], dict]
+    run: Callable[["DemoContext", int], dict] | None
     per_seed: bool = True  # False: deterministic, run once (e.g. evaluating the base model)
     section: Callable[["DemoContext"], object] | None = None  # optional extra report section
 
@@ -212,13 +215,17 @@ def run_demo(cfg: DemoConfig) -> dict:
     for name in names:
         entry = ENTRIES[name]
         t0 = time.time()
-        runs = [entry.run(ctx, None)] if not entry.per_seed else [entry.run(ctx, s) for s in seeds]
+        runs = [] if entry.run is None else (
+            [entry.run(ctx, None)] if not entry.per_seed else [entry.run(ctx, s) for s in seeds])
         ctx.results[name] = {"runs": runs}
         if entry.section is not None:
             sec = entry.section(ctx)
             if sec is not None:
                 sections.append(sec)
         timings[name] = time.time() - t0
+        if entry.run is None:
+            print(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
+            continue
         methods[name] = {"label": entry.label, "description": entry.description, "runs": runs,
                          "summary": summarize_runs(runs, ctx.splits), "seconds": timings[name]}
         acc = "  ".join(f"{s} {methods[name]['summary'][s]['mean']:.3f}" for s in ctx.splits)

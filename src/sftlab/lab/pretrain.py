@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM, get_cosine_schedule_with_warmup
 
 from ..data.templates import completion_text, render_prompt
+from ..data.tokenize import encode_prompts
 
 STATE_FILE = "pretrain_state.pt"
 
@@ -30,10 +31,16 @@ def pretraining_text(question: str, solution: str, tokenizer) -> str:
 
 
 def encode(records, tokenizer, max_length: int) -> list[list[int]]:
-    """Token ids of every record's pretraining text + EOS, cut at ``max_length``."""
-    texts = [pretraining_text(r["question"], r["solution"], tokenizer) for r in records]
-    ids = tokenizer(texts)["input_ids"]
-    return [(x + [tokenizer.eos_token_id])[:max_length] for x in ids]
+    """Token ids of every record's pretraining text + EOS, cut at ``max_length``.
+
+    Prompt and completion are tokenized apart and joined, exactly as
+    :func:`sftlab.data.tokenize.tokenize_sft` builds SFT sequences.
+    """
+    prompts = [render_prompt(r["question"], tokenizer) for r in records]
+    prompt_ids = encode_prompts(prompts, tokenizer)
+    completions = [completion_text(p, r["solution"]) for p, r in zip(prompts, records)]
+    completion_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
+    return [(p + c + [tokenizer.eos_token_id])[:max_length] for p, c in zip(prompt_ids, completion_ids)]
 
 
 def make_model(cfg, tokenizer) -> LlamaForCausalLM:
@@ -48,17 +55,26 @@ def make_model(cfg, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-def batch_order(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
-    """Example indices for every step: shuffled epochs, then, within groups of 8
-    batches, examples of similar length share a batch (less padding) -- the
-    grouping is by index only here; :func:`pretrain` sorts by length."""
-    order: list[int] = []
-    epoch = 0
+def batch_order(lengths: list[int], batch_size: int, steps: int, seed: int, group: int = 16) -> list[list[int]]:
+    """Example indices for every step, derived from ``seed`` alone.
+
+    Epochs are shuffled; within each run of ``group`` batches, examples are
+    sorted by length so that a batch holds similar lengths (less padding), and
+    those batches are then shuffled.
+    """
+    n, order, epoch = len(lengths), [], 0
     while len(order) < steps * batch_size:
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         order += torch.randperm(n, generator=g).tolist()
         epoch += 1
-    return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
+    order = order[: steps * batch_size]
+    g = torch.Generator().manual_seed(seed * 1_000_003 - 1)
+    batches = []
+    for start in range(0, len(order), group * batch_size):
+        chunk = sorted(order[start:start + group * batch_size], key=lambda i: lengths[i])
+        run = [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+        batches += [run[k] for k in torch.randperm(len(run), generator=g).tolist()]
+    return batches
 
 
 def collate(seqs: list[list[int]], pad_id: int) -> dict:
@@ -79,7 +95,7 @@ def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str
     every ``save_every`` steps and a saved state is resumed."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, cfg.warmup_steps, cfg.pretrain_steps)
-    batches = batch_order(len(sequences), cfg.batch_size, cfg.pretrain_steps, cfg.seed)
+    batches = batch_order([len(x) for x in sequences], cfg.batch_size, cfg.pretrain_steps, cfg.seed)
     log = {"loss": [], "tokens": 0, "seconds": 0.0}
     start = 0
     state_path = Path(state_dir) / STATE_FILE if state_dir else None

@@ -118,7 +118,7 @@ def record_trajectories(
         if col_file.exists():
             columns.append(np.load(col_file))
             continue
-        model = load_proxy(path, device)
+        model = load_proxy(path, device, progress=progress)
         losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress,
                                 desc=f"losses @ {name}")
         del model
@@ -130,13 +130,21 @@ def record_trajectories(
     return matrix
 
 
-def load_proxy(path, device: str | None = None):
+def load_proxy(path, device: str | None = None, *, progress: bool = True):
     """A causal LM from ``path`` for scoring: float32 on CPU, the saved dtype on GPU."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.float32 if device == "cpu" else "auto"
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+    bars = hf_logging.is_progress_bar_enabled()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    try:
+        return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def dataset_fingerprint(dataset, max_length: int | None = None) -> str:

@@ -1,0 +1,134 @@
+"""GRPO through TRL's ``GRPOTrainer``: DART's mapper stage, and direct RL on the target (a baseline).
+
+Nothing of GRPO is rewritten here: the reward is a callable that TRL calls with
+the prompts, the completions and the data set's extra columns. :class:`DartReward`
+scores the mapper's rewrites with the frozen target (batched, no gradients,
+:class:`~sftlab.adapt.likelihood.TargetScorer`) and the text terms of
+:mod:`sftlab.adapt.rewards`, and logs every term through TRL's ``log_metric``
+(``dart/alignment``, ``dart/correct``, ``dart/length``, ...) beside TRL's own
+``reward`` and ``kl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import SftlabError
+from ..io import atomic_dir, atomic_write_json
+from .prompt import clean_rewrite
+from .rewards import TERMS, RewardConfig, correctness, score_rewrites
+
+DONE = "rl_summary.json"
+
+
+class DartReward:
+    """TRL reward function: DART's total reward of each rewrite; each term logged as ``dart/<term>``.
+
+    The data set rows carry ``question``, ``solution`` (the original y*),
+    ``answer`` and ``lp_original`` (the target's log-likelihood of y*, scored once).
+    """
+
+    __name__ = "dart"
+
+    def __init__(self, scorer, cfg: RewardConfig, scaffold: list[str]):
+        self.scorer, self.cfg, self.scaffold = scorer, cfg, scaffold
+
+    def __call__(self, prompts, completions, question, solution, answer, lp_original, log_metric=None, **_):
+        rewrites = [clean_rewrite(c) for c in completions]
+        lp = self.scorer.logprobs(list(question), rewrites)
+        scores = score_rewrites(rewrites, list(question), list(solution), list(answer), lp, list(lp_original),
+                                self.cfg, self.scaffold)  # fmt: skip
+        if log_metric is not None:
+            for term in (*TERMS, "lp_rewrite"):
+                log_metric(f"dart/{term}", float(np.mean([s[term] for s in scores])))
+        return [s["total"] for s in scores]
+
+
+class CorrectnessReward:
+    """TRL reward function for direct RL: 1 when the completion's final answer verifies, else 0."""
+
+    __name__ = "correct"
+
+    def __init__(self, mode: str = "math"):
+        self.mode = mode
+
+    def __call__(self, prompts, completions, answer, **_):
+        return [correctness(c, a, self.mode) for c, a in zip(completions, answer)]
+
+
+def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int, learning_rate: float, beta: float,
+              temperature: float, max_completion_length: int, seed: int, save_steps: int = 50,
+              use_vllm: bool = False, progress: bool = True):
+    """A ``GRPOConfig`` for one device: ``prompts_per_step`` groups of ``group_size`` completions per update.
+
+    On CPU: fp32, no gradient checkpointing, transformers generation. On GPU:
+    bf16 where supported, and vLLM (colocated) generation when asked.
+    """
+    from trl import GRPOConfig
+
+    gpu = torch.cuda.is_available()
+    return GRPOConfig(
+        output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, beta=beta,
+        num_generations=group_size, per_device_train_batch_size=group_size * prompts_per_step,
+        gradient_accumulation_steps=1, max_completion_length=max_completion_length, temperature=temperature,
+        lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="steps", save_steps=save_steps,
+        save_total_limit=1, seed=seed, report_to="none", disable_tqdm=not progress, use_cpu=not gpu,
+        bf16=bool(gpu and torch.cuda.is_bf16_supported()), gradient_checkpointing=False,
+        use_vllm=bool(use_vllm and gpu), vllm_mode="colocate", dataloader_num_workers=0, log_completions=False,
+        save_only_model=False,
+    )  # fmt: skip
+
+
+def run_grpo(model, tokenizer, dataset, reward_funcs, args, out_dir: Path) -> dict:
+    """Train ``model`` with GRPO (resuming from a checkpoint in ``args.output_dir``) and save it to ``out_dir``.
+
+    ``out_dir`` is written whole or not at all; its ``rl_summary.json`` (log
+    history, seconds, steps) marks the stage done.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOTrainer
+
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
+                          processing_class=tokenizer)
+    ckpt_root = Path(args.output_dir)
+    resume = get_last_checkpoint(str(ckpt_root)) if ckpt_root.is_dir() else None
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.time() - t0
+    summary = {"steps": trainer.state.global_step, "train_seconds": seconds, "resumed_from": resume,
+               "rewrites": trainer.state.global_step * args.per_device_train_batch_size,
+               "log_history": trainer.state.log_history}
+    with atomic_dir(out_dir) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        atomic_write_json(Path(tmp) / DONE, summary)
+    return summary
+
+
+def load_done(out_dir: Path) -> dict | None:
+    """The summary of a finished RL stage in ``out_dir``, or None."""
+    f = Path(out_dir) / DONE
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+
+
+def rl_curve(log_history: list[dict]) -> dict:
+    """Per-step reward and DART terms from a GRPO log history (for plots and the report)."""
+    rows = [h for h in log_history if "reward" in h]
+    keys = ["reward", "kl"] + sorted({k for h in rows for k in h if k.startswith("dart/")})
+    curve = {"step": [h["step"] for h in rows]}
+    for k in keys:
+        curve[k] = [h.get(k) for h in rows]
+    return curve
+
+
+def check_rl_data(records: list, source: str) -> None:
+    if not records:
+        raise SftlabError(f"{source}: no records to adapt")
