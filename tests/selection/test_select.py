@@ -100,3 +100,18 @@ def test_bad_inputs(setup, tmp_path):
         run_select(config(setup, tmp_path / "x", method="random", budget="41"))
     with pytest.raises(DataError, match=r"train.jsonl:1: field 'family': missing"):
         run_select(config(setup, tmp_path / "x", method="random", stratify_by="family"))
+
+
+def test_proxy_checkpoints_from_the_users_own_run(setup, tmp_path):
+    _, _, model_dir, _ = setup
+    model = LlamaForCausalLM.from_pretrained(model_dir)
+    for step in (5, 10, 15, 20, 25):
+        model.save_pretrained(tmp_path / "run" / f"checkpoint-{step}")
+    r = run_select(config(setup, tmp_path / "o", proxy_checkpoints=str(tmp_path / "run"), n_checkpoints=3))
+    assert r["proxy"]["steps"] == [5, 15, 25]  # thinned to 3 evenly spaced, the last kept
+    assert np.load(tmp_path / "o" / "trajectories" / "trajectories.npy").shape == (40, 3)
+    assert not (tmp_path / "o" / "proxy").exists()
+    listed = ",".join(str(tmp_path / "run" / f"checkpoint-{s}") for s in (10, 20))
+    assert run_select(config(setup, tmp_path / "o2", proxy_checkpoints=listed))["proxy"]["steps"] == [10, 20]
+    with pytest.raises(SftlabError, match="no checkpoint"):
+        run_select(config(setup, tmp_path / "o3", proxy_checkpoints=str(tmp_path / "o2")))

@@ -84,3 +84,11 @@ def test_cli_bad_data_exits_2_and_writes_nothing(tiny_dir, tmp_path, capsys):
     assert code == 2 and len(err) == 1
     assert "bad.jsonl:2" in err[0] and "solution" in err[0]
     assert not out.exists()
+
+
+def test_packing_run(tiny_dir, data_file, tmp_path):
+    """Packed sequences (TRL's BFD packing, padding-free batches) train with the fused objective."""
+    out = tmp_path / "out"
+    summary = run_train(_cfg(tiny_dir, data_file, out, packing=True, objective="dft", max_steps=2))
+    logs = [h for h in summary["log_history"] if "loss" in h]
+    assert summary["global_step"] == 2 and all("nll" in h for h in logs)

@@ -126,6 +126,7 @@ def run_distill(cfg: DistillConfig) -> dict:
     """Run (or resume) every round; return the run's metrics (also written to ``output_dir/metrics.json``)."""
     cfg = resolve(cfg)
     out = Path(cfg.output_dir)
+    _check_same_run(out / "config.json", cfg)
     if cfg.pack == "protein":
         from .protein_lab import protein_task
 
@@ -134,7 +135,6 @@ def run_distill(cfg: DistillConfig) -> dict:
         task = math_task(cfg)
     if not cfg.evaluate:
         task = replace(task, evaluate=lambda *args: {"accuracy": {}, "n": {}}, splits=[])
-    _check_same_run(out / "config.json", cfg)
     atomic_write_json(out / "config.json", asdict(cfg))
 
     from ..trainers import load_model_and_tokenizer

@@ -151,7 +151,8 @@ def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     say(f"sftlab lab: {len(splits['pretrain'])} pretraining problems, {n_params / 1e6:.2f}M-parameter model")
     log = pretrain(model, sequences, cfg, tokenizer.pad_token_id, state_dir=partial, progress=progress)
-    model.save_pretrained(out / "model")
+    with _quiet_transformers(not progress):
+        model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     t_eval = time.time()
     accuracy, detail = _base_accuracy(model, tokenizer, splits, cfg, progress)
@@ -249,6 +250,21 @@ def _free_cores() -> int:
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     load = _loadavg() or 0.0
     return max(1, min(n, round(n - load)))
+
+
+@contextlib.contextmanager
+def _quiet_transformers(quiet: bool):
+    """Hide transformers' own progress bars (e.g. when saving) while ``quiet``."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet and was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 @contextlib.contextmanager

@@ -282,7 +282,7 @@ def _split_records(cfg, split: str, rng: random.Random, seen: set[str]) -> list[
     while len(records) < n:
         i = len(records)
         tries += 1
-        if tries > 50 * n + 1000:
+        if tries > 20 * n + 1000:
             raise SftlabError(f"lab config: cannot draw {n} distinct '{split}' problems; widen operand_max/value_max or steps")
         family = families[i % len(families)]
         steps, hi, vmax, held_out, shift = rng.randint(cfg.min_steps, cfg.max_steps), cfg.operand_max, cfg.value_max, False, None

@@ -1,149 +1,167 @@
-"""S2L vs random selection on the lab, for ``sftlab demo``.
+"""S2L vs random data selection on the lab, as ``sftlab demo`` entries.
 
-One proxy (the lab model) is fine-tuned on the lab's expert train split and
-its loss trajectories are recorded once; then, for every seed and budget,
-S2L and random each pick a subset, the demo fine-tunes the lab model on it and
-evaluates in-domain and out-of-domain. The full-set SFT run of the demo, when
-there is one, is the reference line.
+One proxy (the lab model fine-tuned on the whole expert train split, as the
+demo's SFT run is, keeping a few evenly spaced checkpoints) is trained once
+and its loss trajectories recorded once. Then, per seed and budget, S2L and
+random each pick a subset and the lab model is fine-tuned on it for the same
+number of epochs as the full-set SFT run (steps = the demo's steps x budget,
+the protocol of the S2L paper's subset runs) and evaluated in-domain and
+out-of-domain. The demo's SFT run on the whole split is the reference.
+
+Two registry entries, ``s2l`` and ``random-subset``: each headline run is the
+30% budget, and every run carries ``by_budget`` (10/30/50%, or 30% alone in
+``--quick``) for the section's accuracy-vs-budget plot.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from .select import LAB_PROXY_LEARNING_RATE, SelectConfig, run_select
+from .select import SelectConfig, run_select
+
+HEADLINE = 0.3
+LABELS = {"s2l": "S2L", "random": "random"}
 
 
 @dataclass
 class S2LDemoSettings:
-    """How much S2L work the demo does. The proxy is shortened from the paper's 3 epochs / 12 checkpoints to fit."""
+    """How much S2L work the demo does (the proxy keeps fewer checkpoints than the paper's 12, to fit)."""
 
     budgets: tuple[float, ...] = (0.1, 0.3, 0.5)
     n_checkpoints: int = 4
-    proxy_epochs: float = 1.0
     n_clusters: int = 100
-    max_length: int = 256
+    max_length: int = 512
 
     @classmethod
-    def quick(cls) -> "S2LDemoSettings":
-        return cls(budgets=(0.3,), n_checkpoints=3, proxy_epochs=0.5, n_clusters=30)
+    def for_ctx(cls, ctx) -> "S2LDemoSettings":
+        return cls(budgets=(HEADLINE,), n_checkpoints=3, n_clusters=50) if ctx.quick else cls()
 
 
-def demo_entry(ctx, settings: S2LDemoSettings | None = None) -> dict:
-    """Run S2L vs random at each budget and seed; return methods, a report section and timings.
+def proxy_checkpoints(ctx, settings: S2LDemoSettings) -> str:
+    """Train (once, cached by the demo) the proxy: the demo's SFT run, saving ``n_checkpoints`` evenly spaced."""
+    save_steps = max(1, ctx.steps // settings.n_checkpoints)
+    summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * settings.n_checkpoints, save_steps=save_steps)
+    return summary["output_dir"]
 
-    ``ctx`` provides:
 
-    - ``output_dir`` (path): this entry writes under ``output_dir/s2l/``;
-    - ``quick`` (bool) and ``seeds`` (list of ints);
-    - ``lab``: the lab artifacts (``model_dir``, ``data["train"]``);
-    - ``train_eval(data_path, *, seed, name) -> run``: fine-tune the lab model on
-      a data file and evaluate it, returning a run dict of the report's metrics
-      (``seed``, ``accuracy`` per split, ``n``, ``train_seconds``, ...);
-    - optionally ``splits`` (split keys), ``split_labels`` and ``full_runs`` (the
-      demo's runs of SFT on the whole train split, the reference).
-
-    Returns ``{"methods": {key: {"label", "description", "runs"}}, "sections":
-    [Section], "seconds": {...}}``; method keys are ``s2l@10%``, ``random@10%``, ...
-    """
-    settings = settings or (S2LDemoSettings.quick() if ctx.quick else S2LDemoSettings())
-    root = Path(ctx.output_dir) / "s2l"
-    seeds = list(ctx.seeds)
-    methods: dict = {}
-    seconds = {"selection": 0.0, "train_eval": 0.0}
-    manifests = {}
+def run_budgets(ctx, method: str, seed: int, settings: S2LDemoSettings | None = None) -> dict:
+    """Select with ``method`` at each budget, fine-tune, evaluate; the headline run with ``by_budget`` inside."""
+    settings = settings or S2LDemoSettings.for_ctx(ctx)
+    proxy = proxy_checkpoints(ctx, settings) if method == "s2l" else None
+    by_budget, headline = {}, None
     for budget in settings.budgets:
-        for method in ("s2l", "random"):
-            key = f"{method}@{round(100 * budget)}%"
-            label = f"{'S2L' if method == 's2l' else 'random'} {round(100 * budget)}%"
-            methods[key] = {"label": label, "description": _describe(method, budget), "runs": []}
-            for seed in seeds:
-                t0 = time.time()
-                result = run_select(SelectConfig(
-                    method=method, budget=str(float(budget)), data=str(ctx.lab.data["train"]),
-                    proxy_model=str(ctx.lab.model_dir), output_dir=str(root / f"{method}-{round(100 * budget)}-seed{seed}"),
-                    work_dir=str(root / "work"), n_checkpoints=settings.n_checkpoints, n_clusters=settings.n_clusters,
-                    proxy_epochs=settings.proxy_epochs, proxy_learning_rate=LAB_PROXY_LEARNING_RATE,
-                    max_length=settings.max_length, seed=seed, proxy_seed=seeds[0], progress=False,
-                ))
-                seconds["selection"] += time.time() - t0
-                manifests[(key, seed)] = result
-                t0 = time.time()
-                run = ctx.train_eval(result["selected_path"], seed=seed, name=key)
-                seconds["train_eval"] += time.time() - t0
-                methods[key]["runs"].append({**run, "selected": result["n_selected"]})
-    section = _section(ctx, settings, methods, manifests, seconds)
-    return {"methods": methods, "sections": [section], "seconds": {k: round(v, 1) for k, v in seconds.items()}}
+        pct = round(100 * budget)
+        name = f"{method}-{pct}"
+        sel_dir = ctx.run_dir(name, seed) / "selection"
+        manifest_file = sel_dir / "manifest.json"
+        t0 = time.time()
+        if manifest_file.is_file() and not ctx.cfg.fresh:
+            selection = json.loads(manifest_file.read_text(encoding="utf-8"))
+            selected = str(sel_dir / "selected.jsonl")
+        else:
+            selection = run_select(SelectConfig(
+                method=method, budget=str(float(budget)), data=str(ctx.lab.data["train"]),
+                proxy_model=str(ctx.lab.model_dir), proxy_checkpoints=proxy, output_dir=str(sel_dir),
+                work_dir=str(ctx.run_dir("s2l-proxy", 0) / "selection"), n_checkpoints=settings.n_checkpoints,
+                n_clusters=settings.n_clusters, max_length=settings.max_length, seed=seed, progress=False,
+            ))
+            selected = selection["selected_path"]
+        select_seconds = time.time() - t0
+        run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * budget)))
+        by_budget[str(pct)] = {"accuracy": run["accuracy"], "n": run["n"], "n_selected": selection["n_selected"],
+                               "train_seconds": run["train_seconds"], "select_seconds": round(select_seconds, 2),
+                               "cluster_sizes": selection.get("cluster_sizes")}
+        if budget == HEADLINE or headline is None:
+            headline = run
+    return {**headline, "by_budget": by_budget}
 
 
-def _describe(method: str, budget: float) -> str:
-    if method == "s2l":
-        return f"SFT on {round(100 * budget)}% of the train split chosen by S2L (k-means on proxy loss trajectories)."
-    return f"SFT on {round(100 * budget)}% of the train split chosen uniformly at random."
-
-
-def _section(ctx, settings, methods, manifests, seconds):
+def section(ctx):
+    """Accuracy vs budget for S2L and random (mean ± std over seeds), with the full-set SFT run as reference."""
     from ..report import Section, format_accuracy, summarize_runs
 
-    splits = list(getattr(ctx, "splits", None) or ["test_id", "test_ood"])
-    labels = dict(getattr(ctx, "split_labels", None) or {"test_id": "in-domain", "test_ood": "out-of-domain"})
-    full = getattr(ctx, "full_runs", None)
-    fig = accuracy_vs_budget_figure(methods, settings.budgets, splits, labels, full)
-    sizes = next((m["cluster_sizes"] for (k, _s), m in manifests.items() if k.startswith("s2l")), None)
-    rows = []
-    for key, m in methods.items():
-        summary = summarize_runs(m["runs"], splits)
-        cells = "".join(f"<td>{format_accuracy(summary[s])}</td>" for s in splits)
-        rows.append(f"<tr><td>{html.escape(m['label'])}</td>{cells}</tr>")
+    results = getattr(ctx, "results", {})
+    runs = {m: results.get(entry, {}).get("runs", []) for m, entry in (("s2l", "s2l"), ("random", "random-subset"))}
+    if not any(runs.values()):
+        return None
+    splits = list(ctx.splits)
+    labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
+    budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
+    table = {m: {p: summarize_runs([r["by_budget"][str(p)] for r in rs if str(p) in r.get("by_budget", {})], splits)
+                 for p in budgets} for m, rs in runs.items()}
+    full_runs = results.get("sft", {}).get("runs") or []
+    full = summarize_runs(full_runs, splits) if full_runs else None
+    fig = accuracy_vs_budget_figure(table, budgets, splits, labels, full)
+
     head = "".join(f"<th>{html.escape(labels.get(s, s))}</th>" for s in splits)
-    cluster_note = ""
-    if sizes:
-        cluster_note = (f"<p>k-means found {len(sizes)} clusters of the {sum(sizes)} trajectories "
-                        f"(sizes {min(sizes)} to {max(sizes)}).</p>")
+    rows = [f"<tr><td>{LABELS[m]} {p}%</td>" + "".join(f"<td>{format_accuracy(table[m][p][s])}</td>" for s in splits)
+            + "</tr>" for p in budgets for m in table]
+    md = ["| subset | " + " | ".join(labels.get(s, s) for s in splits) + " |", "|---|" + "---|" * len(splits)]
+    md += [f"| {LABELS[m]} {p}% | " + " | ".join(format_accuracy(table[m][p][s]) for s in splits) + " |"
+           for p in budgets for m in table]
+    if full:
+        rows.append("<tr><td>full set (SFT)</td>" + "".join(f"<td>{format_accuracy(full[s])}</td>" for s in splits) + "</tr>")
+        md.append("| full set (SFT) | " + " | ".join(format_accuracy(full[s]) for s in splits) + " |")
+    sizes = next((r["by_budget"][p].get("cluster_sizes") for r in runs["s2l"] for p in r.get("by_budget", {})), None)
+    settings = S2LDemoSettings.for_ctx(ctx)
     text = (
-        f"<p>S2L (arXiv 2403.07384) fine-tunes the lab model as a proxy on the whole train split for "
-        f"{settings.proxy_epochs:g} epoch(s), records each example's loss at {settings.n_checkpoints} evenly spaced "
-        f"checkpoints, clusters the trajectories (K = {settings.n_clusters}) and spends the budget smallest cluster "
-        f"first. Each subset is then used for SFT from the base model, like the full-set run. Seeds: {len(ctx.seeds)}; "
-        f"selection took {seconds['selection']:.0f} s in all, SFT + evaluation {seconds['train_eval']:.0f} s.</p>"
-        f"{cluster_note}<table><tr><th>subset</th>{head}</tr>{''.join(rows)}</table>"
+        f"<p>S2L (arXiv 2403.07384) fine-tunes the lab model on the whole train split as a proxy (the demo's SFT "
+        f"recipe, {settings.n_checkpoints} evenly spaced checkpoints), records each example's mean completion loss "
+        f"at each checkpoint, clusters these trajectories with k-means and spends the budget smallest cluster "
+        f"first, uniformly at random within a cluster. Random picks uniformly from the whole split. Each subset is "
+        f"fine-tuned for the same number of epochs as the full-set SFT run ({ctx.steps} steps x budget), from the "
+        f"base model, and evaluated like the other methods. Seeds vary the selection and the fine-tuning; the proxy "
+        f"is trained once.</p>"
+        + (f"<p>k-means found {len(sizes)} clusters (sizes {min(sizes)} to {max(sizes)}).</p>" if sizes else "")
+        + f"<table><tr><th>subset</th>{head}</tr>{''.join(rows)}</table>"
     )
-    md = "| subset | " + " | ".join(labels.get(s, s) for s in splits) + " |\n|---|" + "---|" * len(splits) + "\n"
-    for m in methods.values():
-        summary = summarize_runs(m["runs"], splits)
-        md += f"| {m['label']} | " + " | ".join(format_accuracy(summary[s]) for s in splits) + " |\n"
     return Section(title="S2L data selection vs random", html=text,
-                   images={"Accuracy vs data budget (mean ± std over seeds)": fig}, markdown=md)
+                   images={"Accuracy vs data budget (mean ± std over seeds)": fig}, markdown="\n".join(md) + "\n")
 
 
-def accuracy_vs_budget_figure(methods: dict, budgets, splits, labels, full_runs=None):
-    """One panel per split: accuracy (%) vs budget for S2L and random, error bars = std over seeds."""
-    from ..report import summarize_runs
+def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, full=None):
+    """One panel per split: accuracy (%) vs budget (%) per method, error bars = std over seeds.
+
+    ``table[method][budget][split]`` is a summary (``mean``, ``std``); ``full[split]`` the full-set reference.
+    """
     from ..report.plots import METHOD_COLORS, new_figure, style_axes
 
     fig = new_figure(4.0 * len(splits) + 0.5, 3.2)
     axes = fig.subplots(1, len(splits), squeeze=False)[0]
-    xs = [100 * b for b in budgets]
     for ax, split in zip(axes, splits):
-        for j, method in enumerate(("s2l", "random")):
-            summaries = [summarize_runs(methods[f"{method}@{round(100 * b)}%"]["runs"], [split])[split] for b in budgets]
-            means = [100 * (s["mean"] or 0.0) for s in summaries]
-            stds = [100 * (s["std"] or 0.0) for s in summaries]
-            dodge = [x + (j - 0.5) * 0.8 for x in xs]  # keep the two methods' error bars apart
-            ax.errorbar(dodge, means, yerr=stds, marker="o", capsize=3, color=METHOD_COLORS[j],
-                        label="S2L" if method == "s2l" else "random")
-        if full_runs:
-            s = summarize_runs(full_runs, [split])[split]
-            if s["mean"] is not None:
-                ax.axhline(100 * s["mean"], color="#555555", linestyle="--", linewidth=1, label="full set")
+        for j, method in enumerate(table):
+            points = [(p, table[method][p][split]) for p in budgets if table[method][p][split]["mean"] is not None]
+            xs = [p + (j - (len(table) - 1) / 2) * 0.8 for p, _ in points]  # keep the error bars apart
+            ax.errorbar(xs, [100 * s["mean"] for _, s in points], yerr=[100 * (s["std"] or 0) for _, s in points],
+                        marker="o", capsize=3, color=METHOD_COLORS[j], label=LABELS.get(method, method))
+        if full and full[split]["mean"] is not None:
+            ax.axhline(100 * full[split]["mean"], color="#555555", linestyle="--", linewidth=1, label="full set")
         ax.set_title(labels.get(split, split))
         ax.set_xlabel("budget (% of the train split)")
-        ax.set_xticks(xs)
+        ax.set_xticks(budgets)
         style_axes(ax)
     axes[0].set_ylabel("accuracy (%)")
     axes[0].legend(frameon=False)
     return fig
 
+
+def _register() -> None:
+    from ..lab.demo import DemoEntry, register
+
+    register(DemoEntry(
+        "s2l", f"S2L {round(100 * HEADLINE)}%",
+        "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
+        "cluster first. Headline: 30% of the train split; the S2L section has 10/30/50%.",
+        lambda ctx, seed: run_budgets(ctx, "s2l", seed),
+    ))
+    register(DemoEntry(
+        "random-subset", f"random {round(100 * HEADLINE)}%",
+        "SFT on a uniformly random subset of the train split (the selection baseline), same budgets as S2L.",
+        lambda ctx, seed: run_budgets(ctx, "random", seed), section=section,
+    ))
+
+
+_register()

@@ -54,6 +54,10 @@ class SelectConfig:
         "Data to select from (.jsonl/.json/.parquet, a save_to_disk folder, or a hub id). Omitted: the lab's train split."))
     proxy_model: str | None = field(default=None, metadata=_h(
         "Small causal LM whose training trajectories guide the selection. Omitted: the lab model."))
+    proxy_checkpoints: str | None = field(default=None, metadata=_h(
+        "Checkpoints of a proxy already fine-tuned on this data by your own run: a folder holding checkpoint-<step>/ "
+        "folders, or comma-separated checkpoint paths. Skips proxy training; with more than --n-checkpoints, "
+        "that many evenly spaced ones (the last included) are used."))
     output_dir: str = field(default="outputs/select", metadata=_h("Where selected.jsonl and manifest.json go."))
     work_dir: str | None = field(default=None, metadata=_h(
         "Where the proxy checkpoints and loss trajectories go, and are reused from. Omitted: --output-dir. "
@@ -183,6 +187,12 @@ def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, da
     from ..trainers import TrainConfig, run_train
     from .trajectories import record_trajectories
 
+    if cfg.proxy_checkpoints:
+        checkpoints = given_checkpoints(cfg.proxy_checkpoints, cfg.n_checkpoints)
+        matrix = record_trajectories(checkpoints, dataset, work / "trajectories", batch_size=cfg.eval_batch_size,
+                                     max_length=cfg.max_length, progress=cfg.progress)
+        return matrix, {"model": model_path, "checkpoints": [str(c) for c in checkpoints],
+                        "steps": [_step_of(c) for c in checkpoints], "trained_by": "user"}
     n_train = sum(1 for m in dataset["completion_mask"] if any(m[: cfg.max_length]))
     plan = proxy_plan(cfg, n_train)
     lr = cfg.proxy_learning_rate or (LAB_PROXY_LEARNING_RATE if on_lab else PAPER_PROXY_LEARNING_RATE)
@@ -218,6 +228,36 @@ def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, da
                                  max_length=cfg.max_length, progress=cfg.progress)
     return matrix, {"model": model_path, "checkpoints": [str(c) for c in checkpoints], "steps": steps,
                     "learning_rate": lr, "seed": seed, **plan}
+
+
+def given_checkpoints(spec: str, n_checkpoints: int) -> list[Path]:
+    """The proxy checkpoints named by ``--proxy-checkpoints``, in training order.
+
+    A folder with ``checkpoint-<step>/`` sub-folders gives those, by step (a
+    training run's output folder: its final model is the last checkpoint's
+    copy); otherwise ``spec`` is a comma-separated list of checkpoint folders,
+    kept in the order given. More than ``n_checkpoints`` are thinned to that many, evenly
+    spaced by index, the last one kept.
+    """
+    parts = [Path(p.strip()).expanduser() for p in str(spec).split(",") if p.strip()]
+    if len(parts) == 1 and parts[0].is_dir():
+        found = [c for c in parts[0].glob("checkpoint-*") if c.is_dir() and _step_of(c) is not None]
+        if found:
+            parts = sorted(found, key=_step_of)
+        elif not (parts[0] / "config.json").exists():
+            raise SftlabError(f"{parts[0]}: --proxy-checkpoints: no checkpoint-<step>/ folders in it")
+    missing = [str(p) for p in parts if not (p / "config.json").exists()]
+    if missing:
+        raise SftlabError(f"--proxy-checkpoints: not a model folder (no config.json): {missing[0]}")
+    if len(parts) > n_checkpoints:
+        keep = np.unique(np.round(np.linspace(len(parts) - 1, 0, n_checkpoints)).astype(int))
+        parts = [parts[i] for i in keep]
+    return parts
+
+
+def _step_of(path: Path) -> int | None:
+    tail = Path(path).name.rsplit("-", 1)[-1]
+    return int(tail) if Path(path).name.startswith("checkpoint-") and tail.isdigit() else None
 
 
 def _tokenize_all(data, model_path: str, prompt_template: str | None):

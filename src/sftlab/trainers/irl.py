@@ -29,7 +29,9 @@ On disk (written atomically; an interrupted run resumes at its iteration)::
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
 import shutil
 import time
@@ -229,7 +231,7 @@ def _demo_field(fmt: str) -> str:
     return {"reasoning": "solution", "prompt_completion": "completion"}.get(fmt, "messages")
 
 
-def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None):
+def tokenize_pairs(pairs: list[dict], tokenizer):
     """``{"prompt", "chosen", "rejected"}`` texts -> a DPO data set of token ids.
 
     As :func:`sftlab.data.tokenize_sft`: the prompt as :func:`sftlab.data.encode_prompts`
@@ -250,11 +252,17 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None):
     })  # fmt: skip
 
 
-def iteration_chunks(n: int, cfg: IRLConfig) -> list[list[int]]:
-    """Demonstration indices each iteration trains on: T chunks (IRFT, RFT) or everything T times (SPIN)."""
+def demo_subset(n: int, cfg: IRLConfig) -> list[int]:
+    """Indices of the demonstrations used: all, or a seeded subset of ``max_prompts`` in file order."""
     order = list(range(n))
     if cfg.max_prompts and n > cfg.max_prompts:
         order = sorted(random.Random(cfg.seed).sample(order, cfg.max_prompts))
+    return order
+
+
+def iteration_chunks(indices: list[int], cfg: IRLConfig) -> list[list[int]]:
+    """Demonstration indices each iteration trains on: T chunks (IRFT, RFT) or all of them T times (SPIN)."""
+    order = list(indices)
     if cfg.method == "spin":
         return [order] * cfg.iterations
     if cfg.chunking == "shuffled":
@@ -295,16 +303,22 @@ def check_config(cfg: IRLConfig) -> None:
 def run_irl(cfg: IRLConfig) -> dict:
     """Run (or resume) IRFT, SPIN or RFT; returns the summary also written to ``output_dir/irl_summary.json``."""
     check_config(cfg)
-    if cfg.method == "rft":
-        from .rft import run_rft
+    with quiet(not cfg.progress):
+        if cfg.method == "rft":
+            from .rft import run_rft
 
-        return run_rft(cfg)
+            return run_rft(cfg)
+        return run_implicit(cfg)
+
+
+def run_implicit(cfg: IRLConfig) -> dict:
+    """IRFT or SPIN: the iterations of Algorithm 2."""
     from .run import resolve_lab_defaults
 
     model_path, source = resolve_lab_defaults(cfg.model, cfg.data)
     tok = load_tokenizer(model_path, cfg.trust_remote_code)
     demos = load_demonstrations(source, tok, cfg.prompt_template)  # every row checked before any model is loaded
-    chunks = iteration_chunks(len(demos), cfg)
+    chunks = iteration_chunks(demo_subset(len(demos), cfg), cfg)
     out = Path(cfg.output_dir)
     start_run(out, cfg)
 
@@ -389,10 +403,15 @@ def irft_args(cfg: IRLConfig, out: Path, steps: int, *, seed: int, bf16: bool) -
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
         precompute_ref_batch_size=max(cfg.per_device_train_batch_size, 16), bf16=bf16,
-        gradient_checkpointing=cfg.gradient_checkpointing, logging_steps=max(1, min(cfg.logging_steps, steps)),
+        **checkpointing(cfg), logging_steps=max(1, min(cfg.logging_steps, steps)),
         save_strategy="no", seed=seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress,
         use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
     )  # fmt: skip
+
+
+def checkpointing(cfg: IRLConfig) -> dict:
+    """Trainer kwargs for gradient checkpointing (only when asked: the flag alone warns in transformers 5)."""
+    return {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
 
 
 def lora_config(cfg: IRLConfig, task_type: str = "CAUSAL_LM"):
@@ -444,6 +463,32 @@ def mean_generation_tokens(pairs: list[dict], tok) -> float:
 # ----------------------------------------------------------------------------- run bookkeeping
 
 
+@contextlib.contextmanager
+def quiet(enabled: bool):
+    """Silence the progress bars of datasets, transformers and TRL while ``enabled``."""
+    if not enabled:
+        yield
+        return
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    ds_on, hf_on, env = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled(), os.environ.get("TQDM_DISABLE")
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    os.environ["TQDM_DISABLE"] = "1"  # TRL's reference-scoring bar reads it
+    try:
+        yield
+    finally:
+        if ds_on:
+            datasets.enable_progress_bars()
+        if hf_on:
+            hf_logging.enable_progress_bar()
+        if env is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = env
+
+
 def is_done(idir: Path) -> bool:
     return (idir / "metrics.json").is_file()
 
@@ -467,7 +512,7 @@ def finish_run(cfg: IRLConfig, out: Path, model_path: str, source: str, iteratio
     keys = ("reward_accuracy", "logp_gap", "ref_logp_gap", "sample_accuracy", "heldout_reward_accuracy")
     summary = {
         "method": cfg.method, "output_dir": str(out), "model": str(final), "start_model": model_path, "data": source,
-        "iterations": [{k: v for k, v in m.items() if k != "log_history"} for m in iterations],
+        "iterations": [{k: v for k, v in m.items() if not k.endswith("log_history")} for m in iterations],
         "curve": {"iteration": [m["iteration"] for m in iterations],
                   **{k: [m.get(k) for m in iterations] for k in keys if any(k in m for m in iterations)}},
         "log_history": concat_log_history(iterations), "train_seconds": sum(m["timing"]["train_seconds"] for m in iterations),

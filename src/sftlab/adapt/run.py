@@ -1,0 +1,164 @@
+"""``sftlab adapt`` (train the mapper with GRPO, then synthesize the adapted data) and ``sftlab dart`` (adapt, then fine-tune).
+
+On disk (``output_dir`` of ``sftlab adapt``)::
+
+    config.json
+    rl/            GRPO checkpoints (an interrupted RL stage resumes from the last one)
+    mapper/        the RL-trained mapper; rl_summary.json inside marks the stage done
+    shards/        synthesis shards (see :mod:`sftlab.adapt.synthesis`)
+    adapted.jsonl  the adapted data set: the input's records, solution rewritten, "dart" provenance
+    manifest.json
+
+``sftlab dart`` puts that under ``output_dir/adapt`` and the fine-tuned target
+under ``output_dir/train`` (``sftlab train``'s layout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..errors import SftlabError
+from ..io import atomic_write_json
+from .config import AdaptConfig, DartConfig
+from .likelihood import TargetScorer
+from .prompt import mapper_prompt, scaffold_for
+from .rl import DartReward, grpo_args, load_done, rl_curve, run_grpo
+from .synthesis import CandidateSource, synthesize
+
+
+def run_adapt(cfg: AdaptConfig) -> dict:
+    """Train the mapper (resumable), synthesize the adapted data (resumable); returns a summary.
+
+    Summary keys: ``output_dir``, ``data`` (adapted.jsonl), ``manifest``,
+    ``mapper`` (path), ``rl`` (steps, seconds, rewrites, per-step curve).
+    """
+    out = Path(cfg.output_dir)
+    target_path, data_source, mapper_path = resolve_models(cfg)
+    records = load_reasoning(data_source, cfg.max_examples)
+    atomic_write_json(out / "config.json", {**asdict(cfg), "resolved": {"model": target_path, "mapper": mapper_path,
+                                                                        "data": data_source}})  # fmt: skip
+    target, target_tok = load(target_path, cfg.trust_remote_code)
+    scorer = TargetScorer(target, target_tok, prompt_template=cfg.prompt_template, batch_size=cfg.scoring_batch_size)
+    scaffold = scaffold_for(cfg.mapper_template, cfg.prompt_template)
+
+    rl = train_mapper(cfg, mapper_path, records, scorer, scaffold, out)
+    trained = str(out / "mapper") if rl is not None else mapper_path
+    mapper, mapper_tok = load(trained, cfg.trust_remote_code)
+    source = CandidateSource("mapper", mapper, mapper_tok, n=cfg.n_samples,
+                             prompt=lambda r: mapper_prompt(r["question"], r["solution"], cfg.mapper_template, mapper_tok))
+    manifest = synthesize(records, [source], scorer, cfg, out, select="reward", scaffold=scaffold, progress=cfg.progress,
+                          info={"source": data_source, "target": target_path, "mapper": trained,
+                                "mapper_init": mapper_path, "method": "dart"})  # fmt: skip
+    summary = {"output_dir": str(out), "data": str(out / "adapted.jsonl"), "manifest": manifest, "mapper": trained,
+               "rl": _rl_brief(rl)}
+    _print(manifest, rl)
+    return summary
+
+
+def run_dart(cfg: DartConfig) -> dict:
+    """``run_adapt`` into ``output_dir/adapt``, then ``sftlab train`` on the adapted data into ``output_dir/train``."""
+    from ..trainers import TrainConfig, run_train
+
+    out = Path(cfg.output_dir)
+    adapt = run_adapt(dataclasses.replace(cfg, output_dir=str(out / "adapt")))
+    target_path, _, _ = resolve_models(cfg)
+    train_cfg = TrainConfig(
+        model=target_path, data=adapt["data"], output_dir=str(out / "train"), objective=cfg.objective,
+        max_steps=cfg.train_max_steps, num_train_epochs=cfg.train_epochs, learning_rate=cfg.train_learning_rate,
+        per_device_train_batch_size=cfg.train_batch_size, max_length=cfg.max_length, lora=cfg.lora, seed=cfg.seed,
+        prompt_template=cfg.prompt_template, trust_remote_code=cfg.trust_remote_code, progress=cfg.progress,
+        resume=True,
+    )  # fmt: skip
+    train = run_train(train_cfg)
+    return {"output_dir": str(out), "adapt": adapt, "train": {k: v for k, v in train.items() if k != "config"}}
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+def resolve_models(cfg: AdaptConfig) -> tuple[str, str, str]:
+    """(target path, data source, initial mapper path), filling the lab's defaults.
+
+    With no ``--mapper``: on the lab (no ``--model``), the lab's mapper
+    initialization (built once, cached beside the lab); otherwise the target itself.
+    """
+    from ..trainers import resolve_lab_defaults
+
+    target, data = resolve_lab_defaults(cfg.model, cfg.data)
+    if cfg.mapper is not None:
+        return target, data, cfg.mapper
+    if cfg.model is None:
+        from .lab_mapper import ensure_lab_mapper
+
+        return target, data, str(ensure_lab_mapper(mapper_template=cfg.mapper_template, progress=cfg.progress))
+    return target, data, target
+
+
+def load_reasoning(source: str, max_examples: int = 0) -> list[dict]:
+    """Records of a reasoning data set (question, solution, answer), the first ``max_examples`` when > 0."""
+    from ..data import load_sft_data
+
+    data = load_sft_data(source)
+    if data.format != "reasoning":
+        raise SftlabError(
+            f"{source}: DART rewrites reasoning records (question, solution, answer); this data is {data.format}"
+        )
+    records = data.records[:max_examples] if max_examples else data.records
+    for r in records:
+        if r.get("answer") is not None:
+            r["answer"] = str(r["answer"])
+    return records
+
+
+def load(path: str, trust_remote_code: bool = False):
+    """A model (fp32 on CPU, bf16 on a GPU that supports it) on the available device, and its tokenizer."""
+    from ..trainers import load_model_and_tokenizer
+
+    gpu = torch.cuda.is_available()
+    dtype = torch.bfloat16 if gpu and torch.cuda.is_bf16_supported() else torch.float32
+    model, tok = load_model_and_tokenizer(path, trust_remote_code=trust_remote_code, dtype=dtype)
+    return model.to("cuda" if gpu else "cpu"), tok
+
+
+def train_mapper(cfg: AdaptConfig, mapper_path: str, records: list[dict], scorer, scaffold: list[str], out: Path):
+    """GRPO on the mapper with DART's reward; None when ``rl_steps`` is 0. Skipped when ``out/mapper`` is done."""
+    if cfg.rl_steps == 0:
+        return None
+    done = load_done(out / "mapper")
+    if done is not None:
+        return done
+    from datasets import Dataset
+
+    mapper, mapper_tok = load(mapper_path, cfg.trust_remote_code)
+    lp_original = scorer.logprobs([r["question"] for r in records], [r["solution"] for r in records])
+    dataset = Dataset.from_list([
+        {"prompt": mapper_prompt(r["question"], r["solution"], cfg.mapper_template, mapper_tok),
+         "question": r["question"], "solution": r["solution"], "answer": r.get("answer"), "lp_original": float(lp)}
+        for r, lp in zip(records, lp_original)
+    ])  # fmt: skip
+    args = grpo_args(
+        out / "rl", steps=cfg.rl_steps, group_size=cfg.group_size, prompts_per_step=cfg.prompts_per_step,
+        learning_rate=cfg.rl_learning_rate, beta=cfg.kl_beta, temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length, seed=cfg.seed, save_steps=cfg.save_steps,
+        use_vllm=cfg.use_vllm, progress=cfg.progress,
+    )  # fmt: skip
+    return run_grpo(mapper, mapper_tok, dataset, [DartReward(scorer, cfg, scaffold)], args, out / "mapper")
+
+
+def _rl_brief(rl: dict | None) -> dict | None:
+    if rl is None:
+        return None
+    return {"steps": rl["steps"], "train_seconds": rl["train_seconds"], "rewrites": rl["rewrites"],
+            "curve": rl_curve(rl["log_history"])}
+
+
+def _print(manifest: dict, rl: dict | None) -> None:
+    msg = f"sftlab adapt: {manifest['n']} examples, {manifest['n_rewritten']} rewritten, {manifest['n_fallback']} fell back"
+    if manifest["mean_lp_original"] is not None:
+        msg += f"; target log-likelihood per token {manifest['mean_lp_original']:.3f} -> {manifest['mean_lp_adapted']:.3f}"
+    if rl is not None:
+        msg += f"; RL {rl['steps']} steps in {rl['train_seconds']:.0f} s"
+    print(msg)
