@@ -6,8 +6,10 @@ For each objective (nll, dft, asft) and implementation, forward + backward +
 SGD steps run in a fresh process (one warm-up, then the best of ``--repeats``
 timed), so peak RSS is that step's alone:
 
-- ``sftlab``: SFTLabTrainer.compute_loss (TRL's fused LM head; ASFT's KL through
-  TRL's tiled divergence kernel);
+- ``sftlab``: SFTLabTrainer.compute_loss with its default on a CPU, the CPU path
+  (``sftlab.objectives.fused_cpu``: gradients formed in the forward pass, tile by tile);
+- ``sftlab_trlhead``: SFTLabTrainer with ``fused_loss="trl"`` (TRL's fused LM head; ASFT's
+  KL through TRL's tiled divergence kernel), the path used on GPUs and under DDP/FSDP;
 - ``trl``: TRL's SFTTrainer with loss_type nll / dft (TRL has no ASFT);
 - ``full_logits``: ``model(...).logits`` then the loss on the full (B, T, V)
   tensor, as LLaMA-Factory and ms-swift compute DFT/ASFT.
@@ -28,7 +30,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine, run_child  # noqa: E402
 
-IMPLS = {"nll": ["sftlab", "trl", "full_logits"], "dft": ["sftlab", "trl", "full_logits"], "asft": ["sftlab", "full_logits"]}
+IMPLS = {"nll": ["sftlab", "sftlab_trlhead", "trl", "full_logits"], "dft": ["sftlab", "sftlab_trlhead", "trl", "full_logits"],
+         "asft": ["sftlab", "sftlab_trlhead", "full_logits"]}
 
 
 def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: int, repeats: int) -> dict:
@@ -55,12 +58,13 @@ def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: 
     out_dir = tempfile.mkdtemp()
     common = dict(output_dir=out_dir, per_device_train_batch_size=2, bf16=False, gradient_checkpointing=False,
                   report_to="none", use_cpu=True, max_length=None)
-    if impl in ("sftlab", "trl"):
-        if impl == "sftlab":
+    if impl in ("sftlab", "sftlab_trlhead", "trl"):
+        if impl.startswith("sftlab"):
             from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer
 
-            trainer = SFTLabTrainer(model=model, args=SFTLabConfig(objective=objective, **common), train_dataset=ds,
-                                    processing_class=tok)
+            path = "trl" if impl == "sftlab_trlhead" else "auto"
+            trainer = SFTLabTrainer(model=model, args=SFTLabConfig(objective=objective, fused_loss=path, **common),
+                                    train_dataset=ds, processing_class=tok)
         else:
             from trl import SFTConfig, SFTTrainer
 
@@ -136,10 +140,14 @@ def main():
         full = results[f"{objective}/full_logits"]
         summary[f"{objective}_peak_vs_full_logits_ratio"] = ours["peak_rss_gb"] / full["peak_rss_gb"]
         summary[f"{objective}_time_vs_full_logits_ratio"] = ours["seconds"] / full["seconds"]
+        head = results[f"{objective}/sftlab_trlhead"]
+        summary[f"{objective}_trlhead_peak_vs_full_logits_ratio"] = head["peak_rss_gb"] / full["peak_rss_gb"]
         if f"{objective}/trl" in results:
             trl = results[f"{objective}/trl"]
             summary[f"{objective}_peak_vs_trl_ratio"] = ours["peak_rss_gb"] / trl["peak_rss_gb"]
             summary[f"{objective}_time_vs_trl_ratio"] = ours["seconds"] / trl["seconds"]
+            summary[f"{objective}_trlhead_peak_vs_trl_ratio"] = head["peak_rss_gb"] / trl["peak_rss_gb"]
+            summary[f"{objective}_trlhead_time_vs_trl_ratio"] = head["seconds"] / trl["seconds"]
     print(json.dumps(summary))
 
 

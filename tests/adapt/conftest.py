@@ -1,7 +1,13 @@
-"""Tiny target, tiny mapper and a small reasoning data set for the DART tests (all offline, built once)."""
+"""Tiny target, tiny mapper and a small reasoning data set for the DART tests (all offline, built once).
+
+Tiny models run on one torch thread here: on a shared, loaded machine two
+threads per process can make them tens of times slower, and one is as fast
+when the machine is quiet.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -16,6 +22,22 @@ def record(i: int, a: int, b: int) -> dict:
     return {"id": f"r{i}", "question": f"Tom has {a} apples and buys {b} more. How many apples?",
             "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.", "answer": str(a + b),
             "family": "shopping"}
+
+
+@contextlib.contextmanager
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +59,8 @@ def target_dir(tmp_path_factory, tiny_tokenizer):
 
     texts = [f"Question: {r['question']}\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
              for r, (a, b) in zip([record(i, a, b) for i, (a, b) in enumerate(PAIRS)], PAIRS)]
-    model = _fit(make_model(len(tiny_tokenizer), seed=1), tiny_tokenizer, texts, steps=25)
+    with one_thread():
+        model = _fit(make_model(len(tiny_tokenizer), seed=1), tiny_tokenizer, texts, steps=25)
     out = tmp_path_factory.mktemp("target")
     model.save_pretrained(out)
     tiny_tokenizer.save_pretrained(out)
@@ -51,7 +74,8 @@ def mapper_dir(tmp_path_factory, tiny_tokenizer, records):
 
     texts = [mapper_prompt(r["question"], r["solution"]) + f" {a}+{b}={a + b}; #### {a + b}</s>"
              for r, (a, b) in zip(records, PAIRS)]
-    model = _fit(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, texts, steps=40)
+    with one_thread():
+        model = _fit(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, texts, steps=60)
     out = tmp_path_factory.mktemp("mapper")
     model.save_pretrained(out)
     tiny_tokenizer.save_pretrained(out)

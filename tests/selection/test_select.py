@@ -115,3 +115,10 @@ def test_proxy_checkpoints_from_the_users_own_run(setup, tmp_path):
     assert run_select(config(setup, tmp_path / "o2", proxy_checkpoints=listed))["proxy"]["steps"] == [10, 20]
     with pytest.raises(SftlabError, match="no checkpoint"):
         run_select(config(setup, tmp_path / "o3", proxy_checkpoints=str(tmp_path / "o2")))
+
+
+def test_bad_settings_are_one_line_errors(setup, tmp_path):
+    for kw, flag in ((dict(method="best"), "--method"), (dict(n_clusters=0), "--n-clusters"),
+                     (dict(eval_batch_size=0), "--eval-batch-size"), (dict(source_split="even"), "--source-split")):
+        with pytest.raises(SftlabError, match=flag):
+            run_select(config(setup, tmp_path / "x", **kw))

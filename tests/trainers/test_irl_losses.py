@@ -112,11 +112,10 @@ def _logps(model, batch):
 
 
 def _trainer(cls, args_cls, policy, previous, tok, out, **args):
-    from trl import DPOConfig  # noqa: F401  (args_cls is DPOConfig or IRFTConfig)
-
+    """``cls`` (DPOTrainer or IRFTTrainer) on copies of the models; bf16 off (TRL turns it on even on CPU)."""
     text = Dataset.from_list(PAIRS)
-    config = args_cls(output_dir=str(out), beta=0.1, report_to="none", use_cpu=True, per_device_train_batch_size=3,
-                      max_length=128, **args)  # fmt: skip
+    config = args_cls(output_dir=str(out), beta=0.1, report_to="none", use_cpu=True, bf16=False,
+                      per_device_train_batch_size=3, max_length=128, **args)  # fmt: skip
     return cls(model=copy.deepcopy(policy), ref_model=copy.deepcopy(previous), args=config, train_dataset=text,
                processing_class=tok)  # fmt: skip
 
@@ -145,7 +144,7 @@ def test_spin_loss_equals_trl_dpo_loss(setup, trl_loss, link):
 def test_precomputed_reference_is_the_model_passed_in(setup):
     """With precompute (the loop's setting) and no ref_model, pi_t = the starting model: z = 0, loss = log 2."""
     tok, policy, _, rows, out = setup
-    config = IRFTConfig(output_dir=str(out / "pre"), beta=0.1, report_to="none", use_cpu=True,
+    config = IRFTConfig(output_dir=str(out / "pre"), beta=0.1, report_to="none", use_cpu=True, bf16=False,
                         per_device_train_batch_size=3, max_length=128)  # fmt: skip
     trainer = IRFTTrainer(model=copy.deepcopy(policy), args=config, train_dataset=Dataset.from_list(rows),
                           processing_class=tok)  # fmt: skip

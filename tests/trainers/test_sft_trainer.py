@@ -47,12 +47,14 @@ def _batch(trainer, ds):
     return {k: v for k, v in batch.items()}
 
 
+@pytest.mark.parametrize("path", ["trl", "cpu"])
 @pytest.mark.parametrize("objective", ["nll", "dft", "power", "asft"])
-def test_fused_loss_and_grads_match_full_logits(tmp_path, objective):
-    """The trainer's loss (fused LM head, tiled KL) equals the full-logits computation, gradients too."""
+def test_fused_loss_and_grads_match_full_logits(tmp_path, objective, path):
+    """The trainer's loss (TRL's fused head + tiled KL, or the CPU path) equals full logits, gradients too."""
     model = make_model(V, seed=1)
     ds = _dataset()
-    trainer = SFTLabTrainer(model=model, args=_args(tmp_path, objective=objective, alpha=0.5, kl_coef=0.3),
+    trainer = SFTLabTrainer(model=model, args=_args(tmp_path, objective=objective, alpha=0.5, kl_coef=0.3,
+                                                    fused_loss=path),
                             train_dataset=ds, processing_class=TOK)
     if objective == "asft":  # a reference that differs from the policy, so the KL is not zero
         with torch.no_grad():
@@ -84,29 +86,34 @@ def test_fused_loss_and_grads_match_full_logits(tmp_path, objective):
 def test_dft_equals_trl_dft(tmp_path):
     """Same model, same batch: sftlab's DFT loss equals TRL's SFTTrainer(loss_type='dft')."""
     ds = _dataset()
-    ours = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "a", objective="dft"), train_dataset=ds, processing_class=TOK)
+    ours = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "a", objective="dft", fused_loss="trl"),
+                         train_dataset=ds, processing_class=TOK)
+    cpu = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "d", objective="dft", fused_loss="cpu"),
+                        train_dataset=ds, processing_class=TOK)
     trl = SFTTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "b", cls=SFTConfig, loss_type="dft"),
                      train_dataset=ds, processing_class=TOK)
     batch = _batch(ours, ds)
     a = ours.compute_loss(ours.model, dict(batch))
     b = trl.compute_loss(trl.model, dict(batch))
     assert a.item() == pytest.approx(b.item(), abs=1e-6)
+    assert cpu.compute_loss(cpu.model, dict(batch)).item() == pytest.approx(b.item(), abs=1e-6)
     # and DFT differs from NLL on the same batch (the test can fail)
     nll = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "c", objective="nll"), train_dataset=ds, processing_class=TOK)
     assert abs(nll.compute_loss(nll.model, dict(batch)).item() - a.item()) > 1e-2
 
 
+@pytest.mark.parametrize("path", ["trl", "cpu"])
 @pytest.mark.parametrize("objective", ["nll", "dft"])
-def test_batch_8x1_equals_batch_1x8_accumulation(tmp_path, objective):
+def test_batch_8x1_equals_batch_1x8_accumulation(tmp_path, objective, path):
     """One optimizer step on batch 8 equals one step of batch 1 x 8 accumulation steps (SGD, same data)."""
     ds = _dataset(n=8)
     # DFT's gradient is the NLL gradient times p ~ 1/V on a random model: give it a larger step to measure.
     lr = {"nll": 1e-2, "dft": 3.0}[objective]
     m1, m2 = make_model(V, seed=3), make_model(V, seed=3)
-    SFTLabTrainer(model=m1, args=_args(tmp_path / "a", objective=objective, learning_rate=lr), train_dataset=ds,
+    SFTLabTrainer(model=m1, args=_args(tmp_path / "a", objective=objective, learning_rate=lr, fused_loss=path), train_dataset=ds,
                   processing_class=TOK).train()
     SFTLabTrainer(
-        model=m2, args=_args(tmp_path / "b", objective=objective, learning_rate=lr, per_device_train_batch_size=1,
+        model=m2, args=_args(tmp_path / "b", objective=objective, learning_rate=lr, fused_loss=path, per_device_train_batch_size=1,
                              gradient_accumulation_steps=8), train_dataset=ds, processing_class=TOK,
     ).train()
     m0 = make_model(V, seed=3)

@@ -176,6 +176,8 @@ def select_indices(
         raise SftlabError(f"method {method!r}: expected one of {', '.join(METHODS)}")
     if method == "full":
         return np.arange(n), {}
+    if not 0 <= budget <= n:
+        raise SftlabError(f"budget {budget}: must be between 0 and the number of examples ({n})")
     scores = {"s2l": trajectories, "el2n": final_losses}.get(method, base_losses)
     if method != "random" and scores is None:
         raise ValueError(f"method {method!r} needs its scores")

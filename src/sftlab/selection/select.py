@@ -73,7 +73,8 @@ class SelectConfig:
     proxy_warmup_ratio: float = field(default=0.03, metadata=_h("Proxy linear warmup fraction (S2L: 0.03)."))
     proxy_batch_size: int = field(default=32, metadata=_h("Proxy sequences per optimizer step (S2L: 32)."))
     proxy_micro_batch_size: int = field(default=8, metadata=_h(
-        "Proxy sequences per micro-batch; gradient accumulation makes up --proxy-batch-size."))
+        "Proxy sequences per micro-batch; gradient accumulation makes up --proxy-batch-size (rounded down to a "
+        "multiple of it)."))
     eval_batch_size: int = field(default=64, metadata=_h("Sequences per forward pass when recording losses."))
     max_length: int = field(default=512, metadata=_h(
         "Longest sequence in tokens (S2L: 512); longer records are cut for training and scoring."))
@@ -96,8 +97,7 @@ def run_select(cfg: SelectConfig) -> dict:
     from ..trainers import resolve_lab_defaults
 
     t0 = time.time()
-    if cfg.method not in METHODS:
-        raise SftlabError(f"--method {cfg.method!r}: expected one of {', '.join(METHODS)}")
+    _validate(cfg)
     on_lab = cfg.proxy_model is None
     needs_proxy = cfg.method not in ("random", "full")
     if needs_proxy or cfg.data is None:
@@ -163,6 +163,17 @@ def run_select(cfg: SelectConfig) -> dict:
     return {**manifest, "selected_path": str(selected_path), "manifest_path": str(manifest_path), "output_dir": str(out)}
 
 
+def _validate(cfg: SelectConfig) -> None:
+    if cfg.method not in METHODS:
+        raise SftlabError(f"--method {cfg.method!r}: expected one of {', '.join(METHODS)}")
+    if cfg.source_split not in SOURCE_SPLITS:
+        raise SftlabError(f"--source-split {cfg.source_split!r}: expected one of {', '.join(SOURCE_SPLITS)}")
+    for name in ("n_checkpoints", "n_clusters", "proxy_batch_size", "proxy_micro_batch_size", "eval_batch_size",
+                 "max_length"):
+        if getattr(cfg, name) < 1:
+            raise SftlabError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+
+
 def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
     """Proxy optimizer steps and save interval: ``n_checkpoints`` checkpoints, evenly spaced, the last at the end.
 
@@ -170,8 +181,6 @@ def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
     rounded up to a multiple of ``n_checkpoints``, so checkpoints fall at
     ``save_steps, 2 * save_steps, ..., max_steps``.
     """
-    if cfg.n_checkpoints < 1:
-        raise SftlabError(f"--n-checkpoints must be at least 1, got {cfg.n_checkpoints}")
     accumulation = max(1, cfg.proxy_batch_size // cfg.proxy_micro_batch_size)
     if cfg.proxy_max_steps > 0:
         steps = cfg.proxy_max_steps

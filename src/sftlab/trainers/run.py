@@ -30,6 +30,7 @@ class TrainConfig:
     alpha: float = field(default=1.0, metadata=_h("Exponent of the 'power' objective."))
     kl_coef: float = field(default=0.1, metadata=_h("ASFT: weight of the KL anchor."))
     kl_direction: str = field(default="forward", metadata=_h("ASFT: KL direction; forward = KL(pi_ref || pi_theta).", choices=list(KL_DIRECTIONS)))
+    fused_loss: str = field(default="auto", metadata=_h("LM head + loss without full logits: trl (TRL's fused head, any device), cpu (single-process CPU path, gradients formed in forward), auto.", choices=["auto", "trl", "cpu"]))
     ref_model: str | None = field(default=None, metadata=_h("ASFT: reference model id/path. Omitted: a frozen copy of --model."))
     max_steps: int = field(default=-1, metadata=_h("Stop after this many optimizer steps (-1: run the epochs)."))
     num_train_epochs: float = field(default=1.0, metadata=_h("Epochs over the data."))
@@ -130,7 +131,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, bf16: bo
 
     args = SFTLabConfig(
         output_dir=cfg.output_dir, objective=cfg.objective, alpha=cfg.alpha, kl_coef=cfg.kl_coef,
-        kl_direction=cfg.kl_direction, max_steps=cfg.max_steps, num_train_epochs=cfg.num_train_epochs,
+        kl_direction=cfg.kl_direction, fused_loss=cfg.fused_loss, max_steps=cfg.max_steps, num_train_epochs=cfg.num_train_epochs,
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(cfg.warmup_ratio),
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         per_device_train_batch_size=cfg.per_device_train_batch_size,

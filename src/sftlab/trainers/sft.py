@@ -3,7 +3,9 @@
 :class:`SFTLabTrainer` overrides one hook, ``compute_loss``: it takes the
 per-token log-probabilities from TRL's fused LM head (no full logits), applies
 the pure objective from :mod:`sftlab.objectives`, and reduces with the shared
-:func:`~sftlab.objectives.aggregate`. It logs the plain NLL, token accuracy and
+:func:`~sftlab.objectives.aggregate`. On a single CPU process it uses
+:mod:`sftlab.objectives.fused_cpu` instead, which forms the gradients in the
+forward pass (same values, fewer matmuls; ``fused_loss`` picks). It logs the plain NLL, token accuracy and
 entropy beside the objective from the same pass (and the KL for ASFT).
 Everything else (data collation, packing, PEFT, accelerate, checkpoints) is
 TRL's and transformers'.
@@ -19,6 +21,7 @@ from torch.distributed.tensor import DTensor
 from trl import SFTConfig, SFTTrainer
 
 from ..objectives import KL_DIRECTIONS, OBJECTIVES, aggregate, chunked_kl, per_token_loss
+from ..objectives.fused_cpu import fused_objective_loss
 
 
 @dataclass
@@ -41,6 +44,13 @@ class SFTLabConfig(SFTConfig):
     # TRL's default (None) ignores a pre-tokenized data set's completion_mask and trains on the prompt too.
     completion_only_loss: bool | None = field(
         default=True, metadata={"help": "Compute the loss on completion tokens only (the data's completion_mask)."}
+    )
+
+    fused_loss: str = field(
+        default="auto",
+        metadata={"help": "LM head + loss without full logits: 'trl' = TRL's fused head (tiles recomputed in "
+                  "backward; any device), 'cpu' = sftlab's single-process CPU path (gradients formed in forward), "
+                  "'auto' = cpu where it applies, else trl.", "choices": ["auto", "trl", "cpu"]},
     )
 
     def __post_init__(self):
@@ -103,9 +113,21 @@ class SFTLabTrainer(SFTTrainer):
         mode = "train" if self.model.training else "eval"
         inputs["use_cache"] = False
         policy = _causal_lm(self.accelerator.unwrap_model(model))
+        if self._use_cpu_path(policy):
+            loss, sums = self._cpu_fused_loss(policy, inputs, num_items_in_batch)
+            outputs = None
+        else:
+            loss, sums, outputs = self._trl_fused_loss(model, policy, inputs, num_items_in_batch)
+        # As in Trainer.compute_loss: num_items_in_batch counts every rank's tokens and DDP averages gradients.
+        if args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+        self._log_token_metrics(mode, sums, inputs)
+        return (loss, outputs) if return_outputs else loss
 
-        kl, captured = None, {}
-        hook = None
+    def _trl_fused_loss(self, model, policy, inputs, num_items_in_batch):
+        """Per-token log-probs from TRL's fused LM head, then the pure objective."""
+        args = self.args
+        kl, captured, hook = None, {}, None
         if args.objective == "asft":
             # The fused forward runs the backbone and keeps only log-probs; grab the backbone output on the way.
             hook = policy.base_model.register_forward_hook(
@@ -117,43 +139,92 @@ class SFTLabTrainer(SFTTrainer):
             if hook is not None:
                 hook.remove()
         mask = outputs.label_mask  # (B, T-1)
-
         if args.objective == "asft":
             hidden = captured["hidden"][:, :-1][mask]  # (N, H)
             ref_hidden = self._ref_hidden_states(inputs)[:, :-1][mask]  # (N, H_ref)
-            ref_head = (policy if self.ref_model is None else _causal_lm(self.ref_model)).get_output_embeddings()
-            head = policy.get_output_embeddings()
+            head, ref_head = policy.get_output_embeddings(), self._ref_head(policy)
             kl_valid = chunked_kl(
                 hidden.to(head.weight.dtype), _full(head.weight), ref_hidden.to(ref_head.weight.dtype),
                 _full(ref_head.weight), bias=_full(head.bias), ref_bias=_full(ref_head.bias),
                 direction=args.kl_direction,
             )
             kl = outputs.log_probs.new_zeros(mask.shape).masked_scatter(mask, kl_valid.to(outputs.log_probs.dtype))
-
         per_token = per_token_loss(args.objective, outputs.log_probs, alpha=args.alpha, kl=kl, kl_coef=args.kl_coef)
         loss = aggregate(per_token, mask, num_items_in_batch)
-        # As in Trainer.compute_loss: num_items_in_batch counts every rank's tokens and DDP averages gradients.
-        if args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+        sums = {
+            "n": mask.sum(), "nll": (-outputs.log_probs.detach()).sum(), "correct": outputs.is_top1.sum(),
+            "entropy": None if outputs.entropy is None else outputs.entropy.detach().sum(),
+            "kl": None if kl is None else kl.detach().sum(),
+        }
+        return loss, sums, outputs
 
-        self._log_token_metrics(mode, outputs, mask, kl, inputs)
-        return (loss, outputs) if return_outputs else loss
+    def _cpu_fused_loss(self, policy, inputs, num_items_in_batch):
+        """Backbone, then :func:`~sftlab.objectives.fused_cpu.fused_objective_loss` on the scored positions."""
+        args = self.args
+        backbone_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        hidden = policy.base_model(**backbone_inputs).last_hidden_state[:, :-1]  # (B, T-1, H)
+        targets = inputs["labels"][:, 1:]  # (B, T-1)
+        mask = targets != -100
+        head = policy.get_output_embeddings()
+        ref_hidden = ref_head = None
+        if args.objective == "asft":
+            ref_hidden = self._ref_hidden_states(inputs)[:, :-1][mask]
+            ref_head = self._ref_head(policy)
+        loss, stats = fused_objective_loss(
+            hidden[mask], head.weight, targets[mask], args.objective, bias=head.bias, alpha=args.alpha,
+            kl_coef=args.kl_coef, ref_hidden=ref_hidden, ref_weight=None if ref_head is None else ref_head.weight,
+            ref_bias=None if ref_head is None else ref_head.bias,
+            normalizer=mask.sum() if num_items_in_batch is None else num_items_in_batch,
+        )
+        sums = {"n": mask.sum(), "nll": stats[0], "correct": stats[1], "entropy": stats[2],
+                "kl": stats[3] if args.objective == "asft" else None}
+        return loss, sums
 
-    def _log_token_metrics(self, mode, outputs, mask, kl, inputs):
+    def _use_cpu_path(self, policy) -> bool:
+        """Whether the single-process CPU path applies (else TRL's fused head, valid everywhere)."""
+        choice = self.args.fused_loss
+        if choice == "trl":
+            return False
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        text_config = policy.config.get_text_config()
+        reasons = []
+        if self.accelerator.device.type != "cpu":
+            reasons.append("not on the CPU")
+        if self.accelerator.num_processes != 1 or self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            reasons.append("several processes or sharded parameters")
+        if isinstance(policy.get_output_embeddings(), BaseTunerLayer):
+            reasons.append("an adapter on the LM head")
+        if any(getattr(text_config, a, None) not in (None, 1.0) for a in
+               ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")):
+            reasons.append("scaled or soft-capped logits")
+        if self.args.objective == "asft" and self.args.kl_direction != "forward":
+            reasons.append("reverse KL")
+        from peft import PeftModel, PromptLearningConfig
+
+        wrapped = self.accelerator.unwrap_model(self.model)
+        if isinstance(wrapped, PeftModel) and any(isinstance(c, PromptLearningConfig) for c in wrapped.peft_config.values()):
+            reasons.append("prompt-learning adapters (virtual tokens live in PeftModel.forward)")
+        if reasons and choice == "cpu":
+            raise ValueError(f"fused_loss='cpu' does not apply here: {', '.join(reasons)}")
+        return not reasons
+
+    def _ref_head(self, policy):
+        return (policy if self.ref_model is None else _causal_lm(self.ref_model)).get_output_embeddings()
+
+    def _log_token_metrics(self, mode, sums, inputs):
         gather = self.accelerator.gather_for_metrics
-        n = gather(mask.sum()).sum().clamp(min=1)
+        n = gather(sums["n"].detach().reshape(1)).sum().clamp(min=1)
         m = self._metrics[mode]
-        m["nll"].append((gather((-outputs.log_probs.detach()).sum()).sum() / n).item())
-        m["mean_token_accuracy"].append((gather(outputs.is_top1.sum()).sum() / n).item())
-        if outputs.entropy is not None:
-            m["entropy"].append((gather(outputs.entropy.detach().sum()).sum() / n).item())
-        if kl is not None:
-            m["kl"].append((gather(kl.detach().sum()).sum() / n).item())
+        for key, name in (("nll", "nll"), ("correct", "mean_token_accuracy"), ("entropy", "entropy"), ("kl", "kl")):
+            if sums[key] is not None:
+                value = sums[key].detach().to(n.device).float().reshape(1)
+                m[name].append((gather(value).sum() / n).item())
         if mode == "train":
             if "attention_mask" in inputs:
                 tokens = gather(inputs["attention_mask"].sum()).sum().item()
             else:  # padding-free batches carry position_ids instead
-                tokens = gather(torch.tensor(inputs["position_ids"].size(1), device=mask.device)).sum().item()
+                tokens = gather(torch.tensor(inputs["position_ids"].size(1), device=n.device)).sum().item()
             self._total_train_tokens += tokens // self._tp_size
         m["num_tokens"] = [self._total_train_tokens]
 
