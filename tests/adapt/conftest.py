@@ -41,6 +41,11 @@ def _one_thread():
 
 
 @pytest.fixture(scope="session")
+def make_record():
+    return record
+
+
+@pytest.fixture(scope="session")
 def records():
     return [record(i, a, b) for i, (a, b) in enumerate(PAIRS)]
 
@@ -60,7 +65,7 @@ def target_dir(tmp_path_factory, tiny_tokenizer):
     texts = [f"Question: {r['question']}\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
              for r, (a, b) in zip([record(i, a, b) for i, (a, b) in enumerate(PAIRS)], PAIRS)]
     with one_thread():
-        model = _fit(make_model(len(tiny_tokenizer), seed=1), tiny_tokenizer, texts, steps=25)
+        model = _fit(make_model(len(tiny_tokenizer), seed=1), tiny_tokenizer, texts, steps=60)
     out = tmp_path_factory.mktemp("target")
     model.save_pretrained(out)
     tiny_tokenizer.save_pretrained(out)

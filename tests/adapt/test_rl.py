@@ -67,7 +67,7 @@ def test_dart_reward_matches_score_rewrites(records, target_dir):
     expected = score_rewrites([c.strip() for c in completions], [r["question"] for r in rs],
                               [r["solution"] for r in rs], [r["answer"] for r in rs], lp, [-3.0] * 3, cfg, scaffold)
     assert totals == pytest.approx([e["total"] for e in expected])
-    assert logged["dart/correct"] == pytest.approx(2 / 3)
+    assert logged["dart/correct"] == pytest.approx(1 / 3)  # "8" is wrong; a bare "7" states no final answer
     assert set(f"dart/{t}" for t in TERMS) <= set(logged)
 
 

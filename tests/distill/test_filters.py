@@ -46,6 +46,9 @@ def test_verifier_keeps_correct_answers_only():
         Candidate("q", "#### 7", answer=None),  # no reference: cannot be verified
     ]
     assert VerifierFilter().keep(items) == [True, False, False, False]
+    assert [c.meta["verified"] for c in items] == [True, False, False, False]  # verdicts cached on the candidate
+    stale = Candidate("q", "#### 8", answer="7", meta={"verified": True})
+    assert VerifierFilter().keep([stale]) == [True]  # a stored verdict is reused, not recomputed
 
 
 def test_length_window_mean_plus_minus_k_sigma():

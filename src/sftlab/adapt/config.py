@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import SftlabError
+from ..objectives import OBJECTIVES
 from .prompt import DEFAULT_MAPPER_TEMPLATE, check_template
 from .rewards import PENALTIES, RewardConfig
 
@@ -23,6 +24,7 @@ def _h(text: str, **extra) -> dict:
 class AdaptConfig(RewardConfig):
     """Options of ``sftlab adapt``: train a mapper with GRPO, then rewrite every example (best of n, with fallback)."""
 
+    method: str = field(default="dart", metadata=_h("How the data is adapted: dart (GRPO-trained mapper, best of n by DART's reward), or the no-RL baselines sdft (the target rewrites, kept if correct) and grape (most target-likely correct candidate from the initial mapper and the target).", choices=["dart", "sdft", "grape"]))
     model: str | None = field(default=None, metadata=_h("Target model: the one the data is adapted to (and later fine-tuned). Hub id or local path. Omitted: the lab model."))
     mapper: str | None = field(default=None, metadata=_h("Mapper model that rewrites solutions. Omitted: a copy of the target (on the lab: the lab's mapper initialization, built once and cached)."))
     data: str | None = field(default=None, metadata=_h("SFT data in the reasoning format (question, solution, answer): .jsonl/.json/.parquet, a save_to_disk folder or a hub id. Omitted: the lab's expert-style train split."))
@@ -53,6 +55,9 @@ class AdaptConfig(RewardConfig):
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
     def __post_init__(self):
+        methods = ("dart", "sdft", "grape", "direct_rl") if isinstance(self, DartConfig) else ("dart", "sdft", "grape")
+        if self.method not in methods:
+            raise SftlabError(f"field 'method': must be one of {', '.join(methods)}, got {self.method!r}")
         check_template(self.mapper_template)
         for name in ("group_size", "prompts_per_step", "n_samples", "shard_size", "generation_batch_size",
                      "scoring_batch_size", "max_completion_length", "save_steps"):
@@ -78,8 +83,9 @@ class AdaptConfig(RewardConfig):
 class DartConfig(AdaptConfig):
     """Options of ``sftlab dart``: ``sftlab adapt``, then ``sftlab train`` on the adapted data."""
 
-    output_dir: str = field(default="outputs/dart", metadata=_h("Where adapt/ (the adapted data) and train/ (the fine-tuned target) go."))
-    objective: str = field(default="nll", metadata=_h("Fine-tuning objective on the adapted data.", choices=["nll", "dft", "power", "asft"]))
+    method: str = field(default="dart", metadata=_h("dart, sdft or grape: adapt the data that way (see sftlab adapt), then fine-tune on it; direct_rl: no adaptation, GRPO on the target itself with the correctness reward for --rl-steps updates (DART's ablation).", choices=["dart", "sdft", "grape", "direct_rl"]))
+    output_dir: str = field(default="outputs/dart", metadata=_h("Where adapt/ (the adapted data) and train/ (the fine-tuned target) go; policy/ for direct_rl."))
+    objective: str = field(default="nll", metadata=_h("Fine-tuning objective on the adapted data.", choices=list(OBJECTIVES)))
     train_max_steps: int = field(default=-1, metadata=_h("Fine-tuning optimizer steps (-1: run --train-epochs)."))
     train_epochs: float = field(default=1.0, metadata=_h("Fine-tuning epochs over the adapted data."))
     train_learning_rate: float = field(default=5e-5, metadata=_h("Fine-tuning peak learning rate (sftlab train's default)."))

@@ -16,6 +16,7 @@ under ``output_dir/train`` (``sftlab train``'s layout).
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,18 +27,23 @@ from ..io import atomic_write_json
 from .config import AdaptConfig, DartConfig
 from .likelihood import TargetScorer
 from .prompt import mapper_prompt, scaffold_for
+from .baselines import SYNTHESIS_METHODS, grape_sources, run_direct_rl, sdft_sources
 from .rl import DartReward, grpo_args, load_done, rl_curve, run_grpo
 from .synthesis import CandidateSource, synthesize
 
 
 def run_adapt(cfg: AdaptConfig) -> dict:
-    """Train the mapper (resumable), synthesize the adapted data (resumable); returns a summary.
+    """Adapt the data set to the target; returns a summary. Every stage resumes from what is on disk.
 
-    Summary keys: ``output_dir``, ``data`` (adapted.jsonl), ``manifest``,
-    ``mapper`` (path), ``rl`` (steps, seconds, rewrites, per-step curve).
+    ``method="dart"``: train the mapper with GRPO, then best-of-n synthesis by
+    DART's reward with fallback. ``sdft`` / ``grape``: the no-RL baselines of
+    :mod:`sftlab.adapt.baselines`. Summary keys: ``output_dir``, ``data``
+    (adapted.jsonl), ``manifest``, ``mapper`` (path or None), ``rl`` (steps,
+    seconds, rewrites, per-step curve; None without RL).
     """
     out = Path(cfg.output_dir)
-    target_path, data_source, mapper_path = resolve_models(cfg)
+    target_path, data_source = resolve_target(cfg)
+    mapper_path = resolve_mapper(cfg, target_path) if cfg.method in ("dart", "grape") else None
     records = load_reasoning(data_source, cfg.max_examples)
     atomic_write_json(out / "config.json", {**asdict(cfg), "resolved": {"model": target_path, "mapper": mapper_path,
                                                                         "data": data_source}})  # fmt: skip
@@ -45,27 +51,45 @@ def run_adapt(cfg: AdaptConfig) -> dict:
     scorer = TargetScorer(target, target_tok, prompt_template=cfg.prompt_template, batch_size=cfg.scoring_batch_size)
     scaffold = scaffold_for(cfg.mapper_template, cfg.prompt_template)
 
-    rl = train_mapper(cfg, mapper_path, records, scorer, scaffold, out)
-    trained = str(out / "mapper") if rl is not None else mapper_path
-    mapper, mapper_tok = load(trained, cfg.trust_remote_code)
-    source = CandidateSource("mapper", mapper, mapper_tok, n=cfg.n_samples,
-                             prompt=lambda r: mapper_prompt(r["question"], r["solution"], cfg.mapper_template, mapper_tok))
-    manifest = synthesize(records, [source], scorer, cfg, out, select="reward", scaffold=scaffold, progress=cfg.progress,
-                          info={"source": data_source, "target": target_path, "mapper": trained,
-                                "mapper_init": mapper_path, "method": "dart"})  # fmt: skip
+    rl, trained = None, mapper_path
+    if cfg.method == "dart":
+        rl = train_mapper(cfg, mapper_path, records, scorer, scaffold, out)
+        trained = str(out / "mapper") if rl is not None else mapper_path
+    if cfg.method == "sdft":
+        sources = sdft_sources(cfg, target, target_tok)
+    else:
+        mapper, mapper_tok = load(trained, cfg.trust_remote_code)
+        if cfg.method == "dart":
+            sources = [CandidateSource("mapper", mapper, mapper_tok, n=cfg.n_samples, prompt=lambda r: mapper_prompt(
+                r["question"], r["solution"], cfg.mapper_template, mapper_tok))]
+        else:
+            sources = grape_sources(cfg, mapper, mapper_tok, target, target_tok)
+    manifest = synthesize(records, sources, scorer, cfg, out, select=SYNTHESIS_METHODS[cfg.method], scaffold=scaffold,
+                          progress=cfg.progress, info={"method": cfg.method, "source": data_source,
+                                                       "target": target_path, "mapper": trained,
+                                                       "mapper_init": mapper_path})  # fmt: skip
     summary = {"output_dir": str(out), "data": str(out / "adapted.jsonl"), "manifest": manifest, "mapper": trained,
                "rl": _rl_brief(rl)}
-    _print(manifest, rl)
+    _print(cfg.method, manifest, rl)
     return summary
 
 
 def run_dart(cfg: DartConfig) -> dict:
-    """``run_adapt`` into ``output_dir/adapt``, then ``sftlab train`` on the adapted data into ``output_dir/train``."""
+    """Adapt into ``output_dir/adapt``, then ``sftlab train`` on the adapted data into ``output_dir/train``.
+
+    ``method="direct_rl"`` instead trains the target itself with GRPO and the
+    correctness reward (``output_dir/policy``), for ``rl_steps`` updates.
+    Each stage resumes: a finished one is skipped, an interrupted one continues
+    (RL and training from their last checkpoint, synthesis from its shards).
+    """
     from ..trainers import TrainConfig, run_train
 
     out = Path(cfg.output_dir)
+    target_path, data_source = resolve_target(cfg)
+    if cfg.method == "direct_rl":
+        rl = run_direct_rl(cfg, target_path, load_reasoning(data_source, cfg.max_examples), out)
+        return {"output_dir": str(out), "model": str(out / "policy"), "method": "direct_rl", "rl": _rl_brief(rl)}
     adapt = run_adapt(dataclasses.replace(cfg, output_dir=str(out / "adapt")))
-    target_path, _, _ = resolve_models(cfg)
     train_cfg = TrainConfig(
         model=target_path, data=adapt["data"], output_dir=str(out / "train"), objective=cfg.objective,
         max_steps=cfg.train_max_steps, num_train_epochs=cfg.train_epochs, learning_rate=cfg.train_learning_rate,
@@ -73,28 +97,31 @@ def run_dart(cfg: DartConfig) -> dict:
         prompt_template=cfg.prompt_template, trust_remote_code=cfg.trust_remote_code, progress=cfg.progress,
         resume=True,
     )  # fmt: skip
-    train = run_train(train_cfg)
-    return {"output_dir": str(out), "adapt": adapt, "train": {k: v for k, v in train.items() if k != "config"}}
+    done = out / "train" / "train_summary.json"
+    train = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else run_train(train_cfg)
+    return {"output_dir": str(out), "model": str(out / "train"), "method": cfg.method, "adapt": adapt,
+            "train": {k: v for k, v in train.items() if k != "config"}}
 
 
 # -- pieces ---------------------------------------------------------------------------------
 
-def resolve_models(cfg: AdaptConfig) -> tuple[str, str, str]:
-    """(target path, data source, initial mapper path), filling the lab's defaults.
-
-    With no ``--mapper``: on the lab (no ``--model``), the lab's mapper
-    initialization (built once, cached beside the lab); otherwise the target itself.
-    """
+def resolve_target(cfg: AdaptConfig) -> tuple[str, str]:
+    """(target path, data source), with the lab's defaults for what is not given."""
     from ..trainers import resolve_lab_defaults
 
-    target, data = resolve_lab_defaults(cfg.model, cfg.data)
+    return resolve_lab_defaults(cfg.model, cfg.data)
+
+
+def resolve_mapper(cfg: AdaptConfig, target_path: str) -> str:
+    """The initial mapper: ``--mapper``; else on the lab (no ``--model``) the lab's mapper initialization
+    (built once, cached beside the lab); else the target itself."""
     if cfg.mapper is not None:
-        return target, data, cfg.mapper
+        return cfg.mapper
     if cfg.model is None:
         from .lab_mapper import ensure_lab_mapper
 
-        return target, data, str(ensure_lab_mapper(mapper_template=cfg.mapper_template, progress=cfg.progress))
-    return target, data, target
+        return str(ensure_lab_mapper(mapper_template=cfg.mapper_template, progress=cfg.progress))
+    return target_path
 
 
 def load_reasoning(source: str, max_examples: int = 0) -> list[dict]:
@@ -155,8 +182,8 @@ def _rl_brief(rl: dict | None) -> dict | None:
             "curve": rl_curve(rl["log_history"])}
 
 
-def _print(manifest: dict, rl: dict | None) -> None:
-    msg = f"sftlab adapt: {manifest['n']} examples, {manifest['n_rewritten']} rewritten, {manifest['n_fallback']} fell back"
+def _print(method: str, manifest: dict, rl: dict | None) -> None:
+    msg = f"sftlab adapt ({method}): {manifest['n']} examples, {manifest['n_rewritten']} rewritten, {manifest['n_fallback']} fell back"
     if manifest["mean_lp_original"] is not None:
         msg += f"; target log-likelihood per token {manifest['mean_lp_original']:.3f} -> {manifest['mean_lp_adapted']:.3f}"
     if rl is not None:

@@ -98,7 +98,10 @@ class VerifierConfig:
 
 
 class VerifierFilter(Filter):
-    """Keep completions whose final answer the verifier accepts against the candidate's ``answer``."""
+    """Keep completions whose final answer the verifier accepts against the candidate's ``answer``.
+
+    A verdict already stored in ``candidate.meta["verified"]`` (same mode) is reused.
+    """
 
     name, cost = "verifier", 2.0
 
@@ -106,9 +109,17 @@ class VerifierFilter(Filter):
         self.cfg = cfg or VerifierConfig()
 
     def keep(self, items):
-        from ..verify import verify
+        return [verified(c, self.cfg.mode) for c in items]
 
-        return [c.answer is not None and bool(verify(c.completion, c.answer, mode=self.cfg.mode)) for c in items]
+
+def verified(c: Candidate, mode: str = "math") -> bool:
+    """Whether ``c``'s answer verifies (False without a reference); cached in ``c.meta``."""
+    from ..verify import verify
+
+    key = "verified" if mode == "math" else f"verified_{mode}"
+    if key not in c.meta:
+        c.meta[key] = c.answer is not None and bool(verify(c.completion, c.answer, mode=mode))
+    return c.meta[key]
 
 
 @dataclass

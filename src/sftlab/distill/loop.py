@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
-from .filters import Candidate, FilterChain, FilterContext, build_filters, parse_filter_spec
+from .filters import Candidate, FilterChain, FilterContext, build_filters, parse_filter_spec, verified
 
 PACKS = ("math", "protein")
 # options left as None take the pack's value
@@ -210,6 +210,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
     timing["sample_seconds"] = time.time() - t0
 
     t0 = time.time()
+    sample_accuracy = _sample_accuracy(candidates) if cfg.pack == "math" else None
     chain = FilterChain(_build_filters(cfg, task))
     result = chain.run(candidates)
     timing["filter_seconds"] = time.time() - t0
@@ -225,7 +226,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
         "n_survivors": len(survivors),
         "n_original": len(mixed),
         "filters": result.stats,
-        "sample_accuracy": _sample_accuracy(candidates) if cfg.pack == "math" else None,
+        "sample_accuracy": sample_accuracy,
     }
 
     ckpt = rdir / "checkpoint"
@@ -322,11 +323,12 @@ def _mix_original(original: list[dict], n_survivors: int, share: float, seed: in
 
 
 def _sample_accuracy(candidates: list[Candidate]) -> float | None:
-    """Share of all samples (before filtering) whose answer verifies; None without reference answers."""
-    from ..verify import verify
+    """Share of all samples (before filtering) whose answer verifies; None without reference answers.
 
+    The verdicts stay in each candidate's ``meta``, so a verifier filter does not recompute them.
+    """
     scored = [c for c in candidates if c.answer is not None]
-    return sum(bool(verify(c.completion, c.answer)) for c in scored) / len(scored) if scored else None
+    return sum(verified(c) for c in scored) / len(scored) if scored else None
 
 
 def _row(c: Candidate) -> dict:

@@ -32,7 +32,7 @@ import torch
 from ..errors import SftlabError
 from ..io import atomic_write_json
 from .irl import (
-    IRLConfig, demo_subset, finish_run, generate_pairs, is_done, iteration_chunks, load_demonstrations, load_policy,
+    IRLConfig, checkpointing, demo_subset, finish_run, generate_pairs, is_done, iteration_chunks, load_demonstrations, load_policy,
     load_tokenizer, lora_config, read_json, sample_accuracy, start_run, steps_for,
 )  # fmt: skip
 
@@ -125,9 +125,13 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
 def load_reward_model(path: str, tok, cfg: IRLConfig):
     """A sequence classifier with one output on the backbone at ``path`` (its value head new on first use)."""
     from transformers import AutoModelForSequenceClassification
+    from trl.trainer.reward_trainer import suppress_seqcls_warning
 
     try:
-        rm = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, trust_remote_code=cfg.trust_remote_code)
+        with suppress_seqcls_warning():  # the causal LM's head is dropped and a value head added: expected
+            rm = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=1, trust_remote_code=cfg.trust_remote_code
+            )
     except (OSError, ValueError) as e:
         raise SftlabError(f"{path}: cannot load a reward model ({str(e).splitlines()[0]})") from None
     rm.config.pad_token_id = tok.pad_token_id  # the classifier pools at the last non-pad token
