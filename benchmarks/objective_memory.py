@@ -56,7 +56,7 @@ def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: 
     ds = Dataset.from_list(rows)
     opt = None
     out_dir = tempfile.mkdtemp()
-    common = dict(output_dir=out_dir, per_device_train_batch_size=2, bf16=False, gradient_checkpointing=False,
+    common = dict(output_dir=out_dir, per_device_train_batch_size=2, bf16=False, activation_checkpointing=False,
                   report_to="none", use_cpu=True, max_length=None)
     if impl in ("sftlab", "sftlab_trlhead", "trl"):
         if impl.startswith("sftlab"):

@@ -44,7 +44,7 @@ def child(impl: str, objective: str, steps: int, batch: int, seq: int, hidden: i
                      "completion_mask": [0] * prompt + [1] * (length - prompt)})
     ds = Dataset.from_list(rows)
     common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=batch, max_steps=steps, bf16=False,
-                  gradient_checkpointing=False, report_to="none", use_cpu=True, logging_steps=10, save_strategy="no",
+                  activation_checkpointing=False, report_to="none", use_cpu=True, logging_steps=10, save_strategy="no",
                   completion_only_loss=True, disable_tqdm=True, learning_rate=1e-3, max_length=None, seed=0)
     if impl == "sftlab":
         from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer

@@ -229,7 +229,7 @@ def test_sftconfig_turns_the_mask_into_labels(tmp_path, tokenizer):
     )
     args = SFTConfig(
         output_dir=str(tmp_path), completion_only_loss=True, max_length=512, report_to=[],
-        use_cpu=True, bf16=False, gradient_checkpointing=False, dataset_num_proc=None,
+        use_cpu=True, bf16=False, activation_checkpointing=False, dataset_num_proc=None,
     )
     trainer = SFTTrainer(model=LlamaForCausalLM(cfg), args=args, train_dataset=ds, processing_class=tokenizer)
     example = trainer.train_dataset[0]

@@ -152,6 +152,8 @@ def test_config_checks_and_pack_defaults(tmp_path):
         (dict(mix_original=1.0), "mix_original"),
         (dict(rounds=0), "field 'rounds'"),
         (dict(filters="verifier:mode"), "key=value"),
+        (dict(filters="verifier,bogus"), "unknown filter 'bogus'"),
+        (dict(filters="length:k=wide"), "option 'k' of filter 'length' must be float"),
     ]:
         with pytest.raises(SftlabError, match=msg):
             resolve(DistillConfig(**bad))

@@ -161,3 +161,20 @@ def test_pretraining_is_reproducible_and_resumes_exactly(tmp_path, monkeypatch):
     for (name, pa), pd in zip(a.state_dict().items(), d.state_dict().values()):
         assert torch.equal(pa, pd), name
     assert log_d["loss"] == log_a["loss"] and log_d["tokens"] == log_a["tokens"]
+
+
+def test_forced_rebuild_is_identical_and_clears_stale_temp_folders(lab):
+    """Same seed and thread count -> the same data files and bit-identical weights."""
+    from safetensors.torch import load_file
+
+    art, cache = lab
+    before = load_file(art.model_dir / "model.safetensors")
+    data_before = {s: p.read_bytes() for s, p in art.data.items()}
+    stale = cache / f".{TINY.key()}.killed.tmp"
+    (stale / "data").mkdir(parents=True)
+    again = build_lab(TINY, cache_dir=cache, force=True, progress=False, threads=1)
+    assert not stale.exists()
+    after = load_file(again.model_dir / "model.safetensors")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert {s: p.read_bytes() for s, p in again.data.items()} == data_before
+    assert again.info["base_accuracy"] == art.info["base_accuracy"]

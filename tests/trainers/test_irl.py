@@ -166,3 +166,18 @@ def test_lora_iteration_saves_a_merged_checkpoint(tiny_dir, data_file, tmp_path)
     merged = AutoModelForCausalLM.from_pretrained(summary["model"])
     assert not any("lora" in n for n, _ in merged.named_parameters())
     assert _changed(AutoModelForCausalLM.from_pretrained(tiny_dir), merged)
+
+
+@pytest.mark.parametrize("recipe", ["irft", "spin", "rft", "lab/irft", "lab/spin", "lab/rft"])
+def test_recipes_load_and_validate(recipe):
+    from pathlib import Path
+
+    from sftlab.config import load_recipe
+    from sftlab.trainers.irl import check_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{recipe}.yaml"
+    cfg = IRLConfig(**load_recipe(str(path), IRLConfig))
+    check_config(cfg)
+    assert cfg.method == Path(recipe).name and cfg.beta == 0.1
+    if "/" not in recipe:
+        assert cfg.learning_rate == 5e-7  # the papers' 7B rate

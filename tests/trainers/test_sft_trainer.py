@@ -33,7 +33,7 @@ def _args(tmp_path, cls=SFTLabConfig, **kw):
     base = dict(
         output_dir=str(tmp_path), per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=1,
         learning_rate=1e-2, lr_scheduler_type="constant", warmup_steps=0, bf16=False,
-        gradient_checkpointing=False, report_to="none", save_strategy="no", logging_steps=1, seed=0,
+        activation_checkpointing=False, report_to="none", save_strategy="no", logging_steps=1, seed=0,
         dataloader_drop_last=False, optim="sgd", max_grad_norm=0.0, use_cpu=True, shuffle_dataset=False,
     )
     base.update(kw)

@@ -461,19 +461,24 @@ def _typed_options(name: str, cfg_cls, opts: dict) -> dict:
     return out
 
 
-def build_filters(spec, ctx: FilterContext | None = None) -> list[Filter]:
-    """Build filters from a spec (see :func:`parse_filter_spec`); unknown names or options are one clear error."""
+def filter_configs(spec) -> list[tuple[str, object]]:
+    """``[(name, config)]`` for a spec: unknown names, options or values are one clear error."""
     from . import protein  # noqa: F401  (registers the protein filters)
 
-    ctx = ctx or FilterContext()
-    filters = []
+    out = []
     for name, opts in parse_filter_spec(spec):
         if name not in REGISTRY:
             raise SftlabError(f"filters: unknown filter '{name}' (known: {', '.join(REGISTRY)})")
-        cfg_cls, build = REGISTRY[name]
+        cfg_cls = REGISTRY[name][0]
         known = {f.name for f in fields(cfg_cls)}
         for key in opts:
             if key not in known:
                 raise SftlabError(f"filters: filter '{name}' has no option '{key}' (options: {', '.join(sorted(known))})")
-        filters.append(build(cfg_cls(**_typed_options(name, cfg_cls, opts)), ctx))
-    return filters
+        out.append((name, cfg_cls(**_typed_options(name, cfg_cls, opts))))
+    return out
+
+
+def build_filters(spec, ctx: FilterContext | None = None) -> list[Filter]:
+    """Build filters from a spec (see :func:`parse_filter_spec`) and what they need from ``ctx``."""
+    ctx = ctx or FilterContext()
+    return [REGISTRY[name][1](cfg, ctx) for name, cfg in filter_configs(spec)]

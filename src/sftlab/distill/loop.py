@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
-from .filters import Candidate, FilterChain, FilterContext, build_filters, parse_filter_spec, verified
+from .filters import Candidate, FilterChain, FilterContext, build_filters, filter_configs, parse_filter_spec, verified
 
 PACKS = ("math", "protein")
 # options left as None take the pack's value
@@ -119,7 +119,10 @@ def _check(cfg: DistillConfig) -> None:
 
     if cfg.objective not in OBJECTIVES:
         raise SftlabError(f"distill: field 'objective': must be one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
-    parse_filter_spec(cfg.filters)  # syntax errors before any work
+    try:
+        filter_configs(cfg.filters)  # spec errors before any work
+    except SftlabError as e:
+        raise SftlabError(f"distill: field 'filters': {str(e).removeprefix('filters: ')}") from None
 
 
 def run_distill(cfg: DistillConfig) -> dict:

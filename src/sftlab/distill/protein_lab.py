@@ -115,7 +115,7 @@ def protein_tokenizer(model_max_length: int = 512):
     )  # fmt: skip
 
 
-def protein_model(tokenizer, hidden: int = 128, layers: int = 2, seed: int = 0):
+def protein_model(tokenizer, hidden: int = 64, layers: int = 2, seed: int = 0):
     """A tiny Llama for sequences of a few hundred residues, initialized from ``seed``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -13,7 +13,7 @@ from ..io import atomic_write_json
 def build_report(cfg, task, base: dict, rounds: list[dict], out: Path) -> dict:
     """Assemble the run's metrics (report schema of :mod:`sftlab.report`) and write the report files."""
     from .. import __version__
-    from ..report import Section, machine_info, write_report
+    from ..report import machine_info, write_report
 
     methods = {"base": {"label": "base model", "runs": [_run(cfg, base["eval"], None)]}}
     for m in rounds:

@@ -91,6 +91,8 @@ def build_lab(cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | No
     with _lock(root):
         if not force and (root / INFO_FILE).is_file():  # built by another process meanwhile
             return _load(root)
+        for stale in root.parent.glob(f".{root.name}.*.tmp"):  # left by a killed build; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         partial = root.parent / f".{root.name}.partial"
         old_threads = torch.get_num_threads()
         torch.set_num_threads(threads or _free_cores())

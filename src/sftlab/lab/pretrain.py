@@ -20,6 +20,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, get_cosine_schedule_with
 
 from ..data.templates import completion_text, render_prompt
 from ..data.tokenize import encode_prompts
+from ..errors import SftlabError
 
 STATE_FILE = "pretrain_state.pt"
 
@@ -92,7 +93,7 @@ def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str
              progress: bool = True, save_every: int = 200) -> dict:
     """Train ``model`` in place for ``cfg.pretrain_steps`` steps; returns a log
     (loss every 10 steps, tokens, seconds). With ``state_dir``, the state is saved
-    every ``save_every`` steps and a saved state is resumed."""
+    every ``save_every`` steps (a multiple of 10) and a saved state is resumed."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, cfg.warmup_steps, cfg.pretrain_steps)
     batches = batch_order([len(x) for x in sequences], cfg.batch_size, cfg.pretrain_steps, cfg.seed)
@@ -100,7 +101,7 @@ def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str
     start = 0
     state_path = Path(state_dir) / STATE_FILE if state_dir else None
     if state_path and state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
+        state = torch.load(state_path, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -131,7 +132,7 @@ def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str
     log["seconds"] += time.perf_counter() - t0
     model.eval()
     if not math.isfinite(log["loss"][-1][1]):
-        raise FloatingPointError(f"lab pretraining diverged (loss {log['loss'][-1][1]}); lower lr")
+        raise SftlabError(f"lab pretraining diverged (loss {log['loss'][-1][1]}); lower --lr")
     return log
 
 

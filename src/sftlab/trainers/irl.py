@@ -296,6 +296,8 @@ def check_config(cfg: IRLConfig) -> None:
         raise SftlabError("irl: fields 'beta' and 'learning_rate' must be > 0")
     if cfg.method == "rft" and not 0.0 < cfg.heldout_fraction < 1.0:
         raise SftlabError(f"irl: field 'heldout_fraction': must be in (0, 1), got {cfg.heldout_fraction}")
+    if cfg.method == "rft" and cfg.temperature <= 0:
+        raise SftlabError("irl: field 'temperature': RFT's policy step samples, so it must be > 0")
     if cfg.method == "spin" and cfg.link != "logistic":
         raise SftlabError("irl: field 'link': SPIN's loss is the logistic link; use --method irft for hinge or linear")
 
@@ -494,7 +496,7 @@ def is_done(idir: Path) -> bool:
 
 
 def start_run(out: Path, cfg: IRLConfig) -> None:
-    """Record the options; refuse to resume a folder made with other ones (only more iterations may differ)."""
+    """Record the options; refuse to resume a folder made with other ones (T included: it decides the chunks)."""
     path = out / "config.json"
     if path.exists():
         old = read_json(path)
@@ -515,7 +517,7 @@ def finish_run(cfg: IRLConfig, out: Path, model_path: str, source: str, iteratio
         "iterations": [{k: v for k, v in m.items() if not k.endswith("log_history")} for m in iterations],
         "curve": {"iteration": [m["iteration"] for m in iterations],
                   **{k: [m.get(k) for m in iterations] for k in keys if any(k in m for m in iterations)}},
-        "log_history": concat_log_history(iterations), "train_seconds": sum(m["timing"]["train_seconds"] for m in iterations),
+        "log_history": concat_log_history(iterations), "train_seconds": sum(m["timing"]["train_seconds"] + m["timing"].get("reward_seconds", 0.0) for m in iterations),
         "seconds_this_call": seconds, "config": asdict(cfg),
     }  # fmt: skip
     atomic_write_json(out / "irl_summary.json", summary)

@@ -41,8 +41,6 @@ def run_rft(cfg: IRLConfig) -> dict:
     """Run (or resume) RFT; returns the summary also written to ``output_dir/irl_summary.json``."""
     from .run import resolve_lab_defaults
 
-    if cfg.temperature <= 0:
-        raise SftlabError("rft: field 'temperature': the policy step samples, so it must be > 0")
     model_path, source = resolve_lab_defaults(cfg.model, cfg.data)
     tok = load_tokenizer(model_path, cfg.trust_remote_code)
     demos = load_demonstrations(source, tok, cfg.prompt_template)

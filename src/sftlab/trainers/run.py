@@ -136,7 +136,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, bf16: bo
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
-        packing=cfg.packing, bf16=bf16, gradient_checkpointing=cfg.gradient_checkpointing,
+        packing=cfg.packing, bf16=bf16, activation_checkpointing=cfg.gradient_checkpointing,
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         seed=cfg.seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, save_only_model=False,
@@ -152,10 +152,15 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, bf16: bo
         )
     if ref_model is None and cfg.objective == "asft" and cfg.ref_model:
         ref_model, _ = load_model_and_tokenizer(cfg.ref_model, trust_remote_code=cfg.trust_remote_code)
-    return SFTLabTrainer(
+    trainer = SFTLabTrainer(
         model=model, args=args, train_dataset=train_dataset, processing_class=tokenizer,
         peft_config=peft_config, ref_model=ref_model,
     )
+    if not cfg.progress:  # without progress bars transformers prints every log dict; keep quiet instead
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def save_final(trainer, tokenizer, out: Path, *, merge_lora: bool = False) -> None:
