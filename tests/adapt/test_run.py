@@ -74,3 +74,24 @@ def test_bad_options_and_data_give_one_clear_error(tmp_path, target_dir, mapper_
     pc.write_text(json.dumps({"prompt": "2+2?", "completion": "4"}) + "\n")
     with pytest.raises(SftlabError, match="reasoning records.*prompt_completion"):
         run_adapt(_cfg(AdaptConfig, tmp_path, pc, target_dir, mapper_dir))
+
+
+def test_configs_become_cli_flags_and_recipes_load():
+    """Every field is a --flag with its help; the shipped recipes load into DartConfig."""
+    import argparse
+    import dataclasses
+    from pathlib import Path
+
+    from sftlab.config import add_dataclass_args, build_config
+
+    root = Path(__file__).resolve().parents[2]
+    for cls in (AdaptConfig, DartConfig):
+        assert all(f.metadata.get("help") for f in dataclasses.fields(cls)), cls
+        parser = argparse.ArgumentParser()
+        add_dataclass_args(parser, cls)
+        args = parser.parse_args(["--rl-steps", "3", "--coverage-weight", "0.5", "--no-progress", "--method", "grape"])
+        cfg = build_config(cls, args)
+        assert (cfg.rl_steps, cfg.coverage_weight, cfg.progress, cfg.method) == (3, 0.5, False, "grape")
+    for recipe in ("configs/dart.yaml", "configs/lab/dart.yaml"):
+        cfg = build_config(DartConfig, argparse.Namespace(), str(root / recipe))
+        assert cfg.method == "dart" and cfg.rl_steps > 0

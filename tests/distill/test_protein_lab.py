@@ -76,11 +76,12 @@ def test_protein_pack_in_the_loop(tmp_path):
     tok.save_pretrained(tmp_path / "model")
     result = run_distill(DistillConfig(
         pack="protein", model=str(tmp_path / "model"), prompts=TAG, natural=str(tmp_path / "natural.fasta"),
-        reference=ref, conserved="K82", rounds=1, n=8, max_new_tokens=24, eval_size=8, train_steps=1,
+        reference=ref, conserved="K82", rounds=1, n=8, max_new_tokens=24, eval_size=8, train_steps=0, epochs=1.0,
         batch_size=4, filters="alphabet", output_dir=str(tmp_path / "run"), progress=False,
     ))  # fmt: skip
     rnd = result["sections"]["distill"]["rounds"][0]
     assert rnd["n_samples"] == 8 and [s["filter"] for s in rnd["filters"]] == ["alphabet"]
+    assert rnd["n_survivors"] > 0 and rnd["train"]["steps"] == -(-rnd["n_survivors"] // 4)  # one epoch, batch 4
     ev = rnd["eval"]["protein"]
     assert ev["n"] == 8 and set(ev["pass_rates"]) == {"alphabet", "met_start", "length", "conserved", "novelty"}
     # 24 new tokens cannot reach the natural length window (about 90 residues)

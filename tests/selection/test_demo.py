@@ -57,3 +57,17 @@ def test_budgets_seeds_and_one_shared_proxy(setup, tmp_path):
     sec = section(ctx)
     assert "S2L" in sec.title and len(sec.images) == 1
     assert "S2L 10%" in sec.markdown and "random 50%" in sec.markdown and "full set" in sec.markdown
+
+
+def test_the_demos_sft_run_serves_as_proxy_when_it_kept_checkpoints(setup, tmp_path):
+    from transformers import LlamaForCausalLM
+
+    from sftlab.selection.demo import proxy_checkpoints
+
+    _, data_path, model_dir, _ = setup
+    ctx = StubContext(tmp_path, SimpleNamespace(model_dir=model_dir, data={"train": data_path}))
+    sft = ctx.run_dir("nll", 0) / "model"
+    for step in (4, 8):
+        LlamaForCausalLM.from_pretrained(model_dir).save_pretrained(sft / f"checkpoint-{step}")
+    assert proxy_checkpoints(ctx, S2LDemoSettings(n_checkpoints=2)) == str(sft)
+    assert not ctx.run_dir("s2l-proxy", 0).exists()

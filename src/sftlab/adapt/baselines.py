@@ -27,8 +27,10 @@ SYNTHESIS_METHODS = {"dart": "reward", "sdft": "correct", "grape": "likelihood"}
 
 def sdft_sources(cfg, target, target_tok) -> list[CandidateSource]:
     """The target, prompted to rewrite the original solution."""
-    return [CandidateSource("target-rewrite", target, target_tok, n=cfg.n_samples,
-                            prompt=lambda r: mapper_prompt(r["question"], r["solution"], cfg.mapper_template, target_tok))]
+    def prompt(r):
+        return mapper_prompt(r["question"], r["solution"], cfg.mapper_template, target_tok)
+
+    return [CandidateSource("target-rewrite", target, target_tok, n=cfg.n_samples, prompt=prompt)]
 
 
 def grape_sources(cfg, mapper, mapper_tok, target, target_tok) -> list[CandidateSource]:

@@ -40,7 +40,7 @@ class DartDemoSettings:
     rl_steps: int = 30
     group_size: int = 4
     prompts_per_step: int = 4
-    rl_learning_rate: float = 2e-5
+    rl_learning_rate: float = 1e-4
     kl_beta: float = 0.04
     n_samples: int = 2
     max_completion_length: int = 96
@@ -279,7 +279,8 @@ if os.environ.get("SFTLAB_DART_EXTRAS") == "1":
     register(DemoEntry("sft-subset", "SFT (DART's subset)", "Plain SFT on the original records DART adapts.",
                        run_sft_subset_entry, section=_section_after("sft-subset")))
     register(DemoEntry("sdft", "SDFT-style", "No RL (after arXiv 2402.13669): the lab model rewrites each solution "
-                       "given the question and the original; kept if correct; then SFT.", _baseline_entry("sdft"), section=_section_after("sdft")))
+                       "given the question and the original; kept if correct; then SFT.", _baseline_entry("sdft"),
+                       section=_section_after("sdft")))
     register(DemoEntry("grape", "GRAPE-style", "No RL (after arXiv 2502.04194): the most target-likely correct one "
                        "among the initial mapper's rewrites and the lab model's own samples; then SFT.",
                        _baseline_entry("grape"), section=_section_after("grape")))

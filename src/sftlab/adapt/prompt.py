@@ -34,7 +34,8 @@ def mapper_prompt(question: str, solution: str, template: str = DEFAULT_MAPPER_T
     """
     text = template.format(question=question, solution=solution.strip())
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+        messages = [{"role": "user", "content": text}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return text
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import SftlabError
 from ..io import atomic_dir, atomic_write_json
 from .prompt import clean_rewrite
 from .rewards import TERMS, RewardConfig, correctness, score_rewrites
@@ -127,8 +126,3 @@ def rl_curve(log_history: list[dict]) -> dict:
     for k in keys:
         curve[k] = [h.get(k) for h in rows]
     return curve
-
-
-def check_rl_data(records: list, source: str) -> None:
-    if not records:
-        raise SftlabError(f"{source}: no records to adapt")

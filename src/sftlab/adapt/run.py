@@ -183,9 +183,10 @@ def _rl_brief(rl: dict | None) -> dict | None:
 
 
 def _print(method: str, manifest: dict, rl: dict | None) -> None:
-    msg = f"sftlab adapt ({method}): {manifest['n']} examples, {manifest['n_rewritten']} rewritten, {manifest['n_fallback']} fell back"
-    if manifest["mean_lp_original"] is not None:
-        msg += f"; target log-likelihood per token {manifest['mean_lp_original']:.3f} -> {manifest['mean_lp_adapted']:.3f}"
+    m = manifest
+    msg = f"sftlab adapt ({method}): {m['n']} examples, {m['n_rewritten']} rewritten, {m['n_fallback']} fell back"
+    if m["mean_lp_original"] is not None:
+        msg += f"; target log-likelihood per token {m['mean_lp_original']:.3f} -> {m['mean_lp_adapted']:.3f}"
     if rl is not None:
         msg += f"; RL {rl['steps']} steps in {rl['train_seconds']:.0f} s"
     print(msg)

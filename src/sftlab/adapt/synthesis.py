@@ -78,7 +78,8 @@ def synthesize(records: list[dict], sources: list[CandidateSource], scorer, cfg,
         path = shard_dir / f"shard-{k:05d}.jsonl"
         if path.is_file():
             continue
-        rows = _adapt_shard(records[k * size : (k + 1) * size], sources, scorer, cfg, select, scaffold, seed=cfg.seed * 1_000_003 + k)
+        shard = records[k * size : (k + 1) * size]
+        rows = _adapt_shard(shard, sources, scorer, cfg, select, scaffold, seed=cfg.seed * 1_000_003 + k)
         generated += sum(r["dart"]["candidates"] for r in rows)
         atomic_write_jsonl(path, rows)
     seconds = time.time() - t0
@@ -132,10 +133,10 @@ def _adapt_shard(records, sources, scorer, cfg, select, scaffold, *, seed: int) 
     originals = [r["solution"] for r in records]
     lp_orig = scorer.logprobs(questions, originals)
     flat = [(i, name, text) for i, cands in enumerate(per_record) for name, text in cands]
-    lp = scorer.logprobs([questions[i] for i, _, _ in flat], [t for _, _, t in flat])
-    scores = score_rewrites([t for _, _, t in flat], [questions[i] for i, _, _ in flat], [originals[i] for i, _, _ in flat],
-                            [records[i].get("answer") for i, _, _ in flat], lp, [lp_orig[i] for i, _, _ in flat],
-                            cfg, scaffold)  # fmt: skip
+    lp = scorer.logprobs([questions[i] for i, _, _ in flat], [t for _, _, t in flat])  # one batched pass per shard
+    idx = [i for i, _, _ in flat]
+    scores = score_rewrites([t for _, _, t in flat], [questions[i] for i in idx], [originals[i] for i in idx],
+                            [records[i].get("answer") for i in idx], lp, [lp_orig[i] for i in idx], cfg, scaffold)
     grouped: list[list[tuple]] = [[] for _ in records]
     for (i, name, text), sc in zip(flat, scores):
         grouped[i].append((name, text, sc))

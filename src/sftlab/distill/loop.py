@@ -24,6 +24,7 @@ reuses that round's samples and finished training when present.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -64,7 +65,8 @@ class DistillConfig:
     filters: str | None = field(default=None, metadata=_h("Filter chain, e.g. 'verifier,dedup,length:k=2,near_dedup:threshold=0.8'; run cheapest first. Omitted: the pack's (math: verifier,dedup; protein: alphabet,met_start,length,conserved,novelty). Names: verifier, length, regex, dedup, near_dedup, novelty, perplexity, met_start, alphabet, conserved."))
     mix_original: float = field(default=0.0, metadata=_h("Share of each round's SFT data drawn from the original data (0 <= f < 1)."))
     objective: str = field(default="nll", metadata=_h("SFT objective for the rounds (any sftlab objective).", choices=["nll", "dft", "power", "asft"]))
-    train_steps: int = field(default=30, metadata=_h("Optimizer steps of fine-tuning per round."))
+    train_steps: int = field(default=30, metadata=_h("Optimizer steps of fine-tuning per round; 0: train --epochs epochs over the round's data instead."))
+    epochs: float = field(default=1.0, metadata=_h("Epochs over each round's SFT data when --train-steps is 0."))
     learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate per round. Omitted: 1e-4 (math), 1e-3 (protein)."))
     batch_size: int = field(default=8, metadata=_h("Sequences per optimizer step."))
     max_length: int = field(default=512, metadata=_h("Longest training sequence in tokens."))
@@ -108,9 +110,11 @@ def resolve(cfg: DistillConfig) -> DistillConfig:
 
 
 def _check(cfg: DistillConfig) -> None:
-    for name in ("rounds", "n", "train_steps", "batch_size", "max_new_tokens", "eval_size"):
+    for name in ("rounds", "n", "batch_size", "max_new_tokens", "eval_size"):
         if getattr(cfg, name) < 1:
             raise SftlabError(f"distill: field '{name}': must be at least 1, got {getattr(cfg, name)}")
+    if cfg.train_steps < 0 or (cfg.train_steps == 0 and cfg.epochs <= 0):
+        raise SftlabError(f"distill: field 'train_steps': must be >= 0 (0 with epochs > 0), got {cfg.train_steps}")
     if not 0.0 <= cfg.mix_original < 1.0:
         raise SftlabError(f"distill: field 'mix_original': must be in [0, 1), got {cfg.mix_original}")
     if cfg.max_prompts < 0:
@@ -240,7 +244,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
         atomic_write_jsonl(rdir / "train.jsonl", survivors + mixed)
         del model
         t0 = time.time()
-        metrics["train"] = _train(cfg, model_path, rdir / "train.jsonl", ckpt, seed=cfg.seed + r)
+        metrics["train"] = _train(cfg, model_path, rdir / "train.jsonl", len(survivors + mixed), ckpt, seed=cfg.seed + r)
         timing["train_seconds"] = time.time() - t0
         metrics.update(model=_relative(str(ckpt), rdir.parent), trained=True)
         model, tok = load_model_and_tokenizer(str(ckpt))
@@ -279,7 +283,7 @@ def _build_filters(cfg: DistillConfig, task: Task):
     return build_filters(spec, ctx)
 
 
-def _train(cfg: DistillConfig, model_path: str, data: Path, ckpt: Path, seed: int) -> dict:
+def _train(cfg: DistillConfig, model_path: str, data: Path, n_records: int, ckpt: Path, seed: int) -> dict:
     """Fine-tune ``model_path`` on ``data`` into ``ckpt`` (or reuse a finished run, or resume a broken one)."""
     from ..trainers import TrainConfig, run_train
 
@@ -287,12 +291,13 @@ def _train(cfg: DistillConfig, model_path: str, data: Path, ckpt: Path, seed: in
     if done.exists():
         summary = read_json(done)
     else:
+        steps = cfg.train_steps or max(1, math.ceil(cfg.epochs * n_records / cfg.batch_size))  # for logging/saving
         summary = run_train(
             TrainConfig(
                 model=model_path, data=str(data), output_dir=str(ckpt), objective=cfg.objective,
-                max_steps=cfg.train_steps, learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
-                max_length=cfg.max_length, on_overlength="truncate", logging_steps=max(1, cfg.train_steps // 10),
-                save_steps=max(1, cfg.train_steps // 2), save_total_limit=1, seed=seed,
+                max_steps=cfg.train_steps or -1, num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+                per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length, on_overlength="truncate",
+                logging_steps=max(1, steps // 10), save_steps=max(1, steps // 2), save_total_limit=1, seed=seed,
                 resume=ckpt.exists(), progress=cfg.progress,
             )  # fmt: skip
         )

@@ -163,7 +163,10 @@ def _base(ctx: DemoContext, seed: int | None) -> dict:
 
 def _objective_entry(objective: str) -> Callable[[DemoContext, int], dict]:
     def run(ctx: DemoContext, seed: int) -> dict:
-        return ctx.train_and_evaluate(objective, seed, objective=objective)
+        extra = {}
+        if objective == "nll":  # S2L reuses these evenly spaced checkpoints as its proxy's loss trajectory
+            extra = {"save_steps": max(1, ctx.steps // 4), "save_total_limit": None}
+        return ctx.train_and_evaluate(objective, seed, objective=objective, **extra)
 
     return run
 

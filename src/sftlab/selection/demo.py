@@ -41,7 +41,14 @@ class S2LDemoSettings:
 
 
 def proxy_checkpoints(ctx, settings: S2LDemoSettings) -> str:
-    """Train (once, cached by the demo) the proxy: the demo's SFT run, saving ``n_checkpoints`` evenly spaced."""
+    """The proxy: the demo's SFT recipe on the whole train split with ``n_checkpoints`` evenly spaced checkpoints.
+
+    The demo's own SFT run (seed 0) serves when it kept that many checkpoints;
+    otherwise a proxy run is trained once (cached by the demo).
+    """
+    sft_run = ctx.run_dir("nll", 0) / "model"
+    if len(list(sft_run.glob("checkpoint-*"))) >= settings.n_checkpoints:
+        return str(sft_run)
     save_steps = max(1, ctx.steps // settings.n_checkpoints)
     summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * settings.n_checkpoints, save_steps=save_steps)
     return summary["output_dir"]
@@ -132,8 +139,10 @@ def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, f
     fig = new_figure(4.0 * len(splits) + 0.5, 3.2)
     axes = fig.subplots(1, len(splits), squeeze=False)[0]
     for ax, split in zip(axes, splits):
+        top = 100 * full[split]["mean"] if full and full[split]["mean"] is not None else 0.0
         for j, method in enumerate(table):
             points = [(p, table[method][p][split]) for p in budgets if table[method][p][split]["mean"] is not None]
+            top = max([top] + [100 * (s["mean"] + (s["std"] or 0)) for _, s in points])
             xs = [p + (j - (len(table) - 1) / 2) * 0.8 for p, _ in points]  # keep the error bars apart
             ax.errorbar(xs, [100 * s["mean"] for _, s in points], yerr=[100 * (s["std"] or 0) for _, s in points],
                         marker="o", capsize=3, color=METHOD_COLORS[j], label=LABELS.get(method, method))
@@ -142,6 +151,8 @@ def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, f
         ax.set_title(labels.get(split, split))
         ax.set_xlabel("budget (% of the train split)")
         ax.set_xticks(budgets)
+        ax.set_xlim(min(budgets) - 10, max(budgets) + 10)
+        ax.set_ylim(0, max(1.0, 1.15 * top))
         style_axes(ax)
     axes[0].set_ylabel("accuracy (%)")
     axes[0].legend(frameon=False)

@@ -412,8 +412,11 @@ def irft_args(cfg: IRLConfig, out: Path, steps: int, *, seed: int, bf16: bool) -
 
 
 def checkpointing(cfg: IRLConfig) -> dict:
-    """Trainer kwargs for gradient checkpointing (only when asked: the flag alone warns in transformers 5)."""
-    return {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
+    """Trainer kwargs for gradient checkpointing: off unless asked (TRL's configs turn it on by default).
+
+    Set through transformers 5's name for it, ``activation_checkpointing``; the old name warns.
+    """
+    return {"activation_checkpointing": cfg.gradient_checkpointing}
 
 
 def lora_config(cfg: IRLConfig, task_type: str = "CAUSAL_LM"):
