@@ -92,10 +92,9 @@ def child(kind: str, a) -> dict:
     )  # fmt: skip
     t0 = time.perf_counter()
     if kind == "dart_rl":
-        from sftlab.adapt.run import load_reasoning, train_mapper
-        from sftlab.adapt.likelihood import TargetScorer
+        from sftlab.adapt import TargetScorer
         from sftlab.adapt.prompt import scaffold_for
-        from sftlab.adapt.run import load
+        from sftlab.adapt.run import load, load_reasoning, train_mapper
 
         target, tok = load(model_dir)
         rl = train_mapper(cfg, model_dir, load_reasoning(data, a.examples), TargetScorer(target, tok),

@@ -21,6 +21,10 @@ COMMANDS = {
               "Fine-tune a causal LM with an SFT objective (nll, dft, power, asft)."),
     "eval": ("sftlab.evaluation", "EvalConfig", "run_eval",
              "Evaluate a model: greedy accuracy, avg@k / pass@k, per split."),
+    "adapt": ("sftlab.adapt", "AdaptConfig", "run_adapt",
+              "DART step 1: train a mapper with RL and rewrite SFT data into the target's own distribution."),
+    "dart": ("sftlab.adapt", "DartConfig", "run_dart",
+             "DART end to end: adapt the data (RL mapper), then fine-tune the target on it."),
     "demo": ("sftlab.lab.demo", "DemoConfig", "run_demo",
              "Run the methods on the embedded lab and write a report."),
     "select": ("sftlab.selection", "SelectConfig", "run_select",
@@ -29,6 +33,12 @@ COMMANDS = {
                   "Per-layer geometry of hidden states (intrinsic dimension, density peaks, ARI)."),
     "distill": ("sftlab.distill", "DistillConfig", "run_distill",
                 "Self-distillation: generate, filter (cheapest first), fine-tune, repeat."),
+}
+# `sftlab train --method M`: methods other than plain token-level SFT take their own options.
+TRAIN_METHODS = {
+    "irft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
+    "spin": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
+    "rft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
 }
 LAB_ACTIONS = {"build": "Build (or reuse) the lab model and data.", "info": "Describe the lab: config, files, base accuracy."}
 
@@ -40,18 +50,43 @@ def _load(module: str, name: str):
         return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _train_method(argv: list[str]) -> str | None:
+    """The value of ``--method`` in a ``train`` command line, if any."""
+    if not argv or argv[0] != "train":
+        return None
+    for i, arg in enumerate(argv):
+        if arg == "--method" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--method="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _command_spec(name: str, argv: list[str]):
+    module, cfg_name, run_name, help_text = COMMANDS[name]
+    method = _train_method(argv) if name == "train" else None
+    if method in TRAIN_METHODS:
+        module, cfg_name, run_name = TRAIN_METHODS[method]
+    return module, cfg_name, run_name, help_text
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sftlab", description="Post-training beyond plain SFT. With no --model/--data, commands use the embedded lab.",
     )
     parser.add_argument("--version", action="version", version=f"sftlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, cfg_name, _run, help_text) in COMMANDS.items():
+    for name in COMMANDS:
+        module, cfg_name, _run, help_text = _command_spec(name, argv or [])
         cfg_cls = _load(module, cfg_name)
         if cfg_cls is None:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe with option: value defaults (flags win).")
+        if name == "train" and cfg_name == "TrainConfig":
+            p.add_argument("--method", choices=["sft", *TRAIN_METHODS], default="sft",
+                           help="sft: token-level objectives (--objective); irft, spin, rft: inverse RL from "
+                                "demonstrations (arXiv 2405.17888; `sftlab train --method irft --help` lists their options).")
         add_dataclass_args(p, cfg_cls)
     lab_cls = _load("sftlab.lab", "LabConfig")
     if lab_cls is not None:
@@ -66,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
@@ -74,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _run_lab(args)
-        module, cfg_name, run_name, _ = COMMANDS[args.command]
+        module, cfg_name, run_name, _ = _command_spec(args.command, argv)
         cfg = build_config(_load(module, cfg_name), args, getattr(args, "config", None))
         getattr(importlib.import_module(module), run_name)(cfg)
         return 0
