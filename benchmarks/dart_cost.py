@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine, run_child  # noqa: E402
@@ -98,7 +99,7 @@ def child(kind: str, a) -> dict:
 
         target, tok = load(model_dir)
         rl = train_mapper(cfg, model_dir, load_reasoning(data, a.examples), TargetScorer(target, tok),
-                          scaffold_for(cfg.mapper_template), os.path.join(work, "out"))  # fmt: skip
+                          scaffold_for(cfg.mapper_template), Path(work) / "out")  # fmt: skip
         out = {"rl_seconds": rl["train_seconds"], "rewrites": rl["rewrites"]}
     else:
         result = run_dart(cfg)

@@ -67,9 +67,12 @@ def load_recipe(path: str, cls) -> dict:
         if name not in names:
             raise SftlabError(f"{path}: field '{key}': unknown option for {cls.__name__}")
         kind = _base_type(hints[name])
-        if value is not None and kind in (int, float) and not isinstance(value, (int, float)):
-            raise SftlabError(f"{path}: field '{key}': expected a number, got {value!r}")
-        out[name] = kind(value) if (value is not None and kind in (int, float)) else value
+        if value is not None and kind in (int, float):
+            try:  # YAML reads "1e-4" (no dot) as a string
+                value = kind(float(value)) if kind is int else float(value)
+            except (TypeError, ValueError):
+                raise SftlabError(f"{path}: field '{key}': expected a number, got {value!r}") from None
+        out[name] = value
     return out
 
 
