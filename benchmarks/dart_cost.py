@@ -13,8 +13,9 @@ Three runs, each in a fresh process on the same lab-sized setup:
 By default the models are lab-sized Llamas (4 layers, 128 wide) with random
 weights and a tokenizer trained on the lab's task texts, so the benchmark
 needs no lab build; a random model writes until ``--max-new-tokens``, the
-worst case for generation. ``--lab DIR`` uses a built lab's model as target
-and mapper instead (realistic lengths).
+worst case for generation. ``--lab DIR`` uses a built lab's model as the
+target and ``--mapper DIR`` (e.g. the lab's mapper initialization) as the
+initial mapper instead (realistic lengths).
 
     python benchmarks/dart_cost.py [--steps 10] [--examples 128] [--threads 1]
 
@@ -85,7 +86,7 @@ def child(kind: str, a) -> dict:
 
     rl_module.DartReward.__call__ = timed
     cfg = DartConfig(
-        method="direct_rl" if kind == "direct_rl" else "dart", model=model_dir, mapper=model_dir, data=data,
+        method="direct_rl" if kind == "direct_rl" else "dart", model=model_dir, mapper=a.mapper or model_dir, data=data,
         output_dir=os.path.join(work, "out"), max_examples=a.examples, rl_steps=a.steps, group_size=a.group_size,
         prompts_per_step=a.prompts_per_step, rl_learning_rate=1e-4, max_completion_length=a.max_new_tokens,
         n_samples=a.samples, save_steps=10**9, train_max_steps=a.sft_steps, train_batch_size=16,
@@ -98,12 +99,13 @@ def child(kind: str, a) -> dict:
         from sftlab.adapt.run import load, load_reasoning, train_mapper
 
         target, tok = load(model_dir)
-        rl = train_mapper(cfg, model_dir, load_reasoning(data, a.examples), TargetScorer(target, tok),
+        rl = train_mapper(cfg, cfg.mapper, load_reasoning(data, a.examples), TargetScorer(target, tok),
                           scaffold_for(cfg.mapper_template), Path(work) / "out")  # fmt: skip
         out = {"rl_seconds": rl["train_seconds"], "rewrites": rl["rewrites"]}
     else:
         result = run_dart(cfg)
-        out = {"rl_seconds": result["rl"]["train_seconds"], "rewrites": result["rl"]["rewrites"]}
+        rl = result["rl"] if kind == "direct_rl" else result["adapt"]["rl"]
+        out = {"rl_seconds": rl["train_seconds"], "rewrites": rl["rewrites"]}
         if kind == "dart_end_to_end":
             m = result["adapt"]["manifest"]
             out.update(synthesis_seconds=m["synthesis_seconds"], synthesis_rewrites_per_s=m["rewrites_per_second"],
@@ -125,6 +127,7 @@ def main():
     ap.add_argument("--sft-steps", type=int, default=50, help="SFT steps on the adapted data (end to end)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch's default)")
     ap.add_argument("--lab", default=None, help="a built lab folder (model/, data/) instead of random weights")
+    ap.add_argument("--mapper", default=None, help="initial mapper (default: the target; with --lab, e.g. the lab mapper)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:

@@ -76,6 +76,7 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(tmp_path, monkey
 def test_section_flags_the_verification_target(verified, word):
     a = {"manifest": {"n": 10, "mean_lp_original": -2.0, "mean_lp_adapted": -1.0, "mean_lp_rewritten": -0.5,
                       "mean_lp_rewritten_originals": -2.1, "kept_verified_share": verified, "fallback_rate": 0.2,
-                      "fallback_reasons": {"gate": 2}}, "rl": None}
+                      "fallback_reasons": {"gate": 2}}, "rl": None, "native_share_kept": 0.75}
     cells = demo._cells(a)
     assert word in cells[3] and cells[1] == "-2.000 -> -1.000" and cells[4] == "20.0% (gate 2)"
+    assert cells[5] == "75.0%" and cells[6] == "none"

@@ -87,3 +87,17 @@ def test_direct_rl_updates_the_target(tmp_path, records, target_dir):
 
 def test_correctness_reward():
     assert CorrectnessReward()(prompts=["", ""], completions=["3+4=7; #### 7", "#### 8"], answer=["7", "7"]) == [1.0, 0.0]
+
+
+def test_conversational_prompts_and_completions(tiny_tokenizer):
+    """Chat mappers get one user turn (TRL renders it); rewards read the assistant message back."""
+    from sftlab.adapt.rl import completion_str, grpo_prompt
+
+    assert grpo_prompt("Q: 1+1", tiny_tokenizer) == "Q: 1+1"  # no chat template: the text as is
+
+    class Chat:
+        chat_template = "{{ messages }}"
+
+    assert grpo_prompt("Q: 1+1", Chat()) == [{"role": "user", "content": "Q: 1+1"}]
+    assert completion_str([{"role": "assistant", "content": "#### 2"}]) == "#### 2"
+    assert CorrectnessReward()(prompts=[[]], completions=[[{"role": "assistant", "content": "#### 2"}]], answer=["2"]) == [1.0]

@@ -129,3 +129,11 @@ def test_shards_from_other_settings_are_refused(tmp_path, records, target_dir, m
     cfg.max_penalty = 0.9
     with pytest.raises(SftlabError, match="other data, models or settings"):
         synthesize(records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False)
+
+
+def test_manifest_rates_survive_a_resume(tmp_path, records, target_dir, mapper_dir):
+    cfg, source, scorer = _setup(target_dir, mapper_dir, shard_size=6)
+    first = synthesize(records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False)
+    again = synthesize(records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False)  # all shards on disk
+    assert first["candidates_generated"] == again["candidates_generated"] == 2 * len(records)
+    assert again["synthesis_seconds"] == first["synthesis_seconds"] > 0

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from sftlab.distill.filters import (
+    ArithmeticConfig,
+    ArithmeticFilter,
     Candidate,
     DedupConfig,
     ExactDedupFilter,
@@ -27,6 +29,7 @@ from sftlab.distill.filters import (
     VerifierFilter,
     build_filters,
     completion_perplexities,
+    equations_hold,
     jaccard_matrix,
     parse_filter_spec,
     shingles,
@@ -67,6 +70,17 @@ def test_regex_search_fullmatch_invert():
     assert RegexFilter(RegexConfig(pattern=r"\d+", invert=True)).keep(texts) == [False, False, True]
     with pytest.raises(SftlabError, match="invalid pattern"):
         RegexFilter(RegexConfig(pattern="(unclosed"))
+
+
+def test_arithmetic_checks_every_written_equation():
+    assert equations_hold(" 12*3=36; 36/3=12; #### 12") == (2, True)
+    assert equations_hold(" 12*3=36; 37/3=12; #### 12") == (2, False)  # right answer, wrong step
+    assert equations_hold("5-9=-4, 7/2=3.5, 3 × 4 = 12") == (3, True)
+    assert equations_hold("20/0=0") == (1, False)
+    assert equations_hold("1+2+3=6 and #### 6") == (0, True)  # chains are not parsed
+    items = cands(" 10-4=6; 6-2=4; #### 4", " 10-4=7; 7-3=4; #### 4", "#### 4")
+    assert ArithmeticFilter().keep(items) == [True, False, True]
+    assert ArithmeticFilter(ArithmeticConfig(require=True)).keep(items) == [True, False, False]
 
 
 def test_exact_dedup_scopes_and_normalization():

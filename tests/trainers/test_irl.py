@@ -90,7 +90,8 @@ def test_irft_generates_once_per_chunk_trains_and_logs(tiny_dir, data_file, tmp_
     assert [h["step"] for h in logs] == [1, 2, 3, 4, 5, 6]  # one step axis across iterations
     assert logs[0]["loss"] == pytest.approx(0.6931 if link == "logistic" else 0.0, abs=1e-3)  # z = 0 at pi = pi_t
 
-    start, final = AutoModelForCausalLM.from_pretrained(tiny_dir), AutoModelForCausalLM.from_pretrained(summary["model"])
+    start = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    final = AutoModelForCausalLM.from_pretrained(summary["model"])
     mid = AutoModelForCausalLM.from_pretrained(out / "iter-1" / "model")
     assert _changed(start, mid) and _changed(mid, final)
     assert json.loads((out / "irl_summary.json").read_text())["curve"]["iteration"] == [1, 2, 3]
@@ -155,7 +156,7 @@ def test_chunking_is_contiguous_or_seeded_shuffle():
     cfg = IRLConfig(iterations=3)
     assert iteration_chunks(list(range(7)), cfg) == [[0, 1], [2, 3, 4], [5, 6]]
     shuffled = iteration_chunks(list(range(7)), IRLConfig(iterations=3, chunking="shuffled", seed=1))
-    assert sorted(sum(shuffled, [])) == list(range(7)) and shuffled != [[0, 1], [2, 3, 4], [5, 6]]
+    assert sorted(i for chunk in shuffled for i in chunk) == list(range(7)) and shuffled != [[0, 1], [2, 3, 4], [5, 6]]
     assert iteration_chunks(list(range(4)), IRLConfig(method="spin", iterations=2)) == [[0, 1, 2, 3]] * 2
 
 
@@ -181,3 +182,20 @@ def test_recipes_load_and_validate(recipe):
     assert cfg.method == Path(recipe).name and cfg.beta == 0.1
     if "/" not in recipe:
         assert cfg.learning_rate == 5e-7  # the papers' 7B rate
+
+
+def test_pairs_are_tokenized_as_sft_tokenizes_the_demonstrations(data_file, tmp_path):
+    """prompt_ids + chosen_ids of a pair == the SFT sequence of its record (reasoning and prompt/completion data)."""
+    from sftlab.data import load_sft_data, tokenize_sft
+    from sftlab.trainers.irl import load_demonstrations, tokenize_pairs
+
+    tok = make_tokenizer()
+    pc = tmp_path / "pc.jsonl"
+    pc.write_text("".join(json.dumps({"prompt": f"Q: {a}+1?\nA:", "completion": f" {a + 1}"}) + "\n" for a in range(3)))
+    for source in (data_file, pc):
+        demos = load_demonstrations(str(source), tok)
+        pairs = tokenize_pairs([{"prompt": d["prompt"], "chosen": d["completion"], "rejected": ""} for d in demos], tok)
+        sft, _ = tokenize_sft(load_sft_data(str(source)), tok, max_length=256)
+        assert [p + c for p, c in zip(pairs["prompt_ids"], pairs["chosen_ids"])] == sft["input_ids"]
+        assert all(r == [tok.eos_token_id] for r in pairs["rejected_ids"])
+    assert load_demonstrations(str(pc), tok)[1]["completion"] == " 2"

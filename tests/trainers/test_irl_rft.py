@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-import sftlab.trainers.rft as rft
+from sftlab.trainers import rft
 from sftlab.trainers.irl import IRLConfig, run_irl
 from tiny import make_model, make_tokenizer
 
@@ -36,7 +36,7 @@ def setup(tmp_path_factory):
 
 
 def test_rft_alternates_reward_and_policy_steps(setup, tmp_path, monkeypatch):
-    tiny_dir, data, tok = setup
+    tiny_dir, data, _ = setup
     scored = []
     real_score = rft.score
 

@@ -21,8 +21,8 @@ def _h(text: str, **extra) -> dict:
 
 
 @dataclass
-class AdaptConfig(RewardConfig):
-    """Options of ``sftlab adapt``: train a mapper with GRPO, then rewrite every example (best of n, with fallback)."""
+class _AdaptOptions:
+    """Everything of ``sftlab adapt`` but the reward (listed first in ``--help``)."""
 
     method: str = field(default="dart", metadata=_h("How the data is adapted: dart (GRPO-trained mapper, best of n by DART's reward), or the no-RL baselines sdft (the target rewrites, kept if correct) and grape (most target-likely correct candidate from the initial mapper and the target).", choices=["dart", "sdft", "grape"]))
     model: str | None = field(default=None, metadata=_h("Target model: the one the data is adapted to (and later fine-tuned). Hub id or local path. Omitted: the lab model."))
@@ -53,6 +53,14 @@ class AdaptConfig(RewardConfig):
     seed: int = field(default=0, metadata=_h("Random seed (GRPO, sampling)."))
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
+
+
+@dataclass
+class AdaptConfig(RewardConfig, _AdaptOptions):
+    """Options of ``sftlab adapt``: train a mapper with GRPO, then rewrite every example (best of n, with fallback).
+
+    The reward's weights (:class:`~sftlab.adapt.rewards.RewardConfig`) come after the other options.
+    """
 
     def __post_init__(self):
         methods = ("dart", "sdft", "grape", "direct_rl") if isinstance(self, DartConfig) else ("dart", "sdft", "grape")

@@ -69,20 +69,31 @@ def adapted(ctx, lab=None, name: str = "dart", method: str = "dart") -> dict:
     """The adaptation of the lab's train split (run once per demo output folder, resumable); its summary."""
     from .lab_mapper import ensure_lab_mapper
 
+    cache = ctx.__dict__.setdefault("_adapted", {})  # every seed reuses the one adaptation
+    if name in cache:
+        return cache[name]
     lab = lab or ctx.lab
     s = settings_for(ctx)
     mapper = None if method == "sdft" else str(ensure_lab_mapper(lab, progress=False))
     t0 = time.time()
     summary = run_adapt(_adapt_config(ctx, s, lab, ctx.run_dir(name, None) / "adapt", method, mapper))
     summary["seconds"] = time.time() - t0
+    cache[name] = summary
     return summary
 
 
 def _brief(summary: dict) -> dict:
+    """What the report needs from an adaptation, plus the lab's style check: the share of kept rewrites
+    written in the native style (``#### x``), the lab model's own."""
+    from ..io import read_jsonl
+
     keys = ("n", "n_rewritten", "n_fallback", "fallback_rate", "fallback_reasons", "mean_lp_original",
             "mean_lp_adapted", "mean_lp_rewritten", "mean_lp_rewritten_originals", "kept_verified_share",
             "synthesis_seconds", "rewrites_per_second")  # fmt: skip
-    return {"manifest": {k: summary["manifest"].get(k) for k in keys}, "rl": summary["rl"], "data": summary["data"]}
+    kept = [r["solution"] for r in read_jsonl(summary["data"]) if not r["dart"]["fallback"]]
+    native = sum("####" in s for s in kept) / len(kept) if kept else None
+    return {"manifest": {k: summary["manifest"].get(k) for k in keys}, "rl": summary["rl"], "data": summary["data"],
+            "native_share_kept": native, "seconds": summary.get("seconds")}
 
 
 def _train_on(ctx, name: str, seed: int, summary: dict, **train) -> dict:
@@ -209,11 +220,13 @@ def _cells(a: dict) -> list[str]:
     rl_text = "none" if not rl else f"{rl['steps']} steps, {rl['train_seconds']:.0f} s, {rl['rewrites']} rewrites"
     return [str(m["n"]), f"{_fmt(m['mean_lp_original'])} -> {_fmt(m['mean_lp_adapted'])}",
             f"{_fmt(m['mean_lp_rewritten_originals'])} -> {_fmt(m['mean_lp_rewritten'])}",
-            _fmt(verified, pct=True) + check, f"{_fmt(m['fallback_rate'], pct=True)} ({reasons})", rl_text]
+            _fmt(verified, pct=True) + check, f"{_fmt(m['fallback_rate'], pct=True)} ({reasons})",
+            _fmt(a.get("native_share_kept"), pct=True), rl_text]
 
 
 HEAD = ["adapted by", "examples", "target log-lik./token, original -> adapted (all rows)",
-        "same, rows with a kept rewrite", "kept rewrites whose answer verifies", "fallback rate (reasons)", "RL"]
+        "same, rows with a kept rewrite", "kept rewrites whose answer verifies", "fallback rate (reasons)",
+        "native style among kept rewrites", "RL"]
 
 
 def _table_html(rows) -> str:

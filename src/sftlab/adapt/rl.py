@@ -11,6 +11,7 @@ scores the mapper's rewrites with the frozen target (batched, no gradients,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import SftlabError
 from ..io import atomic_dir, atomic_write_json
 from .prompt import clean_rewrite
 from .rewards import TERMS, RewardConfig, correctness, score_rewrites
@@ -38,7 +40,7 @@ class DartReward:
         self.scorer, self.cfg, self.scaffold = scorer, cfg, scaffold
 
     def __call__(self, prompts, completions, question, solution, answer, lp_original, log_metric=None, **_):
-        rewrites = [clean_rewrite(c) for c in completions]
+        rewrites = [clean_rewrite(completion_str(c)) for c in completions]
         lp = self.scorer.logprobs(list(question), rewrites)
         scores = score_rewrites(rewrites, list(question), list(solution), list(answer), lp, list(lp_original),
                                 self.cfg, self.scaffold)  # fmt: skip
@@ -57,7 +59,21 @@ class CorrectnessReward:
         self.mode = mode
 
     def __call__(self, prompts, completions, answer, **_):
-        return [correctness(c, a, self.mode) for c, a in zip(completions, answer)]
+        return [correctness(completion_str(c), a, self.mode) for c, a in zip(completions, answer)]
+
+
+def completion_str(completion) -> str:
+    """A TRL completion as text: a string, or (conversational prompts) the assistant message list."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content") or "" for m in completion if m.get("role") == "assistant")
+
+
+def grpo_prompt(text: str, tokenizer):
+    """A GRPO data set prompt: with a chat template, one user turn (TRL renders it); else the text itself."""
+    if getattr(tokenizer, "chat_template", None):
+        return [{"role": "user", "content": text}]
+    return text
 
 
 def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int, learning_rate: float, beta: float,
@@ -71,6 +87,8 @@ def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int,
     from trl import GRPOConfig
 
     gpu = torch.cuda.is_available()
+    if use_vllm and gpu and importlib.util.find_spec("vllm") is None:
+        raise SftlabError("--use-vllm needs the [vllm] extra (pip install 'sftlab[vllm]'); or leave it off")
     return GRPOConfig(
         output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, beta=beta,
         num_generations=group_size, per_device_train_batch_size=group_size * prompts_per_step,

@@ -28,7 +28,7 @@ from .config import AdaptConfig, DartConfig
 from .likelihood import TargetScorer
 from .prompt import mapper_prompt, scaffold_for
 from .baselines import SYNTHESIS_METHODS, grape_sources, run_direct_rl, sdft_sources
-from .rl import DartReward, grpo_args, load_done, rl_curve, run_grpo
+from .rl import DartReward, grpo_args, grpo_prompt, load_done, rl_curve, run_grpo
 from .synthesis import CandidateSource, synthesize
 
 
@@ -162,7 +162,7 @@ def train_mapper(cfg: AdaptConfig, mapper_path: str, records: list[dict], scorer
     mapper, mapper_tok = load(mapper_path, cfg.trust_remote_code)
     lp_original = scorer.logprobs([r["question"] for r in records], [r["solution"] for r in records])
     dataset = Dataset.from_list([
-        {"prompt": mapper_prompt(r["question"], r["solution"], cfg.mapper_template, mapper_tok),
+        {"prompt": grpo_prompt(mapper_prompt(r["question"], r["solution"], cfg.mapper_template), mapper_tok),
          "question": r["question"], "solution": r["solution"], "answer": r.get("answer"), "lp_original": float(lp)}
         for r, lp in zip(records, lp_original)
     ])  # fmt: skip

@@ -15,6 +15,7 @@ For each example, every candidate source (DART: the RL-trained mapper) samples
 On disk (``out_dir``)::
 
     shards/meta.json               what the shards were made from (a resumed run must match)
+    shards/timing.json             seconds and candidates of each shard (for the manifest's rates)
     shards/shard-00000.jsonl ...   shard k = examples [k*S, (k+1)*S), each written atomically
     adapted.jsonl                  all rows in input order, the input's fields + "dart" provenance
     manifest.json                  counts, fallback rate, mean target log-likelihoods, settings
@@ -72,17 +73,20 @@ def synthesize(records: list[dict], sources: list[CandidateSource], scorer, cfg,
     atomic_write_json(shard_dir / "meta.json", meta)
     size = cfg.shard_size
     n_shards = -(-len(records) // size)
-    t0, generated = time.time(), 0
-    bar = tqdm(range(n_shards), desc="synthesizing", unit="shard", disable=not progress)
-    for k in bar:
+    timing_file = shard_dir / "timing.json"  # seconds and candidates per shard, kept across resumes
+    timing = json.loads(timing_file.read_text(encoding="utf-8")) if timing_file.is_file() else {}
+    for k in tqdm(range(n_shards), desc="synthesizing", unit="shard", disable=not progress):
         path = shard_dir / f"shard-{k:05d}.jsonl"
         if path.is_file():
             continue
+        t0 = time.time()
         shard = records[k * size : (k + 1) * size]
         rows = _adapt_shard(shard, sources, scorer, cfg, select, scaffold, seed=cfg.seed * 1_000_003 + k)
-        generated += sum(r["dart"]["candidates"] for r in rows)
         atomic_write_jsonl(path, rows)
-    seconds = time.time() - t0
+        timing[str(k)] = {"seconds": time.time() - t0, "candidates": sum(r["dart"]["candidates"] for r in rows)}
+        atomic_write_json(timing_file, timing)
+    seconds = sum(t["seconds"] for t in timing.values())
+    generated = sum(t["candidates"] for t in timing.values())
     rows = [row for k in range(n_shards) for row in read_jsonl(shard_dir / f"shard-{k:05d}.jsonl")]
     if len(rows) != len(records):  # shards from another run cannot get here (meta check), so this is a bug
         raise RuntimeError(f"synthesis: {len(rows)} rows in the shards for {len(records)} records")
@@ -116,6 +120,7 @@ def summarize(rows: list[dict], verify_mode: str = "math") -> dict:
         "mean_lp_rewritten": _mean([r["dart"]["lp_solution"] for r in kept]),
         "mean_lp_rewritten_originals": _mean([r["dart"]["reward"]["lp_original"] for r in kept]),
         "kept_verified_share": (sum(verified) / len(verified)) if verified else None,
+        "n_without_answer": sum(r.get("answer") is None for r in rows),
     }  # fmt: skip
 
 

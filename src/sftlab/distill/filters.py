@@ -187,6 +187,60 @@ class RegexFilter(Filter):
 
 
 @dataclass
+class ArithmeticConfig:
+    require: bool = field(default=False, metadata={"help": "also drop completions that write no equation"})
+
+
+_NUMBER = r"\d+(?:\.\d+)?"
+# a binary equation "a op b = c" not preceded by another operand or operator (chains are skipped)
+_EQUATION = re.compile(rf"(?<![\d.+\-*/×])({_NUMBER})\s*([+\-*/×])\s*({_NUMBER})\s*=\s*(-?{_NUMBER})")
+
+
+def equations_hold(text: str) -> tuple[int, bool]:
+    """``(number of "a op b = c" equations in text, whether all hold)``, in exact rational arithmetic.
+
+    Numbers are parsed with :class:`fractions.Fraction`; nothing in ``text`` is executed.
+    A division holds when ``b != 0`` and ``a == b * c``.
+    """
+    from fractions import Fraction
+
+    found = _EQUATION.findall(text)
+    ok = True
+    for a, op, b, c in found:
+        a, b, c = Fraction(a), Fraction(b), Fraction(c)
+        if op == "+":
+            ok &= a + b == c
+        elif op == "-":
+            ok &= a - b == c
+        elif op in "*×":
+            ok &= a * b == c
+        else:
+            ok &= b != 0 and a == b * c
+    return len(found), ok
+
+
+class ArithmeticFilter(Filter):
+    """Keep completions whose written equations ``a op b = c`` (+ - * /, integers or decimals) are all correct.
+
+    An answer-only verifier accepts a right final answer reached through wrong
+    steps; this cheap check removes those (the reasoning is checked, not only
+    the answer).
+    """
+
+    name, cost = "arithmetic", 0.5
+
+    def __init__(self, cfg: ArithmeticConfig | None = None):
+        self.cfg = cfg or ArithmeticConfig()
+
+    def keep(self, items):
+        out = []
+        for c in items:
+            n, ok = equations_hold(c.completion)
+            out.append(ok and (n > 0 or not self.cfg.require))
+        return out
+
+
+@dataclass
 class DedupConfig:
     scope: str = field(default="prompt", metadata={"help": "deduplicate among completions of the same prompt, or across all", "choices": ["prompt", "all"]})
     normalize: bool = field(default=True, metadata={"help": "compare after stripping and collapsing whitespace"})
@@ -404,6 +458,7 @@ REGISTRY: dict[str, tuple[type, Callable[..., Filter]]] = {
     "verifier": (VerifierConfig, lambda cfg, ctx: VerifierFilter(cfg)),
     "length": (LengthConfig, lambda cfg, ctx: LengthFilter.from_texts(_reference(ctx, "length"), cfg)),
     "regex": (RegexConfig, lambda cfg, ctx: RegexFilter(cfg)),
+    "arithmetic": (ArithmeticConfig, lambda cfg, ctx: ArithmeticFilter(cfg)),
     "dedup": (DedupConfig, lambda cfg, ctx: ExactDedupFilter(cfg)),
     "near_dedup": (NearDedupConfig, lambda cfg, ctx: NearDedupFilter(cfg)),
     "novelty": (NoveltyConfig, lambda cfg, ctx: NoveltyFilter(_reference(ctx, "novelty"), cfg)),

@@ -60,10 +60,10 @@ def _run(cfg, ev: dict, m: dict | None) -> dict:
 
 
 def _notes(cfg, task) -> list[str]:
+    training = f"{cfg.train_steps} {cfg.objective} steps" if cfg.train_steps else f"{cfg.epochs:g} {cfg.objective} epochs"
     notes = [
         f"{cfg.rounds} rounds; {cfg.n} samples per prompt at temperature {cfg.temperature:g}; "
-        (f"{cfg.train_steps} {cfg.objective} steps" if cfg.train_steps else f"{cfg.epochs:g} {cfg.objective} epochs")
-        + f" per round at lr {cfg.learning_rate:g}.",
+        f"{training} per round at lr {cfg.learning_rate:g}.",
         "Filters run cheapest first; each one's pass rate is among the samples that reached it.",
     ]
     if cfg.pack == "protein":

@@ -174,7 +174,11 @@ class IRFTTrainer(DPOTrainer):
         if mode == "train":
             self._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item() // self._tp_size
         m["num_tokens"] = [self._total_train_tokens]
-        return (loss, None) if return_outputs else loss
+        if not return_outputs:
+            return loss
+        with torch.no_grad():  # as DPOTrainer: the fused head built no logits, so compute them for whoever asked
+            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
+        return loss, outputs
 
     @torch.no_grad()
     def score_pairs(self) -> dict[str, torch.Tensor]:
@@ -213,8 +217,9 @@ def load_demonstrations(source: str, tokenizer, prompt_template: str | None = No
         reference = _reference(record, data.format)
         if not reference or not reference.strip():
             raise data.error(record, "has no demonstration text to learn from", _demo_field(data.format))
-        demos.append({"prompt": item["prompt"], "completion": completion_text(item["prompt"], reference),
-                      "answer": item["answer"], "_row": record["_row"]})  # fmt: skip
+        # as tokenize_sft: a reasoning solution joins its rendered prompt by completion_text, other text as given
+        completion = completion_text(item["prompt"], reference) if data.format == "reasoning" else reference
+        demos.append({"prompt": item["prompt"], "completion": completion, "answer": item["answer"], "_row": record["_row"]})
     return demos
 
 

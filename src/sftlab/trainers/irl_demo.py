@@ -26,6 +26,8 @@ from ..lab.demo import DemoEntry, register
 from .irl import IRLConfig, run_irl
 
 METHODS = {"irft": "IRFT", "spin": "SPIN", "rft": "RFT"}
+START_NOTE = ("IRFT, SPIN and RFT start from the SFT model of the same seed (SPIN's protocol) and train on top of it; "
+              "their train time excludes SFT's.")
 
 
 @dataclass
@@ -46,8 +48,9 @@ class IRLDemoSettings:
     max_new_tokens: int = 128
 
     @classmethod
-    def quick(cls) -> "IRLDemoSettings":
-        return cls(iterations=2, max_prompts=32, spin_iterations=1, spin_prompts=16, steps=6, reward_steps=6)
+    def quick(cls) -> IRLDemoSettings:
+        return cls(iterations=2, max_prompts=24, spin_iterations=1, spin_prompts=16, steps=4, reward_steps=4,
+                   max_new_tokens=96)
 
 
 def settings_for(ctx) -> IRLDemoSettings:
@@ -82,6 +85,8 @@ def start_model(ctx, seed: int) -> str:
 def _entry(method: str):
     def run(ctx, seed: int) -> dict:
         t0 = time.time()
+        if settings_for(ctx).start == "sft" and START_NOTE not in ctx.notes:
+            ctx.notes.append(START_NOTE)
         cfg = irl_config(ctx, method, seed, start_model(ctx, seed))
         if ctx.cfg.fresh:
             shutil.rmtree(cfg.output_dir, ignore_errors=True)
@@ -113,15 +118,16 @@ def section(ctx):
         f"{s.spin_iterations} iteration(s) over {s.spin_prompts} prompts; RFT: {s.iterations} iterations of a reward "
         f"step ({s.reward_steps} Bradley-Terry steps) and a policy step (GRPO); {s.steps} policy steps per iteration, "
         f"beta 0.1, one sampled generation (temperature 1) per prompt.</p>"
-        "<p><b>Log-probability gap</b>: mean of log pi(demonstration) - log pi(generation) over an iteration's pairs, "
+        "<p>Curves: mean over seeds; table: first seed. <b>Log-probability gap</b>: mean of "
+        "log pi(demonstration) - log pi(generation) over an iteration's pairs, "
         "under the iteration's start pi_t (fresh generations, dashed) and after its K steps (solid); the implicit "
         "reward drives it up, and self-play has converged when pi_t's own generations are as likely as the "
         "demonstrations. <b>Reward accuracy</b>: share of pairs whose demonstration gets the higher reward: implicit "
         "reward beta*log(pi/pi_t) on the iteration's pairs (IRFT, SPIN), the learned reward model on held-out pairs "
         "(RFT).</p>"
     )
-    return Section("IRL from demonstrations: per-iteration gap and reward accuracy", html=text + _table(ctx, ran),
-                   images={"log-probability gap and reward accuracy per iteration (mean over seeds)": _figure(ctx, ran)})
+    return Section("IRL from demonstrations (IRFT, SPIN, RFT)", html=text + _table(ctx, ran),
+                   images={"gap and reward accuracy per iteration": _figure(ctx, ran)})
 
 
 def _selected(ctx) -> list[str]:
@@ -138,6 +144,8 @@ def _mean_over_seeds(ctx, method: str, key: str) -> tuple[list[int], list[float]
 
 
 def _figure(ctx, ran: list[str]):
+    from matplotlib.ticker import MaxNLocator
+
     from ..report.plots import METHOD_COLORS, new_figure, style_axes
 
     fig = new_figure(9.0, 3.4)
@@ -159,6 +167,7 @@ def _figure(ctx, ran: list[str]):
     acc.set_ylim(0, 105)
     for ax in (gap, acc):
         style_axes(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False, fontsize=7.5)
     return fig
@@ -183,11 +192,12 @@ def _fmt(x, digits: int = 1) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 
 
-register(DemoEntry("irft", "IRFT", "Implicit-reward IRL (arXiv 2405.17888, Algorithm 2) from the SFT model: demonstration "
-                   "vs own generation, reference = the iteration's start, one chunk of prompts per iteration.",
-                   _entry("irft"), section=section))  # fmt: skip
+register(DemoEntry("irft", "IRFT", "Implicit-reward IRL (arXiv 2405.17888, Algorithm 2) from the SFT model: "
+                   "demonstration vs own generation, reference = the iteration's start, one chunk of prompts per "
+                   "iteration.", _entry("irft"), section=section))  # fmt: skip
 register(DemoEntry("spin", "SPIN", "Self-play fine-tuning (arXiv 2401.01335) from the SFT model: IRFT's logistic loss "
-                   "with every iteration regenerating the whole (subset of the) data.", _entry("spin"), section=section))
+                   "with every iteration regenerating the whole (subset of the) data.", _entry("spin"),
+                   section=section))  # fmt: skip
 register(DemoEntry("rft", "RFT", "Reward-learning fine-tuning (arXiv 2405.17888, Algorithm 1) from the SFT model: a "
                    "Bradley-Terry reward model on demonstration vs generation, then GRPO on it with a KL anchor.",
                    _entry("rft"), section=section))  # fmt: skip

@@ -32,8 +32,8 @@ import torch
 from ..errors import SftlabError
 from ..io import atomic_write_json
 from .irl import (
-    IRLConfig, checkpointing, demo_subset, finish_run, generate_pairs, is_done, iteration_chunks, load_demonstrations, load_policy,
-    load_tokenizer, lora_config, read_json, sample_accuracy, start_run, steps_for,
+    IRLConfig, checkpointing, demo_subset, finish_run, generate_pairs, is_done, iteration_chunks, load_demonstrations,
+    load_policy, load_tokenizer, lora_config, read_json, sample_accuracy, start_run, steps_for,
 )  # fmt: skip
 
 
@@ -88,7 +88,8 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
     policy, tok, bf16 = load_policy(start, cfg)
     t0 = time.time()
     pairs = generate_pairs(cfg, policy, tok, demos, idir / "generations.jsonl", seed=cfg.seed + t)
-    held_pairs = generate_pairs(cfg, policy, tok, heldout, idir / "heldout_generations.jsonl", seed=cfg.seed + 10_000 + t)
+    held_pairs = generate_pairs(cfg, policy, tok, heldout, idir / "heldout_generations.jsonl",
+                                seed=cfg.seed + 10_000 + t)  # fmt: skip
     timing["generation_seconds"] = time.time() - t0
 
     # -- reward step
@@ -105,7 +106,8 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
 
     # -- policy step: GRPO on the learned reward, KL to the run's starting policy
     t0 = time.time()
-    policy_trainer = policy_step(cfg, policy, rm, tok, demos, idir / "policy_trainer", reference, seed=cfg.seed + t, bf16=bf16)
+    policy_trainer = policy_step(cfg, policy, rm, tok, demos, idir / "policy_trainer", reference, seed=cfg.seed + t,
+                                 bf16=bf16)  # fmt: skip
     timing["train_seconds"] = time.time() - t0
     save_final(policy_trainer, tok, idir / "model", merge_lora=cfg.lora)
     shutil.rmtree(idir / "policy_trainer", ignore_errors=True)
@@ -186,7 +188,8 @@ def reward_accuracy(rm, tok, pairs: list[dict]) -> dict:
     return {"accuracy": (chosen > rejected).float().mean().item(), "margin": (chosen - rejected).mean().item()}
 
 
-def policy_step(cfg: IRLConfig, policy, rm, tok, demos: list[dict], out: Path, reference: str, *, seed: int, bf16: bool):
+def policy_step(cfg: IRLConfig, policy, rm, tok, demos: list[dict], out: Path, reference: str, *, seed: int,
+                bf16: bool):  # fmt: skip
     """K steps of GRPO on the learned reward with ``beta * KL`` to ``reference``; returns the trainer."""
     import datasets
     from trl import GRPOConfig, GRPOTrainer
