@@ -86,11 +86,12 @@ def section(ctx):
     runs = ctx.results.get("distill", {}).get("runs") or []
     if not runs or not runs[0].get("rounds"):
         return None
-    rows = ""
+    rows, md = "", "| round | samples | sample accuracy | filters (kept/seen) | survivors |\n|---|---|---|---|---|\n"
     for m in runs[0]["rounds"]:
         filters = ", ".join(f"{html.escape(s['filter'])} {s['kept']}/{s['seen']}" for s in m["filters"])
         acc = "" if m["sample_accuracy"] is None else f"{m['sample_accuracy']:.3f}"
         rows += f"<tr><td>{m['round']}</td><td>{m['n_samples']}</td><td>{acc}</td><td>{filters}</td><td>{m['n_survivors']}</td></tr>"
+        md += f"| {m['round']} | {m['n_samples']} | {acc} | {filters} | {m['n_survivors']} |\n"
     s = settings_for(ctx)
     text = (
         f"<p>{s.rounds} round(s) of: sample {s.n} solutions at temperature 1 for {s.max_prompts} train questions; "
@@ -100,7 +101,7 @@ def section(ctx):
     )
     table = ("<table><tr><th>round</th><th>samples</th><th>sample accuracy</th><th>filters (kept/seen, cheapest first)"
              f"</th><th>survivors</th></tr>{rows}</table>")  # fmt: skip
-    return Section("Self-distillation rounds", html=text + table)
+    return Section("Self-distillation rounds", html=text + table, markdown=md)
 
 
 register(

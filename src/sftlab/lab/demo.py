@@ -207,12 +207,18 @@ def run_demo(cfg: DemoConfig) -> dict:
     if unknown:
         raise SftlabError(f"--methods: unknown entries {unknown}; known: {list(ENTRIES)}")
     t_start = time.time()
+    import torch
+
+    from .model import _free_cores
+
+    torch.set_num_threads(_free_cores())  # on a busy machine, fewer threads than cores run tiny models much faster
     lab = ensure_lab(cache_dir=cfg.cache_dir)
     out = Path(cfg.output_dir)
     ctx = DemoContext(cfg, lab, out)
     n_seeds = cfg.seeds or (1 if cfg.quick else 2)
     seeds = list(range(n_seeds))
-    print(f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run")
+    print(f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
+          f"{torch.get_num_threads()} torch threads")
 
     methods, sections, timings = {}, [], {}
     for name in names:

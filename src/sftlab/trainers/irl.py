@@ -372,7 +372,7 @@ def run_iteration(cfg: IRLConfig, t: int, start: str, demos: list[dict], idir: P
 
     stats = pair_metrics(scores["chosen"], scores["rejected"], scores["ref_chosen"], scores["ref_rejected"], beta=cfg.beta)
     return {
-        "iteration": t, "start_model": start, "n_prompts": len(demos), "n_pairs": len(dataset),
+        "iteration": t, "start_model": start, "n_prompts": len(demos), "n_pairs": len(trainer.train_dataset),
         "n_mixed_previous": len(train_pairs) - len(pairs), "steps": trainer.state.global_step,
         **stats, "sample_accuracy": sample_accuracy(pairs), "generation_tokens": mean_generation_tokens(pairs, tok),
         "timing": timing, "log_history": trainer.state.log_history,

@@ -39,8 +39,10 @@ class IRLDemoSettings:
     max_prompts: int = 96  # IRFT/RFT: cut into `iterations` chunks; SPIN: all of them every iteration
     spin_iterations: int = 2
     spin_prompts: int = 48
-    steps: int = 12  # optimizer steps per iteration (RFT: of the policy step)
-    reward_steps: int = 12
+    steps: int = 12  # optimizer steps per iteration (IRFT, SPIN)
+    rft_iterations: int = 2
+    rft_steps: int = 8  # GRPO steps per iteration, 4 prompts x 4 completions each
+    reward_steps: int = 8  # Bradley-Terry steps per iteration, 16 pairs each
     batch_size: int = 8
     learning_rate: float = 1e-4  # 1e-3 (the demo's SFT rate) drives the generations away from the demonstrations
     rft_learning_rate: float = 1e-5
@@ -49,8 +51,8 @@ class IRLDemoSettings:
 
     @classmethod
     def quick(cls) -> IRLDemoSettings:
-        return cls(iterations=2, max_prompts=24, spin_iterations=1, spin_prompts=16, steps=4, reward_steps=4,
-                   max_new_tokens=96)
+        return cls(iterations=2, max_prompts=24, spin_iterations=1, spin_prompts=16, steps=4, rft_steps=3,
+                   reward_steps=4, max_new_tokens=96)
 
 
 def settings_for(ctx) -> IRLDemoSettings:
@@ -70,7 +72,8 @@ def irl_config(ctx, method: str, seed: int, start_model: str) -> IRLConfig:
     if method == "spin":
         cfg = replace(cfg, iterations=s.spin_iterations, max_prompts=s.spin_prompts)
     if method == "rft":
-        cfg = replace(cfg, learning_rate=s.rft_learning_rate, reward_steps=s.reward_steps,
+        cfg = replace(cfg, iterations=s.rft_iterations, steps_per_iteration=s.rft_steps,
+                      learning_rate=s.rft_learning_rate, reward_steps=s.reward_steps,
                       reward_learning_rate=s.reward_learning_rate, num_generations=4,
                       per_device_train_batch_size=4 * 4, heldout_fraction=0.2)  # fmt: skip
     return cfg
@@ -115,9 +118,10 @@ def section(ctx):
     text = (
         f"<p>Start: the demo's {'SFT model' if s.start == 'sft' else 'pretrained model'} of each seed. "
         f"IRFT: {s.iterations} iterations over {s.max_prompts} train prompts cut into chunks; SPIN: "
-        f"{s.spin_iterations} iteration(s) over {s.spin_prompts} prompts; RFT: {s.iterations} iterations of a reward "
-        f"step ({s.reward_steps} Bradley-Terry steps) and a policy step (GRPO); {s.steps} policy steps per iteration, "
-        f"beta 0.1, one sampled generation (temperature 1) per prompt.</p>"
+        f"{s.spin_iterations} iteration(s) over {s.spin_prompts} prompts; {s.steps} steps per iteration. RFT: "
+        f"{s.rft_iterations} iterations of a reward step ({s.reward_steps} Bradley-Terry steps) and a policy step "
+        f"({s.rft_steps} GRPO steps), 20% of its {s.max_prompts} prompts held out. Beta 0.1; one sampled generation "
+        "(temperature 1) per prompt.</p>"
         "<p>Curves: mean over seeds; table: first seed. <b>Log-probability gap</b>: mean of "
         "log pi(demonstration) - log pi(generation) over an iteration's pairs, "
         "under the iteration's start pi_t (fresh generations, dashed) and after its K steps (solid); the implicit "
