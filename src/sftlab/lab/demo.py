@@ -31,7 +31,7 @@ class DemoConfig:
     quick: bool = field(default=False, metadata=_h("A fast pass: one seed, fewer steps, smaller test splits (about 2 minutes once the lab is built)."))
     seeds: int | None = field(default=None, metadata=_h("Training seeds per method (default: 2, or 1 with --quick)."))
     output_dir: str = field(default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go."))
-    methods: str | None = field(default=None, metadata=_h("Comma-separated entries to run (default: all). See --list-methods."))
+    methods: str | None = field(default=None, metadata=_h("Comma-separated entries to run, or 'all' (default: the entries marked default, which fit the demo's time budget). See --list-methods."))
     list_methods: bool = field(default=False, metadata=_h("Print the registered demo entries and exit."))
     steps: int | None = field(default=None, metadata=_h("Optimizer steps per training run (default: 300, or 80 with --quick)."))
     learning_rate: float = field(default=1e-3, metadata=_h("Peak learning rate of the lab's fine-tuning runs (tiny models take large steps)."))
@@ -56,6 +56,7 @@ class DemoEntry:
     description: str
     run: Callable[["DemoContext", int], dict] | None
     per_seed: bool = True  # False: deterministic, run once (e.g. evaluating the base model)
+    default: bool = True  # part of a plain `sftlab demo`; others run with --methods all or by name
     section: Callable[["DemoContext"], object] | None = None  # optional extra report section
 
 
@@ -200,9 +201,14 @@ def run_demo(cfg: DemoConfig) -> dict:
     _load_entry_modules()
     if cfg.list_methods:
         for e in ENTRIES.values():
-            print(f"{e.name:12s} {e.description}")
+            print(f"{e.name:14s} {'default' if e.default else '       '}  {e.description}")
         return {}
-    names = list(ENTRIES) if not cfg.methods else [m.strip() for m in cfg.methods.split(",") if m.strip()]
+    if not cfg.methods:
+        names = [n for n, e in ENTRIES.items() if e.default]
+    elif cfg.methods.strip() == "all":
+        names = list(ENTRIES)
+    else:
+        names = [m.strip() for m in cfg.methods.split(",") if m.strip()]
     unknown = [n for n in names if n not in ENTRIES]
     if unknown:
         raise SftlabError(f"--methods: unknown entries {unknown}; known: {list(ENTRIES)}")
