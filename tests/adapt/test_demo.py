@@ -71,6 +71,13 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(tmp_path, monkey
     assert "kept rewrites whose answer verifies" in sec.markdown and "| DART | 6 |" in sec.markdown
     assert list(sec.images) == ["GRPO reward per step"]
 
+    from sftlab.report import write_report
+
+    metrics = {"splits": ctx.splits, "methods": {n: {"runs": ctx.results[n]["runs"]} for n in ("dart", "direct-rl")}}
+    paths = write_report(tmp_path / "report", metrics, sections=[sec])
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "DART: adapted data" in page and any("grpo-reward" in str(p) for p in paths)
+
 
 @pytest.mark.parametrize("verified, word", [(1.0, "meets"), (0.9, "BELOW")])
 def test_section_flags_the_verification_target(verified, word):

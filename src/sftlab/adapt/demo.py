@@ -12,8 +12,8 @@
   original's, the share of kept rewrites whose answer verifies, the fallback
   rate, the RL curves and example rewrites.
 
-Opt-in extras (``SFTLAB_DART_EXTRAS=1``; not in the default demo because of
-their cost): ``sft-subset`` (SFT on the same original records DART adapts),
+Extras (registered with ``default=False`` because of their cost; run them with
+``sftlab demo --methods all`` or by name): ``sft-subset`` (SFT on the same original records DART adapts),
 ``sdft`` and ``grape`` (the no-RL baselines), and ``dft-noprior`` /
 ``dart-dft-noprior`` (DFT on the original vs the DART-adapted data on the lab
 variant whose base model never saw the expert style).
@@ -22,7 +22,6 @@ variant whose base model never saw the expert style).
 from __future__ import annotations
 
 import html
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +234,9 @@ def _table_html(rows) -> str:
                    for label, a in rows)
     text = ("<p>Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
             "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
-            "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it.</p>")
+            "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
+            "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
+            "on all of it; the opt-in entry sft-subset is SFT on the same original records.</p>")
     return text + f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -288,18 +289,17 @@ register(DemoEntry(
     "DART's mapper gets (DART's ablation).", run_direct_rl_entry, section=_section_after("direct-rl"),
 ))  # fmt: skip
 
-if os.environ.get("SFTLAB_DART_EXTRAS") == "1":
-    register(DemoEntry("sft-subset", "SFT (DART's subset)", "Plain SFT on the original records DART adapts.",
-                       run_sft_subset_entry, section=_section_after("sft-subset")))
-    register(DemoEntry("sdft", "SDFT-style", "No RL (after arXiv 2402.13669): the lab model rewrites each solution "
-                       "given the question and the original; kept if correct; then SFT.", _baseline_entry("sdft"),
-                       section=_section_after("sdft")))
-    register(DemoEntry("grape", "GRAPE-style", "No RL (after arXiv 2502.04194): the most target-likely correct one "
-                       "among the initial mapper's rewrites and the lab model's own samples; then SFT.",
-                       _baseline_entry("grape"), section=_section_after("grape")))
-    register(DemoEntry("dft-noprior", "DFT (no-prior lab)", "DFT on the original expert data, on the lab variant "
-                       "whose base model never saw the expert style.", run_dft_noprior_entry,
-                       section=_section_after("dft-noprior")))
-    register(DemoEntry("dart-dft-noprior", "DART + DFT (no-prior lab)", "DFT on DART-adapted data, same no-prior "
-                       "lab variant (mapper, RL and target all from that variant).", run_dart_dft_noprior_entry,
-                       section=_section_after("dart-dft-noprior")))
+register(DemoEntry("sft-subset", "SFT (DART's subset)", "Plain SFT on the original records DART adapts.",
+                   run_sft_subset_entry, default=False, section=_section_after("sft-subset")))
+register(DemoEntry("sdft", "SDFT-style", "No RL (after arXiv 2402.13669): the lab model rewrites each solution "
+                   "given the question and the original; kept if correct; then SFT.", _baseline_entry("sdft"),
+                   default=False, section=_section_after("sdft")))
+register(DemoEntry("grape", "GRAPE-style", "No RL (after arXiv 2502.04194): the most target-likely correct one "
+                   "among the initial mapper's rewrites and the lab model's own samples; then SFT.",
+                   _baseline_entry("grape"), default=False, section=_section_after("grape")))
+register(DemoEntry("dft-noprior", "DFT (no-prior lab)", "DFT on the original expert data, on the lab variant "
+                   "whose base model never saw the expert style.", run_dft_noprior_entry,
+                   default=False, section=_section_after("dft-noprior")))
+register(DemoEntry("dart-dft-noprior", "DART + DFT (no-prior lab)", "DFT on DART-adapted data, same no-prior "
+                   "lab variant (mapper, RL and target all from that variant).", run_dart_dft_noprior_entry,
+                   default=False, section=_section_after("dart-dft-noprior")))

@@ -1,4 +1,4 @@
-"""``sftlab adapt`` (train the mapper with GRPO, then synthesize the adapted data) and ``sftlab dart`` (adapt, then fine-tune).
+"""``sftlab adapt`` (GRPO on the mapper, then synthesis of the adapted data) and ``sftlab dart`` (adapt, then fine-tune).
 
 On disk (``output_dir`` of ``sftlab adapt``)::
 
@@ -24,10 +24,10 @@ import torch
 
 from ..errors import SftlabError
 from ..io import atomic_write_json
+from .baselines import SYNTHESIS_METHODS, grape_sources, run_direct_rl, sdft_sources
 from .config import AdaptConfig, DartConfig
 from .likelihood import TargetScorer
 from .prompt import mapper_prompt, scaffold_for
-from .baselines import SYNTHESIS_METHODS, grape_sources, run_direct_rl, sdft_sources
 from .rl import DartReward, grpo_args, grpo_prompt, load_done, rl_curve, run_grpo
 from .synthesis import CandidateSource, synthesize
 

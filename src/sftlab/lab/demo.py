@@ -178,6 +178,10 @@ register(DemoEntry("dft", "DFT", "Dynamic Fine-Tuning (arXiv 2508.05629): NLL we
 register(DemoEntry("asft", "ASFT", "Anchored SFT (arXiv 2509.23753): DFT + 0.1 KL(pi_ref || pi_theta).",
                    _objective_entry("asft")))
 
+# What a plain `sftlab demo` runs: it must fit the demo's budget (10 minutes on 2 CPU cores with the lab
+# build; measured figures in docs/lab.md). Every other entry runs with --methods all or by name.
+DEFAULT_ENTRIES = ("base", "sft", "dft", "asft", "landscape")
+
 # Later methods register themselves from their own packages.
 ENTRY_MODULES = ("sftlab.selection.demo", "sftlab.analysis.demo", "sftlab.distill.demo", "sftlab.adapt.demo",
                  "sftlab.trainers.irl_demo")
@@ -192,6 +196,8 @@ def _load_entry_modules() -> None:
         except ModuleNotFoundError as e:
             if e.name != module:
                 raise
+    for name, entry in ENTRIES.items():
+        entry.default = entry.default and name in DEFAULT_ENTRIES
 
 
 def run_demo(cfg: DemoConfig) -> dict:
