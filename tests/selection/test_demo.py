@@ -66,7 +66,7 @@ def test_the_demos_sft_run_serves_as_proxy_when_it_kept_checkpoints(setup, tmp_p
 
     _, data_path, model_dir, _ = setup
     ctx = StubContext(tmp_path, SimpleNamespace(model_dir=model_dir, data={"train": data_path}))
-    sft = ctx.run_dir("nll", 0) / "model"
+    sft = ctx.run_dir("sft", 0) / "model"
     for step in (4, 8):
         LlamaForCausalLM.from_pretrained(model_dir).save_pretrained(sft / f"checkpoint-{step}")
     assert proxy_checkpoints(ctx, S2LDemoSettings(n_checkpoints=2)) == str(sft)

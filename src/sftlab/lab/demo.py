@@ -162,21 +162,21 @@ def _base(ctx: DemoContext, seed: int | None) -> dict:
     return run
 
 
-def _objective_entry(objective: str) -> Callable[[DemoContext, int], dict]:
+def _objective_entry(name: str, objective: str) -> Callable[[DemoContext, int], dict]:
     def run(ctx: DemoContext, seed: int) -> dict:
         extra = {}
         if objective == "nll":  # S2L reuses these evenly spaced checkpoints as its proxy's loss trajectory
             extra = {"save_steps": max(1, ctx.steps // 4), "save_total_limit": None}
-        return ctx.train_and_evaluate(objective, seed, objective=objective, **extra)
+        return ctx.train_and_evaluate(name, seed, objective=objective, **extra)
 
     return run
 
 
 register(DemoEntry("base", "base model", "The lab's pretrained model, before any fine-tuning.", _base, per_seed=False))
-register(DemoEntry("sft", "SFT", "Plain SFT (token NLL) on the expert-style data.", _objective_entry("nll")))
-register(DemoEntry("dft", "DFT", "Dynamic Fine-Tuning (arXiv 2508.05629): NLL weighted by sg(p).", _objective_entry("dft")))
+register(DemoEntry("sft", "SFT", "Plain SFT (token NLL) on the expert-style data.", _objective_entry("sft", "nll")))
+register(DemoEntry("dft", "DFT", "Dynamic Fine-Tuning (arXiv 2508.05629): NLL weighted by sg(p).", _objective_entry("dft", "dft")))
 register(DemoEntry("asft", "ASFT", "Anchored SFT (arXiv 2509.23753): DFT + 0.1 KL(pi_ref || pi_theta).",
-                   _objective_entry("asft")))
+                   _objective_entry("asft", "asft")))
 
 # What a plain `sftlab demo` runs: it must fit the demo's budget (10 minutes on 2 CPU cores with the lab
 # build; measured figures in docs/lab.md). Every other entry runs with --methods all or by name.

@@ -46,7 +46,7 @@ def proxy_checkpoints(ctx, settings: S2LDemoSettings) -> str:
     The demo's own SFT run (seed 0) serves when it kept that many checkpoints;
     otherwise a proxy run is trained once (cached by the demo).
     """
-    sft_run = ctx.run_dir("nll", 0) / "model"
+    sft_run = ctx.run_dir("sft", 0) / "model"
     if len(list(sft_run.glob("checkpoint-*"))) >= settings.n_checkpoints:
         return str(sft_run)
     save_steps = max(1, ctx.steps // settings.n_checkpoints)

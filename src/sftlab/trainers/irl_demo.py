@@ -82,7 +82,7 @@ def irl_config(ctx, method: str, seed: int, start_model: str) -> IRLConfig:
 def start_model(ctx, seed: int) -> str:
     if settings_for(ctx).start == "base":
         return str(ctx.lab.model_dir)
-    return ctx.train("nll", seed, objective="nll")["output_dir"]  # the `sft` entry's run (cached)
+    return ctx.train("sft", seed, objective="nll")["output_dir"]  # the `sft` entry's run (cached)
 
 
 def _entry(method: str):
