@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 CORPUS = [
     "Question: Tom has 3 apples and buys 4 more. How many apples?\nSolution: 3+4=7; #### 7",
     "Question: A box holds 12 pens; 5 are taken. How many remain?\nSolution: 12-5=7; #### 7",
@@ -40,3 +42,53 @@ def make_model(vocab_size: int, seed: int = 0, hidden: int = 32, layers: int = 2
         pad_token_id=0, bos_token_id=1, eos_token_id=2,
     )
     return LlamaForCausalLM(cfg)
+
+
+def char_tokenizer():
+    """One token per printable character, a BOS added like Llama's, no pad token."""
+    import string
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["<unk>", "<s>", "</s>"] + list(string.printable))}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def tiny_llama(tokenizer, seed: int = 0, head_scale: float = 1.0):
+    """A random 2-layer, 32-wide Llama in eval mode for ``tokenizer`` (no pad token id).
+
+    ``head_scale`` > 1 makes the next-token choices clear-cut (no near-ties), so
+    greedy decoding is stable under padding.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=None,
+    )
+    model = LlamaForCausalLM(config)
+    if head_scale != 1.0:
+        with torch.no_grad():
+            model.lm_head.weight.mul_(head_scale)
+    return model.eval()
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Tiny models run fastest on one torch thread, and far faster than on two on a busy machine."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

@@ -18,6 +18,11 @@ import yaml
 from .errors import SftlabError
 
 
+def help_meta(text: str, **extra) -> dict:
+    """A dataclass field's metadata: its ``--help`` text, plus e.g. ``choices``."""
+    return {"help": text, **extra}
+
+
 def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
     """Add one ``--flag`` per field of dataclass ``cls`` (underscores become dashes)."""
     hints = typing.get_type_hints(cls)

@@ -7,11 +7,12 @@ when the machine is quiet.
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
 import torch
+
+from tiny import one_thread
 
 from sftlab.adapt.prompt import mapper_prompt
 
@@ -22,16 +23,6 @@ def record(i: int, a: int, b: int) -> dict:
     return {"id": f"r{i}", "question": f"Tom has {a} apples and buys {b} more. How many apples?",
             "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.", "answer": str(a + b),
             "family": "shopping"}
-
-
-@contextlib.contextmanager
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -178,3 +179,21 @@ def test_forced_rebuild_is_identical_and_clears_stale_temp_folders(lab):
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert {s: p.read_bytes() for s, p in again.data.items()} == data_before
     assert again.info["base_accuracy"] == art.info["base_accuracy"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="needs /proc/loadavg")
+def test_thread_rule_counts_a_busy_process_and_not_finished_ones():
+    import subprocess
+    import sys
+
+    from sftlab.lab.model import _free_cores, _running_others
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert _running_others() >= 1
+        n = len(os.sched_getaffinity(0))
+        assert _free_cores() <= max(1, n - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..objectives import OBJECTIVES
 from .prompt import DEFAULT_MAPPER_TEMPLATE, check_template
 from .rewards import PENALTIES, RewardConfig
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

@@ -33,6 +33,7 @@ import string
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from ..config import help_meta as _h
 from ..verify import verify
 
 PENALTIES = ("length", "coverage", "copy", "repetition", "leak")
@@ -41,10 +42,6 @@ TERMS = ("alignment", "correct", *PENALTIES)
 _NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

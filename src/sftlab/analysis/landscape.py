@@ -27,14 +27,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_text
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
 from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

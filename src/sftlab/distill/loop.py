@@ -33,6 +33,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from .filters import Candidate, FilterChain, FilterContext, build_filters, filter_configs, parse_filter_spec, verified
@@ -43,10 +44,6 @@ PACK_DEFAULTS = {
     "math": {"n": 4, "max_new_tokens": 256, "learning_rate": 1e-4, "eval_size": 100},
     "protein": {"n": 128, "max_new_tokens": 160, "learning_rate": 1e-3, "eval_size": 128},
 }
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

@@ -8,13 +8,10 @@ from pathlib import Path
 
 import torch
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..generation import SamplingConfig
 from .scoring import evaluate
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

@@ -17,11 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
+from ..config import help_meta as _h
 from ..errors import SftlabError
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass
@@ -184,7 +181,7 @@ DEFAULT_ENTRIES = ("base", "sft", "dft", "asft", "landscape")
 
 # Later methods register themselves from their own packages.
 ENTRY_MODULES = ("sftlab.selection.demo", "sftlab.analysis.demo", "sftlab.distill.demo", "sftlab.adapt.demo",
-                 "sftlab.trainers.irl_demo")
+                 "sftlab.trainers.irl_demo", "sftlab.trainers.nft_demo")
 
 
 def _load_entry_modules() -> None:

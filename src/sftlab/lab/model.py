@@ -248,10 +248,33 @@ def _loadavg() -> float | None:
 
 
 def _free_cores() -> int:
-    """Cores not already busy (load average), at least 1: oversubscribed torch threads are far slower."""
+    """Cores not busy with other work, at least 1: oversubscribed torch threads run tiny models far slower.
+
+    Counts the tasks running right now (``/proc/loadavg``'s running field, less
+    this process, at the lowest of a few samples so a short-lived task does not
+    count); the load average would also count work that just finished, such as
+    a build that ended a minute ago. Elsewhere, falls back to the 1-minute load average.
+    """
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    load = _loadavg() or 0.0
-    return max(1, min(n, round(n - load)))
+    busy = _running_others()
+    if busy is None:
+        busy = _loadavg() or 0.0
+    return max(1, min(n, round(n - busy)))
+
+
+def _running_others(samples: int = 5, interval: float = 0.05) -> int | None:
+    """Other runnable tasks now (lowest of ``samples`` reads of /proc/loadavg), or None where it is unavailable."""
+    seen = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                running = int(f.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        seen.append(max(0, running - 1))  # the reading task itself is running
+        if i + 1 < samples:
+            time.sleep(interval)
+    return min(seen)
 
 
 @contextlib.contextmanager

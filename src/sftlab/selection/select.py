@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl
 from .sampling import METHODS, SOURCE_SPLITS, parse_budget, select_indices
@@ -34,10 +35,6 @@ from .sampling import METHODS, SOURCE_SPLITS, parse_budget, select_indices
 # The lab's tiny model needs a far larger step than a pretrained LM to move in a few hundred steps.
 LAB_PROXY_LEARNING_RATE = 1e-3
 PAPER_PROXY_LEARNING_RATE = 2e-5
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

@@ -41,6 +41,7 @@ from pathlib import Path
 import torch
 from trl import DPOConfig, DPOTrainer
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from .irl_losses import LINKS, irl_pair_loss, pair_metrics
@@ -48,10 +49,6 @@ from .irl_losses import LINKS, irl_pair_loss, pair_metrics
 METHODS = ("irft", "spin", "rft")
 CHUNKING = ("contiguous", "shuffled")
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass

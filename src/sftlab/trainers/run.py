@@ -10,13 +10,10 @@ from pathlib import Path
 
 import torch
 
+from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json
 from ..objectives import KL_DIRECTIONS, OBJECTIVES
-
-
-def _h(text: str, **extra) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass
