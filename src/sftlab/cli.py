@@ -39,6 +39,7 @@ TRAIN_METHODS = {
     "irft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
     "spin": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
     "rft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
+    "nft": ("sftlab.trainers.nft", "NFTTrainConfig", "run_nft"),
 }
 LAB_ACTIONS = {"build": "Build (or reuse) the lab model and data.", "info": "Describe the lab: config, files, base accuracy."}
 
@@ -86,7 +87,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name == "train" and cfg_name == "TrainConfig":
             p.add_argument("--method", choices=["sft", *TRAIN_METHODS], default="sft",
                            help="sft: token-level objectives (--objective); irft, spin, rft: inverse RL from "
-                                "demonstrations (arXiv 2405.17888; `sftlab train --method irft --help` lists their options).")
+                                "demonstrations (arXiv 2405.17888; `sftlab train --method irft --help` lists their options); "
+                                "nft: negative-aware fine-tuning on verified samples (arXiv 2505.18116; "
+                                "`sftlab train --method nft --help`).")
         add_dataclass_args(p, cfg_cls)
     lab_cls = _load("sftlab.lab", "LabConfig")
     if lab_cls is not None:
