@@ -25,11 +25,6 @@ def record(i: int, a: int, b: int) -> dict:
             "family": "shopping"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with one_thread():
-        yield
-
 
 @pytest.fixture(scope="session")
 def make_record():

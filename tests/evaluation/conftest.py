@@ -1,13 +1,8 @@
 """A tiny random Llama and a character-level tokenizer, built offline (helpers in tests/tiny.py)."""
 
 import pytest
-from tiny import char_tokenizer, one_thread, tiny_llama
+from tiny import char_tokenizer, tiny_llama
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    with one_thread():
-        yield
 
 
 @pytest.fixture(scope="session")

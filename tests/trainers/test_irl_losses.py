@@ -13,14 +13,6 @@ from sftlab.trainers.irl_losses import irl_pair_loss, link_loss, pair_metrics
 from tiny import make_model, make_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # (policy chosen, policy rejected, ref chosen, ref rejected, beta) -> z
 #   A: ratios +1 and -1, beta 0.1  -> z = 0.1 * (1 - (-1)) = 0.2
 #   B: ratios -2 and +3, beta 0.5  -> z = 0.5 * (-2 - 3) = -2.5

@@ -25,14 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 K = 4
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def n_right(a: int, b: int) -> int:
     """How many of a question's K answers the stub verifier accepts: none when a == b, else 1 to 3."""
