@@ -12,26 +12,8 @@ import sftlab.generation
 from sftlab.errors import SftlabError
 from sftlab.io import read_jsonl
 from sftlab.trainers.irl import IRFTTrainer, IRLConfig, iteration_chunks, run_irl
-from tiny import make_model, make_tokenizer
+from tiny import make_tokenizer
 
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    tok = make_tokenizer()
-    d = tmp_path_factory.mktemp("tiny")
-    make_model(len(tok), seed=0).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    rows = [{"question": f"What is {a} plus {b}?", "solution": f"{a}+{b}={a + b}; #### {a + b}", "answer": a + b}
-            for a in range(1, 4) for b in range(1, 4)]  # fmt: skip
-    p = tmp_path_factory.mktemp("data") / "train.jsonl"
-    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return p
 
 
 @pytest.fixture

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from sftlab.trainers import rft
 from sftlab.trainers.irl import IRLConfig, run_irl
-from tiny import make_model, make_tokenizer
 
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    tok = make_tokenizer()
-    d = tmp_path_factory.mktemp("tiny")
-    make_model(len(tok), seed=0).save_pretrained(d)
-    tok.save_pretrained(d)
-    rows = [{"question": f"What is {a} plus {b}?", "solution": f"{a}+{b}={a + b}; #### {a + b}"}
-            for a in range(1, 4) for b in range(1, 4)]  # fmt: skip
-    data = d / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return d, data, tok
-
-
-def test_rft_alternates_reward_and_policy_steps(setup, tmp_path, monkeypatch):
-    tiny_dir, data, _ = setup
+def test_rft_alternates_reward_and_policy_steps(tiny_dir, data_file, tmp_path, monkeypatch):
+    data = data_file
     scored = []
     real_score = rft.score
 
@@ -75,9 +60,9 @@ def test_rft_alternates_reward_and_policy_steps(setup, tmp_path, monkeypatch):
     assert any(not torch.equal(a, b) for a, b in zip(rm1.parameters(), rm2.parameters()))  # carried and trained on
 
 
-def test_reward_model_learns_to_rank_demonstrations(setup, tmp_path):
+def test_reward_model_learns_to_rank_demonstrations(tiny_dir, tmp_path):
     """A few Bradley-Terry steps on fixed pairs make the reward model rank demonstration over generation."""
-    tiny_dir, _, tok = setup
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
     pairs = [{"prompt": f"Question: What is {a} plus {b}?\nSolution:", "chosen": f" {a}+{b}={a + b}; #### {a + b}",
               "rejected": " The answer is 42."} for a in range(1, 4) for b in range(1, 4)]  # fmt: skip
     cfg = IRLConfig(method="rft", reward_steps=15, reward_learning_rate=3e-3, per_device_train_batch_size=9,

@@ -19,7 +19,7 @@ from sftlab.config import build_config
 from sftlab.errors import SftlabError
 from sftlab.objectives.nft import informative, nft_loss
 from sftlab.trainers.nft import NFTConfig, NFTTrainConfig, NFTTrainer, check_config, group_outcomes, run_nft
-from tiny import make_model, make_tokenizer
+from tiny import make_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 K = 4
@@ -44,19 +44,6 @@ class StubVerifier:
         return out
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    tok = make_tokenizer()
-    d = tmp_path_factory.mktemp("tiny")
-    make_model(len(tok), seed=0).save_pretrained(d)
-    tok.save_pretrained(d)
-    rows = [{"question": f"What is {a} plus {b}?", "solution": f"{a}+{b}={a + b}; #### {a + b}", "answer": a + b}
-            for a in range(1, 4) for b in range(1, 4)]  # fmt: skip
-    data = d / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return d, data
-
-
 def _ref_logps(model, inp) -> torch.Tensor:
     """log pi(a_t) of the completion tokens from the full logits (temperature 1), (B, T)."""
     ids = torch.cat([inp["prompt_ids"], inp["completion_ids"]], dim=1)
@@ -66,8 +53,7 @@ def _ref_logps(model, inp) -> torch.Tensor:
     return logits.float().log_softmax(-1).gather(-1, inp["completion_ids"].unsqueeze(-1)).squeeze(-1)
 
 
-def test_trainer_loss_is_the_pure_function_on_the_same_batch(setup, tmp_path):
-    tiny_dir, _ = setup
+def test_trainer_loss_is_the_pure_function_on_the_same_batch(tiny_dir, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)
     tok = make_tokenizer()
     tok.padding_side = "left"
@@ -135,8 +121,8 @@ def test_group_outcomes():
         NFTConfig(output_dir="x", beta=0.1, num_generations=2, per_device_train_batch_size=2, use_cpu=True)
 
 
-def test_run_nft_trains_saves_and_resumes(setup, tmp_path, monkeypatch):
-    tiny_dir, data = setup
+def test_run_nft_trains_saves_and_resumes(tiny_dir, data_file, tmp_path, monkeypatch):
+    data = data_file
     monkeypatch.setattr(nft, "reward_function", lambda cfg: StubVerifier())
     out = tmp_path / "nft"
     cfg = NFTTrainConfig(model=str(tiny_dir), data=str(data), output_dir=str(out), max_steps=2, num_generations=K,

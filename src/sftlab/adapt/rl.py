@@ -95,7 +95,7 @@ def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int,
         gradient_accumulation_steps=1, max_completion_length=max_completion_length, temperature=temperature,
         lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="steps", save_steps=save_steps,
         save_total_limit=1, seed=seed, report_to="none", disable_tqdm=not progress, use_cpu=not gpu,
-        bf16=bool(gpu and torch.cuda.is_bf16_supported()), gradient_checkpointing=False,
+        bf16=bool(gpu and torch.cuda.is_bf16_supported()), activation_checkpointing=False,
         use_vllm=bool(use_vllm and gpu), vllm_mode="colocate", dataloader_num_workers=0, log_completions=False,
         save_only_model=False,
     )  # fmt: skip

@@ -25,7 +25,7 @@ from ..errors import SftlabError
 class DemoConfig:
     """Options of ``sftlab demo``."""
 
-    quick: bool = field(default=False, metadata=_h("A fast pass: one seed, fewer steps, smaller test splits (about 2 minutes once the lab is built)."))
+    quick: bool = field(default=False, metadata=_h("A fast pass: one seed, fewer steps, smaller test splits (about a minute on 2 cores once the lab is built)."))
     seeds: int | None = field(default=None, metadata=_h("Training seeds per method (default: 2, or 1 with --quick)."))
     output_dir: str = field(default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go."))
     methods: str | None = field(default=None, metadata=_h("Comma-separated entries to run, or 'all' (default: the entries marked default, which fit the demo's time budget). See --list-methods."))
