@@ -33,6 +33,7 @@ def test_mapper_pairs_restate_fresh_problems_in_both_styles():
 class StubContext(DemoContext):
     def __init__(self, out: Path, lab):  # evaluation and fine-tuning are stubbed
         self.cfg, self.lab, self.out = DemoConfig(methods="dart,direct-rl"), lab, out
+        self.selected = ["dart", "direct-rl"]
         self.quick, self.steps, self.splits, self.results, self.calls = True, 4, ["test_id", "test_ood"], {}, []
 
     def train_and_evaluate(self, name, seed, **kw):

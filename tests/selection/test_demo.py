@@ -6,6 +6,8 @@ The proxy is trained for real (DemoContext.train on the tiny model), once for ev
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from sftlab.data import load_sft_data
 from sftlab.lab.demo import ENTRIES, DemoConfig, DemoContext
 from sftlab.selection.demo import S2LDemoSettings, run_budgets, section
@@ -27,7 +29,12 @@ class StubContext(DemoContext):
 
 def test_entries_registered():
     assert {"s2l", "random-subset"} <= set(ENTRIES)
-    assert ENTRIES["random-subset"].section is section
+    ctx = SimpleNamespace(selected=["random-subset", "s2l"], results={})  # drawn after the last of the two only
+    assert ENTRIES["random-subset"].section(ctx) is None
+    ctx.results["s2l"] = {"runs": [{"accuracy": {"test_id": 0.5, "test_ood": 0.25}, "by_budget": {}}]}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sftlab.selection.demo.section", lambda ctx: "drawn")
+        assert ENTRIES["s2l"].section(ctx) == "drawn" and ENTRIES["random-subset"].section(ctx) is None
 
 
 def test_budgets_seeds_and_one_shared_proxy(setup, tmp_path):

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 import sftlab.trainers.irl_demo as demo
-from sftlab.lab.demo import ENTRIES
+from sftlab.lab.demo import ENTRIES, resolve_methods
 from sftlab.trainers.irl import check_config
 
 
 def _ctx(tmp_path, methods, results, quick=True):
     lab = SimpleNamespace(data={"train": "train.jsonl"}, model_dir=Path("lab-model"))
     return SimpleNamespace(quick=quick, cfg=SimpleNamespace(methods=methods, fresh=False), results=results, lab=lab,
-                           notes=[], run_dir=lambda name, seed: tmp_path / name / f"seed{seed}")  # fmt: skip
+                           selected=resolve_methods(methods), notes=[], run_dir=lambda name, seed: tmp_path / name / f"seed{seed}")  # fmt: skip
 
 
 def _its(key, values):
@@ -49,3 +49,6 @@ def test_section_comes_once_after_the_last_irl_entry(tmp_path):
     means = demo._mean_over_seeds(_ctx(tmp_path, None, {"irft": irft}), "irft", "reward_accuracy")
     assert means == ([1, 2], [0.75, 1.0])
     assert demo.section(_ctx(tmp_path, "irft", {})) is None  # nothing ran
+    spin = {"runs": [{"iterations": _its("reward_accuracy", [1.0])}]}
+    assert demo.section(_ctx(tmp_path, "all", {"irft": irft})) is None  # --methods all: spin and rft still to run
+    assert demo.section(_ctx(tmp_path, "all", {"irft": irft, "spin": spin, "rft": rft})) is not None

@@ -173,10 +173,7 @@ def _section_after(name: str):
     """The section, drawn once: after whichever of this module's selected entries runs last."""
 
     def draw(ctx):
-        from ..lab.demo import ENTRIES
-
-        selected = [m.strip() for m in ctx.cfg.methods.split(",")] if ctx.cfg.methods else list(ENTRIES)
-        mine = [m for m in selected if m in MINE]
+        mine = [m for m in ctx.selected if m in MINE]
         return section(ctx) if mine and mine[-1] == name else None
 
     return draw

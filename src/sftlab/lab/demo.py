@@ -80,6 +80,7 @@ class DemoContext:
         for split in self.splits:
             data = load_sft_data(str(lab.data[split]))
             self.items[split] = eval_items(data)[:limit]
+        self.selected: list[str] = []  # the entries this demo runs, in order (set by run_demo)
         self.results: dict[str, dict] = {}  # entry name -> {"runs": [...]} as they finish
         self.notes: list[str] = []
 
@@ -197,6 +198,21 @@ def _load_entry_modules() -> None:
         entry.default = entry.default and name in DEFAULT_ENTRIES
 
 
+def resolve_methods(methods: str | None) -> list[str]:
+    """The entries ``--methods`` names, in run order: None = the default ones, 'all' = every registered entry."""
+    _load_entry_modules()
+    if not methods:
+        names = [n for n, e in ENTRIES.items() if e.default]
+    elif methods.strip() == "all":
+        names = list(ENTRIES)
+    else:
+        names = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [n for n in names if n not in ENTRIES]
+    if unknown:
+        raise SftlabError(f"--methods: unknown entries {unknown}; known: {list(ENTRIES)}")
+    return names
+
+
 def run_demo(cfg: DemoConfig) -> dict:
     from ..lab import ensure_lab
     from ..report import Section, machine_info, summarize_runs, write_report
@@ -206,15 +222,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         for e in ENTRIES.values():
             print(f"{e.name:14s} {'default' if e.default else '       '}  {e.description}")
         return {}
-    if not cfg.methods:
-        names = [n for n, e in ENTRIES.items() if e.default]
-    elif cfg.methods.strip() == "all":
-        names = list(ENTRIES)
-    else:
-        names = [m.strip() for m in cfg.methods.split(",") if m.strip()]
-    unknown = [n for n in names if n not in ENTRIES]
-    if unknown:
-        raise SftlabError(f"--methods: unknown entries {unknown}; known: {list(ENTRIES)}")
+    names = resolve_methods(cfg.methods)
     t_start = time.time()
     import torch
 
@@ -224,6 +232,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     lab = ensure_lab(cache_dir=cfg.cache_dir)
     out = Path(cfg.output_dir)
     ctx = DemoContext(cfg, lab, out)
+    ctx.selected = list(names)
     n_seeds = cfg.seeds or (1 if cfg.quick else 2)
     seeds = list(range(n_seeds))
     print(f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "

@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..io import default_mode
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 
@@ -49,6 +51,7 @@ def screenshot(html_path, png_path, *, width: int = 1280, height: int = 2400, ti
         except (OSError, subprocess.TimeoutExpired):
             ok = False
     if ok:
+        os.chmod(tmp, default_mode())
         os.replace(tmp, png_path)
     else:
         with contextlib.suppress(FileNotFoundError):

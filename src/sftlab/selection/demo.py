@@ -166,13 +166,23 @@ def _register() -> None:
         "s2l", f"S2L {round(100 * HEADLINE)}%",
         "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
         "cluster first. Headline: 30% of the train split; the S2L section has 10/30/50%.",
-        lambda ctx, seed: run_budgets(ctx, "s2l", seed),
+        lambda ctx, seed: run_budgets(ctx, "s2l", seed), section=_section_after("s2l"),
     ))
     register(DemoEntry(
         "random-subset", f"random {round(100 * HEADLINE)}%",
         "SFT on a uniformly random subset of the train split (the selection baseline), same budgets as S2L.",
-        lambda ctx, seed: run_budgets(ctx, "random", seed), section=section,
+        lambda ctx, seed: run_budgets(ctx, "random", seed), section=_section_after("random-subset"),
     ))
+
+
+def _section_after(name: str):
+    """The section, drawn once: after whichever of the two entries the demo runs last."""
+
+    def draw(ctx):
+        mine = [m for m in getattr(ctx, "selected", []) if m in ("s2l", "random-subset")]
+        return section(ctx) if mine and mine[-1] == name else None
+
+    return draw
 
 
 _register()

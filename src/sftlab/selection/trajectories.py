@@ -11,18 +11,16 @@ not computed again. The result is the ``(N, C)`` matrix S2L clusters
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..io import atomic_write_json
+from ..io import atomic_file, atomic_write_json
 
 INDEX = "index.json"
 MATRIX = "trajectories.npy"
@@ -159,18 +157,9 @@ def dataset_fingerprint(dataset, max_length: int | None = None) -> str:
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
     """``np.save`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_file(path, "wb") as f:
+        np.save(f, array)
+    return Path(path)
 
 
 def _batches(order: np.ndarray, batch_size: int):

@@ -112,7 +112,7 @@ def section(ctx):
 
     ran = [m for m in METHODS if ctx.results.get(m, {}).get("runs")]
     selected = _selected(ctx)
-    if not ran or ran[-1] != selected[-1]:
+    if not ran or not selected or ran[-1] != selected[-1]:
         return None  # another IRL entry still has to run: the section comes after it
     s = settings_for(ctx)
     text = (
@@ -135,8 +135,8 @@ def section(ctx):
 
 
 def _selected(ctx) -> list[str]:
-    names = [m.strip() for m in (ctx.cfg.methods or "").split(",") if m.strip()] or list(METHODS)
-    return [m for m in METHODS if m in names]
+    """This module's entries among those the demo runs (in METHODS order)."""
+    return [m for m in METHODS if m in ctx.selected]
 
 
 def _mean_over_seeds(ctx, method: str, key: str) -> tuple[list[int], list[float]]:
