@@ -66,3 +66,24 @@ def test_cli_quick_demo_on_the_real_lab(tmp_path):
         for split in ("test_id", "test_ood"):
             assert metrics["methods"][name]["summary"][split]["n_seeds"] >= 1
     assert metrics["methods"]["base"]["summary"]["test_id"]["mean"] > 0.2  # the base model has real skill
+
+
+@pytest.mark.slow
+def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
+    """`sftlab demo --quick --methods all` on the real lab: every entry reports both splits, every section is drawn."""
+    out = tmp_path / "demo-all"
+    env = {**os.environ, "SFTLAB_CACHE": os.environ.get("SFTLAB_CACHE", str(tmp_path / "cache"))}
+    proc = subprocess.run([sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--methods", "all",
+                           "--output-dir", str(out)], capture_output=True, text=True, env=env, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    demo._load_entry_modules()
+    methods = [name for name, entry in demo.ENTRIES.items() if entry.run is not None]
+    assert len(methods) >= 18 and sorted(metrics["methods"]) == sorted(methods)
+    for name in methods:
+        for split in ("test_id", "test_ood"):
+            assert metrics["methods"][name]["summary"][split]["n_seeds"] == 1, (name, split)
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for title in ("S2L data selection vs random", "Representation landscape", "Self-distillation", "DART",
+                  "IRL from demonstrations", "NFT"):
+        assert f"<h2>{title}" in report, title
