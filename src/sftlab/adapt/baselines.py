@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..data import render_prompt
 from .prompt import mapper_prompt
-from .rl import CorrectnessReward, grpo_args, grpo_prompt, load_done, run_grpo
+from .rl import CorrectnessReward, adapt_grpo_args, grpo_prompt, load_done, run_grpo
 from .synthesis import CandidateSource
 
 SYNTHESIS_METHODS = {"dart": "reward", "sdft": "correct", "grape": "likelihood"}
@@ -57,10 +57,5 @@ def run_direct_rl(cfg, target_path: str, records: list[dict], out: Path) -> dict
     chat = cfg.prompt_template is None and getattr(tok, "chat_template", None)
     dataset = Dataset.from_list([{"prompt": grpo_prompt(r["question"], tok) if chat else render_prompt(
         r["question"], tok, cfg.prompt_template), "answer": r.get("answer")} for r in records])  # fmt: skip
-    args = grpo_args(
-        out / "rl", steps=cfg.rl_steps, group_size=cfg.group_size, prompts_per_step=cfg.prompts_per_step,
-        learning_rate=cfg.rl_learning_rate, beta=cfg.kl_beta, temperature=cfg.temperature,
-        max_completion_length=cfg.max_completion_length, seed=cfg.seed, save_steps=cfg.save_steps,
-        use_vllm=cfg.use_vllm, progress=cfg.progress,
-    )  # fmt: skip
+    args = adapt_grpo_args(cfg, out / "rl")
     return run_grpo(model, tok, dataset, [CorrectnessReward(cfg.verify_mode)], args, out / "policy")

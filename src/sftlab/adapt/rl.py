@@ -101,6 +101,16 @@ def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int,
     )  # fmt: skip
 
 
+def adapt_grpo_args(cfg, output_dir):
+    """:func:`grpo_args` from an ``AdaptConfig``'s RL options (the mapper's GRPO and the direct-RL baseline)."""
+    return grpo_args(
+        output_dir, steps=cfg.rl_steps, group_size=cfg.group_size, prompts_per_step=cfg.prompts_per_step,
+        learning_rate=cfg.rl_learning_rate, beta=cfg.kl_beta, temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length, seed=cfg.seed, save_steps=cfg.save_steps,
+        use_vllm=cfg.use_vllm, progress=cfg.progress,
+    )  # fmt: skip
+
+
 def run_grpo(model, tokenizer, dataset, reward_funcs, args, out_dir: Path) -> dict:
     """Train ``model`` with GRPO (resuming from a checkpoint in ``args.output_dir``) and save it to ``out_dir``.
 

@@ -28,7 +28,7 @@ from .baselines import SYNTHESIS_METHODS, grape_sources, run_direct_rl, sdft_sou
 from .config import AdaptConfig, DartConfig
 from .likelihood import TargetScorer
 from .prompt import mapper_prompt, scaffold_for
-from .rl import DartReward, grpo_args, grpo_prompt, load_done, rl_curve, run_grpo
+from .rl import DartReward, adapt_grpo_args, grpo_prompt, load_done, rl_curve, run_grpo
 from .synthesis import CandidateSource, synthesize
 
 
@@ -166,12 +166,7 @@ def train_mapper(cfg: AdaptConfig, mapper_path: str, records: list[dict], scorer
          "question": r["question"], "solution": r["solution"], "answer": r.get("answer"), "lp_original": float(lp)}
         for r, lp in zip(records, lp_original)
     ])  # fmt: skip
-    args = grpo_args(
-        out / "rl", steps=cfg.rl_steps, group_size=cfg.group_size, prompts_per_step=cfg.prompts_per_step,
-        learning_rate=cfg.rl_learning_rate, beta=cfg.kl_beta, temperature=cfg.temperature,
-        max_completion_length=cfg.max_completion_length, seed=cfg.seed, save_steps=cfg.save_steps,
-        use_vllm=cfg.use_vllm, progress=cfg.progress,
-    )  # fmt: skip
+    args = adapt_grpo_args(cfg, out / "rl")
     return run_grpo(mapper, mapper_tok, dataset, [DartReward(scorer, cfg, scaffold)], args, out / "mapper")
 
 

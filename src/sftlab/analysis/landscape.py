@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..config import help_meta as _h
 from ..errors import SftlabError
+from ..models import load_tokenizer
 from ..io import atomic_write_json, atomic_write_text
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
 from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
@@ -107,7 +108,7 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
     for name, path, k in conditions:
         if path not in loaded:
             loaded.clear()  # one model in memory at a time
-            loaded[path] = [None, _load_tokenizer(path, cfg.trust_remote_code)]
+            loaded[path] = [None, load_tokenizer(path, cfg.trust_remote_code)]
         tok = loaded[path][1]
         shot_ids = pick_shots(len(records), len(pool), k, cfg.seed, exclude) if k else [[] for _ in records]
         prompts = [
@@ -214,17 +215,6 @@ def _is_chat(data) -> bool:
     first = data.records[0]
     return data.format == "messages" or (data.format == "prompt_completion" and isinstance(first["prompt"], list))
 
-
-def _load_tokenizer(path: str, trust_remote_code: bool):
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{path}: cannot load the tokenizer ({str(e).splitlines()[0]})") from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def _load_model(path: str, trust_remote_code: bool):

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ..config import help_meta as _h
 from ..errors import SftlabError
+from ..models import load_tokenizer
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from .filters import Candidate, FilterChain, FilterContext, build_filters, filter_configs, parse_filter_spec, verified
 
@@ -346,14 +347,6 @@ def _sft_record(c: Candidate, r: int) -> dict:
     return {"prompt": c.prompt, "completion": completion_text(c.prompt, c.completion), "answer": c.answer,
             "source": f"round-{r}"}  # fmt: skip
 
-
-def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{path}: cannot load the tokenizer ({str(e).splitlines()[0]})") from None
 
 
 def read_json(path: Path) -> dict:

@@ -268,14 +268,10 @@ def _step_of(path: Path) -> int | None:
 
 def _tokenize_all(data, model_path: str, prompt_template: str | None):
     """Every record tokenized, none dropped (so row i is record i); cutting to max_length happens at scoring."""
-    from transformers import AutoTokenizer
-
     from ..data import tokenize_sft
+    from ..models import load_tokenizer
 
-    try:
-        tok = AutoTokenizer.from_pretrained(model_path)
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{model_path}: cannot load the tokenizer ({str(e).splitlines()[0]})") from None
+    tok = load_tokenizer(model_path)
     dataset, stats = tokenize_sft(data, tok, max_length=2**62, on_overlength="error", prompt_template=prompt_template)
     assert stats["n_kept"] == len(data.records)
     return dataset

@@ -44,6 +44,7 @@ from trl import DPOConfig, DPOTrainer
 from ..config import help_meta as _h
 from ..errors import SftlabError
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
+from ..models import load_tokenizer
 from .irl_losses import LINKS, irl_pair_loss, pair_metrics
 
 METHODS = ("irft", "spin", "rft")
@@ -441,17 +442,6 @@ def load_policy(path: str, cfg: IRLConfig):
                                           dtype=torch.bfloat16 if bf16 and use_gpu else torch.float32)  # fmt: skip
     return model, tok, bf16
 
-
-def load_tokenizer(path: str, trust_remote_code: bool = False):
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{path}: cannot load the tokenizer ({str(e).splitlines()[0]})") from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def sample_accuracy(pairs: list[dict]) -> float | None:
