@@ -69,8 +69,8 @@ def child(kind: str, a) -> dict:
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    from sftlab.adapt import DartConfig, run_dart
-    from sftlab.adapt import rl as rl_module
+    from sftlab.methods.dart import DartConfig, run_dart
+    from sftlab.methods.dart import rl as rl_module
 
     work = tempfile.mkdtemp(prefix="dart_cost_")
     model_dir, data = setup(work, a.examples, a.lab)
@@ -94,9 +94,9 @@ def child(kind: str, a) -> dict:
     )  # fmt: skip
     t0 = time.perf_counter()
     if kind == "dart_rl":
-        from sftlab.adapt import TargetScorer
-        from sftlab.adapt.prompt import scaffold_for
-        from sftlab.adapt.run import load, load_reasoning, train_mapper
+        from sftlab.methods.dart import TargetScorer
+        from sftlab.methods.dart.prompt import scaffold_for
+        from sftlab.methods.dart.run import load, load_reasoning, train_mapper
 
         target, tok = load(model_dir)
         rl = train_mapper(cfg, cfg.mapper, load_reasoning(data, a.examples), TargetScorer(target, tok),

@@ -3,7 +3,7 @@
 (a) k-means (K=100) and cluster sampling of N x C synthetic loss trajectories
     (default 1,000,000 x 12: a mixture of curve shapes, per-example scale and
     noise), against the 60 s target on 2 CPU cores.
-(b) tokens/s of :func:`sftlab.selection.example_losses` (fused LM head, per-example
+(b) tokens/s of :func:`sftlab.generation.scoring.example_losses` (fused LM head, per-example
     mean completion loss) vs ``model(input_ids).logits`` on the same batches of
     the same model, target ratio >= 0.9.
 
@@ -39,7 +39,7 @@ def synthetic_trajectories(n: int, c: int, seed: int = 0) -> np.ndarray:
 
 
 def bench_clustering(n: int, c: int, k: int, budget: float) -> dict:
-    from sftlab.selection import select_indices
+    from sftlab.methods.s2l import select_indices
 
     x = synthetic_trajectories(n, c)
     t0 = time.perf_counter()
@@ -65,8 +65,7 @@ def make_model(path: str | None, device: str):
 def bench_recording(model, n: int, batch_size: int, min_len: int, max_len: int, repeats: int) -> dict:
     import datasets
 
-    from sftlab.selection import example_losses
-    from sftlab.selection.trajectories import _pad
+    from sftlab.generation.scoring import _pad, example_losses
 
     rng = np.random.default_rng(0)
     vocab = model.config.vocab_size

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tiny import char_tokenizer
 
 from sftlab.errors import SftlabError
 from sftlab.models import load_tokenizer
+from tiny import char_tokenizer
 
 
 def test_missing_tokenizer_is_one_error_naming_the_path(tmp_path):

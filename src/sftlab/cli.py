@@ -18,38 +18,36 @@ from .errors import SftlabError
 
 # command -> (module, config class, run function, one-line help)
 COMMANDS = {
-    "train": ("sftlab.trainers.run", "TrainConfig", "run_train",
+    "train": ("sftlab.methods.sft", "TrainConfig", "run_train",
               "Fine-tune a causal LM with an SFT objective (nll, dft, power, asft)."),
-    "eval": ("sftlab.evaluation", "EvalConfig", "run_eval",
+    "eval": ("sftlab.methods.eval", "EvalConfig", "run_eval",
              "Evaluate a model: greedy accuracy, avg@k / pass@k, per split."),
-    "adapt": ("sftlab.adapt", "AdaptConfig", "run_adapt",
+    "adapt": ("sftlab.methods.dart", "AdaptConfig", "run_adapt",
               "DART step 1: train a mapper with RL and rewrite SFT data into the target's own distribution."),
-    "dart": ("sftlab.adapt", "DartConfig", "run_dart",
+    "dart": ("sftlab.methods.dart", "DartConfig", "run_dart",
              "DART end to end: adapt the data (RL mapper), then fine-tune the target on it."),
-    "demo": ("sftlab.lab.demo", "DemoConfig", "run_demo",
+    "demo": ("sftlab.experiments.runner", "DemoConfig", "run_demo",
              "Run the methods on the embedded lab and write a report."),
-    "select": ("sftlab.selection", "SelectConfig", "run_select",
+    "select": ("sftlab.methods.s2l", "SelectConfig", "run_select",
                "Select training data (S2L: cluster a small proxy's loss trajectories)."),
-    "landscape": ("sftlab.analysis", "LandscapeConfig", "run_landscape",
+    "landscape": ("sftlab.methods.landscape", "LandscapeConfig", "run_landscape",
                   "Per-layer geometry of hidden states (intrinsic dimension, density peaks, ARI)."),
-    "distill": ("sftlab.distill", "DistillConfig", "run_distill",
+    "distill": ("sftlab.methods.distill", "DistillConfig", "run_distill",
                 "Self-distillation: generate, filter (cheapest first), fine-tune, repeat."),
 }
 # `sftlab train --method M`: methods other than plain token-level SFT take their own options.
 TRAIN_METHODS = {
-    "irft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
-    "spin": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
-    "rft": ("sftlab.trainers.irl", "IRLConfig", "run_irl"),
-    "nft": ("sftlab.trainers.nft", "NFTTrainConfig", "run_nft"),
+    "irft": ("sftlab.methods.irl", "IRLConfig", "run_irl"),
+    "spin": ("sftlab.methods.irl", "IRLConfig", "run_irl"),
+    "rft": ("sftlab.methods.irl", "IRLConfig", "run_irl"),
+    "nft": ("sftlab.methods.nft", "NFTTrainConfig", "run_nft"),
 }
 LAB_ACTIONS = {"build": "Build (or reuse) the lab model and data.", "info": "Describe the lab: config, files, base accuracy."}
 
 
 def _load(module: str, name: str):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+    """``module.name``; an import error is a bug in sftlab and propagates (a command never silently vanishes)."""
+    return getattr(importlib.import_module(module), name)
 
 
 def _train_method(argv: list[str]) -> str | None:
@@ -81,8 +79,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in COMMANDS:
         module, cfg_name, _run, help_text = _command_spec(name, argv or [])
         cfg_cls = _load(module, cfg_name)
-        if cfg_cls is None:
-            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe with option: value defaults (flags win).")
         if name == "train" and cfg_name == "TrainConfig":
@@ -93,13 +89,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                 "`sftlab train --method nft --help`).")
         add_dataclass_args(p, cfg_cls)
     lab_cls = _load("sftlab.lab", "LabConfig")
-    if lab_cls is not None:
-        p = sub.add_parser("lab", help="Build or describe the embedded lab.", description="Build or describe the embedded lab.")
-        p.add_argument("action", choices=list(LAB_ACTIONS), help="; ".join(f"{k}: {v}" for k, v in LAB_ACTIONS.items()))
-        p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe for the lab config.")
-        p.add_argument("--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab).")
-        p.add_argument("--force", action="store_true", help="Rebuild even if a cached build exists.")
-        add_dataclass_args(p, lab_cls)
+    p = sub.add_parser("lab", help="Build or describe the embedded lab.", description="Build or describe the embedded lab.")
+    p.add_argument("action", choices=list(LAB_ACTIONS), help="; ".join(f"{k}: {v}" for k, v in LAB_ACTIONS.items()))
+    p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe for the lab config.")
+    p.add_argument("--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab).")
+    p.add_argument("--force", action="store_true", help="Rebuild even if a cached build exists.")
+    add_dataclass_args(p, lab_cls)
     return parser
 
 

@@ -1,14 +1,79 @@
-"""Loading a tokenizer from a hub id or a local folder, with a one-line error naming the path."""
+"""The one model and tokenizer loader, with one dtype and device policy for every command.
+
+``load_causal_lm(path, purpose)``:
+
+- ``purpose="train"``: float32 weights, or bf16 weights where bf16 training is on and a GPU is
+  present (``--bf16`` defaults to on where the GPU supports it); left on the CPU, because the trainer
+  (accelerate) places it on its device.
+- ``purpose="infer"`` (generation) and ``purpose="score"`` (log-likelihoods, hidden states): bf16 on a
+  GPU that supports it, float32 elsewhere (bf16 matmuls are slow on CPUs); moved to the device that
+  accelerate assigns to this process (``cuda:<local rank>`` under ``accelerate launch``, else the
+  only GPU, else the CPU) and put in eval mode.
+
+Errors loading a model or a tokenizer are one line naming the path (:class:`SftlabError`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
 from .errors import SftlabError
+
+PURPOSES = ("train", "infer", "score")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and in which dtype a model goes: ``device`` a torch device string, ``bf16`` the weights' dtype."""
+
+    device: str
+    bf16: bool
+
+
+def bf16_supported() -> bool:
+    """Whether this process has a GPU with bf16 support (never on CPU)."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def use_bf16(requested: bool | None) -> bool:
+    """Training precision: the user's ``--bf16`` / ``--no-bf16``, else on where the GPU supports it."""
+    return bf16_supported() if requested is None else bool(requested)
+
+
+def process_device() -> str:
+    """The device accelerate assigns to this process: ``cuda:<local rank>``, ``cuda``, ``mps`` or ``cpu``."""
+    from accelerate import PartialState
+
+    return str(PartialState().device)
+
+
+def placement(purpose: str, *, bf16: bool | None = None) -> Placement:
+    """The policy: where a model for ``purpose`` goes and whether its weights are bf16."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r} (use one of {PURPOSES})")
+    if purpose == "train":  # the trainer moves it; bf16 weights only on a GPU (on CPU bf16 means autocast)
+        import torch
+
+        return Placement(device="cpu", bf16=use_bf16(bf16) and torch.cuda.is_available())
+    return Placement(device=process_device(), bf16=bf16_supported() if bf16 is None else (bf16 and bf16_supported()))
+
+
+def check_local(path: str) -> None:
+    """A path that names a local folder (``./x``, ``/x``, ``~/x``, ``a/b/c``) must exist: one line otherwise."""
+    local = Path(path).expanduser()
+    if not local.exists() and (path.startswith((".", "/", "~")) or local.is_absolute() or path.count("/") > 1):
+        raise SftlabError(f"{path}: model folder not found")
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False):
     """``AutoTokenizer.from_pretrained(path)``; a tokenizer without a pad token pads with its EOS token."""
     from transformers import AutoTokenizer
 
+    check_local(str(path))
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as e:
@@ -16,3 +81,57 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def load_causal_lm(path: str, purpose: str = "infer", *, bf16: bool | None = None, trust_remote_code: bool = False,
+                   quiet: bool = False):
+    """The causal LM at ``path`` (hub id or folder) placed by :func:`placement` for ``purpose``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    check_local(str(path))
+    where = placement(purpose, bf16=bf16)
+    with _no_loading_bars(quiet):
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path), trust_remote_code=trust_remote_code, dtype=torch.bfloat16 if where.bf16 else torch.float32
+            )
+        except (OSError, ValueError) as e:
+            raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
+    if purpose == "train":
+        return model
+    return model.to(where.device).eval()
+
+
+def load_model_and_tokenizer(path: str, purpose: str = "infer", *, bf16: bool | None = None,
+                             trust_remote_code: bool = False, quiet: bool = False):
+    """:func:`load_causal_lm` and :func:`load_tokenizer` for the same path."""
+    tok = load_tokenizer(path, trust_remote_code=trust_remote_code)
+    model = load_causal_lm(path, purpose, bf16=bf16, trust_remote_code=trust_remote_code, quiet=quiet)
+    return model, tok
+
+
+def lora_config(lora: bool, r: int, alpha: int, dropout: float, target_modules: str, task_type: str = "CAUSAL_LM"):
+    """A PEFT ``LoraConfig`` (None when ``lora`` is off); ``target_modules`` is 'all-linear' or comma-separated."""
+    if not lora:
+        return None
+    from peft import LoraConfig
+
+    targets = target_modules if target_modules == "all-linear" else [t.strip() for t in target_modules.split(",")]
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type=task_type, target_modules=targets)
+
+
+@contextlib.contextmanager
+def _no_loading_bars(enabled: bool):
+    if not enabled:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()

@@ -6,11 +6,11 @@ import pytest
 
 import sftlab.evaluation.scoring as ev
 from sftlab.errors import SftlabError
-from sftlab.evaluation import EvalConfig, evaluate, pass_at_k, run_eval
+from sftlab.evaluation import evaluate, pass_at_k
 from sftlab.generation import SamplingConfig
 from sftlab.io import read_jsonl
+from sftlab.methods.eval import EvalConfig, run_eval
 from sftlab.verify import verify
-
 
 # ---------------------------------------------------------------- pass@k
 

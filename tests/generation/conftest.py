@@ -1,8 +1,8 @@
 """A tiny random Llama and a character-level tokenizer, built offline (helpers in tests/tiny.py)."""
 
 import pytest
-from tiny import char_tokenizer, tiny_llama
 
+from tiny import char_tokenizer, tiny_llama
 
 
 @pytest.fixture(scope="session")

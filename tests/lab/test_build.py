@@ -50,7 +50,7 @@ def test_build_writes_model_data_and_info(lab):
 def test_base_accuracy_is_what_the_checkpoint_scores(lab):
     """Re-score the stored examples: each verdict matches verify() on the stored completion."""
     art, _ = lab
-    for split, detail in art.info["base_accuracy_detail"].items():
+    for detail in art.info["base_accuracy_detail"].values():
         for ex in detail["examples"]:
             assert ex["correct"] == verify(ex["completion"], ex["answer"])
 

@@ -11,9 +11,10 @@ from transformers import AutoModelForCausalLM
 import sftlab.generation
 from sftlab.errors import SftlabError
 from sftlab.io import read_jsonl
-from sftlab.trainers.irl import IRFTTrainer, IRLConfig, iteration_chunks, run_irl
+from sftlab.methods.irl import IRLConfig, run_irl
+from sftlab.methods.irl.common import iteration_chunks
+from sftlab.trainers.irft import IRFTTrainer
 from tiny import make_tokenizer
-
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_recipes_load_and_validate(recipe):
     from pathlib import Path
 
     from sftlab.config import load_recipe
-    from sftlab.trainers.irl import check_config
+    from sftlab.methods.irl import check_config
 
     path = Path(__file__).resolve().parents[2] / "configs" / f"{recipe}.yaml"
     cfg = IRLConfig(**load_recipe(str(path), IRLConfig))
@@ -161,7 +162,7 @@ def test_recipes_load_and_validate(recipe):
 def test_pairs_are_tokenized_as_sft_tokenizes_the_demonstrations(data_file, tmp_path):
     """prompt_ids + chosen_ids of a pair == the SFT sequence of its record (reasoning and prompt/completion data)."""
     from sftlab.data import load_sft_data, tokenize_sft
-    from sftlab.trainers.irl import load_demonstrations, tokenize_pairs
+    from sftlab.methods.irl.common import load_demonstrations, tokenize_pairs
 
     tok = make_tokenizer()
     pc = tmp_path / "pc.jsonl"

@@ -8,10 +8,10 @@ import pytest
 import torch
 from datasets import Dataset
 
-from sftlab.trainers.irl import IRFTConfig, IRFTTrainer, tokenize_pairs
-from sftlab.trainers.irl_losses import irl_pair_loss, link_loss, pair_metrics
+from sftlab.methods.irl.common import tokenize_pairs
+from sftlab.objectives.irl import irl_pair_loss, link_loss, pair_metrics
+from sftlab.trainers.irft import IRFTConfig, IRFTTrainer
 from tiny import make_model, make_tokenizer
-
 
 # (policy chosen, policy rejected, ref chosen, ref rejected, beta) -> z
 #   A: ratios +1 and -1, beta 0.1  -> z = 0.1 * (1 - (-1)) = 0.2

@@ -7,9 +7,7 @@ import json
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from sftlab.trainers import rft
-from sftlab.trainers.irl import IRLConfig, run_irl
-
+from sftlab.methods.irl import IRLConfig, rft, run_irl
 
 
 def test_rft_alternates_reward_and_policy_steps(tiny_dir, data_file, tmp_path, monkeypatch):

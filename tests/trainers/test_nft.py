@@ -13,12 +13,13 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM
 
-import sftlab.trainers.nft as nft
+import sftlab.methods.nft as nft
 from sftlab.cli import main
 from sftlab.config import build_config
 from sftlab.errors import SftlabError
+from sftlab.methods.nft import NFTTrainConfig, check_config, run_nft
 from sftlab.objectives.nft import informative, nft_loss
-from sftlab.trainers.nft import NFTConfig, NFTTrainConfig, NFTTrainer, check_config, group_outcomes, run_nft
+from sftlab.trainers.nft import NFTConfig, NFTTrainer, group_outcomes
 from tiny import make_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]

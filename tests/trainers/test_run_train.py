@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sftlab.cli import main
-from sftlab.trainers import TrainConfig, run_train
+from sftlab.methods.sft import TrainConfig, run_train
 from tiny import make_model, make_tokenizer
 
 

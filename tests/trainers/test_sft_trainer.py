@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from datasets import Dataset
@@ -10,7 +9,6 @@ from trl import SFTConfig, SFTTrainer
 
 from sftlab.objectives import full_logits_reference
 from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer
-
 from tiny import make_model, make_tokenizer
 
 TOK = make_tokenizer()

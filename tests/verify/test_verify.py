@@ -6,9 +6,7 @@ import time
 
 import pytest
 
-from sftlab.verify import answers_match, extract_answer, normalize_answer, verify
-from sftlab.verify import _guard
-
+from sftlab.verify import _guard, answers_match, extract_answer, normalize_answer, verify
 
 # ---------------------------------------------------------------- extraction
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import DataError
+from sftlab.errors import DataError
 
 REQUIRED = {
     "messages": ("messages",),
@@ -139,10 +139,10 @@ def _check_messages(messages: list, err, name: str) -> None:
         where = f"{name}[{i}]"
         if not isinstance(message, dict):
             raise err(f"expected an object with 'role' and 'content', got {_type_name(message)}", where)
-        role = _require(message, "role", lambda m, f: err(m, f"{where}.{f}"))
+        role = _require(message, "role", lambda m, f, where=where: err(m, f"{where}.{f}"))
         if role not in ROLES:
             raise err(f"unknown role '{role}' (allowed: {', '.join(ROLES)})", f"{where}.role")
-        content_err = lambda m, f: err(m, f"{where}.{f}")  # noqa: E731
+        content_err = lambda m, f, where=where: err(m, f"{where}.{f}")  # noqa: E731
         if role == "assistant" and message.get("tool_calls"):  # a pure tool call may carry no text
             if message.get("content") is not None:
                 _require(message, "content", content_err, nonempty=False)
@@ -154,7 +154,7 @@ def _check_reasoning(record: dict, err) -> None:
     _require(record, "question", err)
     solution = _require(record, "solution", err)
     if record.get("answer") is None:
-        from ..verify import extract_answer
+        from sftlab.verify import extract_answer
 
         record["answer"] = extract_answer(solution)
         return

@@ -48,6 +48,6 @@ def eval_items(data: SFTData, tokenizer=None, *, prompt_template: str | None = N
 def _extract(text: str | None) -> str | None:
     if not text:
         return None
-    from ..verify import extract_answer
+    from sftlab.verify import extract_answer
 
     return extract_answer(text)

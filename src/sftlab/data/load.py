@@ -14,7 +14,8 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import DataError, SftlabError
+from sftlab.errors import DataError, SftlabError
+
 from .formats import SFTData, validate_rows
 
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")

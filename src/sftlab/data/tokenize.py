@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from ..errors import SftlabError
+from sftlab.errors import SftlabError
+
 from .formats import SFTData
 from .templates import completion_text, render_prompt
 

@@ -2,10 +2,10 @@
 
 >>> metrics = evaluate(model, tokenizer, {"test": items}, k=8, output_dir="out")  # doctest: +SKIP
 
-``sftlab eval`` is :func:`run_eval` with an :class:`EvalConfig`.
+The ``sftlab eval`` command is :mod:`sftlab.methods.eval`.
 """
 
 from .scoring import evaluate, pass_at_k
-from .run import EvalConfig, format_table, load_model_and_tokenizer, run_eval
+from .table import format_table
 
-__all__ = ["EvalConfig", "evaluate", "format_table", "load_model_and_tokenizer", "pass_at_k", "run_eval"]
+__all__ = ["evaluate", "format_table", "pass_at_k"]

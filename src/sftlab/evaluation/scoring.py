@@ -8,10 +8,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import SftlabError
-from ..generation import SamplingConfig, generate
-from ..io import atomic_write_json, atomic_write_jsonl
-from ..verify import answers_match, extract_answer
+from sftlab.errors import SftlabError
+from sftlab.generation import SamplingConfig, generate
+from sftlab.io import atomic_write_json, atomic_write_jsonl
+from sftlab.verify import answers_match, extract_answer
 
 # Fields of a generation row; an item's own fields with these names are not copied.
 _ROW_KEYS = ("split", "index", "kind", "sample", "prompt", "completion", "extracted", "reference", "correct")

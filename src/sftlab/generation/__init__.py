@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ..data.tokenize import encode_prompts
-from ..errors import SftlabError
+from sftlab.data.tokenize import encode_prompts
+from sftlab.errors import SftlabError
 
 __all__ = ["SamplingConfig", "generate", "BACKENDS"]
 

@@ -12,8 +12,19 @@ never saw the expert solution style.
 
 from .config import LabConfig
 from .model import LabArtifacts, build_lab, default_cache_dir, default_eval_setup, ensure_lab, lab_info, lab_root
-from .tasks import FAMILIES, OPS, SHIFTS, SPLITS, Family, Problem, expert_solution, generate_splits, make_problem, \
-    make_record, native_solution
+from .tasks import (
+    FAMILIES,
+    OPS,
+    SHIFTS,
+    SPLITS,
+    Family,
+    Problem,
+    expert_solution,
+    generate_splits,
+    make_problem,
+    make_record,
+    native_solution,
+)
 from .tokenizer import train_tokenizer
 
 __all__ = [

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..errors import SftlabError
+from sftlab.errors import SftlabError
 
 
 def _help(text: str, **extra) -> dict:
@@ -113,13 +113,13 @@ class LabConfig:
 
     def key(self) -> str:
         """Cache key: hash of every field and sftlab's version."""
-        from .. import __version__
+        from sftlab import __version__
 
         blob = json.dumps({"config": self.to_dict(), "sftlab": __version__}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @classmethod
-    def tiny(cls, **overrides) -> "LabConfig":
+    def tiny(cls, **overrides) -> LabConfig:
         """A reduced lab for tests (about 15 s on 2 cores): small splits, a 2-layer
         32-wide model, 300 steps. It learns the native format, not the arithmetic."""
         values = dict(

@@ -29,9 +29,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
-from ..errors import SftlabError
-from ..io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
+from sftlab import __version__
+from sftlab.errors import SftlabError
+from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
+
 from .config import LabConfig
 from .pretrain import encode, make_model, pretrain, pretraining_text
 from .tasks import SPLITS, generate_splits
@@ -194,9 +195,9 @@ def _tokenizer(cfg: LabConfig, splits: dict, partial: Path):
 
 def _base_accuracy(model, tokenizer, splits: dict, cfg: LabConfig, progress: bool) -> tuple[dict, dict]:
     """Greedy accuracy of the base model on the first ``eval_size`` records of each split."""
-    from ..data.templates import render_prompt
-    from ..generation import SamplingConfig, generate
-    from ..verify import verify
+    from sftlab.data.templates import render_prompt
+    from sftlab.generation import SamplingConfig, generate
+    from sftlab.verify import verify
 
     accuracy, detail = {}, {}
     if cfg.eval_size <= 0:

@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM, get_cosine_schedule_with_warmup
 
-from ..data.templates import completion_text, render_prompt
-from ..data.tokenize import encode_prompts
-from ..errors import SftlabError
+from sftlab.data.templates import completion_text, render_prompt
+from sftlab.data.tokenize import encode_prompts
+from sftlab.errors import SftlabError
 
 STATE_FILE = "pretrain_state.pt"
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..errors import SftlabError
+from sftlab.errors import SftlabError
 
 SPLITS = ("pretrain", "train", "test_id", "test_ood")
 SHIFTS = ("steps", "wording", "numbers")

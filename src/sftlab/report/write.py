@@ -11,9 +11,10 @@ import os
 import re
 from pathlib import Path
 
-from .. import __version__
-from ..errors import SftlabError
-from ..io import atomic_dir, atomic_write_json, atomic_write_text
+from sftlab import __version__
+from sftlab.errors import SftlabError
+from sftlab.io import atomic_dir, atomic_write_json, atomic_write_text
+
 from .plots import DPI, accuracy_figure, curves_figure, figure_png
 from .summary import format_accuracy, format_machine, format_seconds, summarize_runs
 

@@ -1,10 +1,13 @@
-"""Trainers: one config + trainer pair per method family, on TRL."""
+"""Trainers: one TRL config + trainer pair per method family, and the reward functions they take.
 
-from .run import TrainConfig, build_trainer, load_model_and_tokenizer, resolve_lab_defaults, run_train, save_final
-from .irl import IRFTConfig, IRFTTrainer, IRLConfig, run_irl
+- :mod:`.sft`: ``SFTLabConfig`` / ``SFTLabTrainer`` (token-level objectives: nll, dft, power, asft);
+- :mod:`.irft`: ``IRFTConfig`` / ``IRFTTrainer`` (IRL pairwise link on DPOTrainer);
+- :mod:`.nft`: ``NFTConfig`` / ``NFTTrainer`` (NFT's loss on GRPOTrainer);
+- :mod:`.rewards`: verifier reward for GRPO-family trainers.
+
+The commands that drive them are in :mod:`sftlab.methods`.
+"""
+
 from .sft import SFTLabConfig, SFTLabTrainer
 
-__all__ = [
-    "IRFTConfig", "IRFTTrainer", "IRLConfig", "run_irl", "SFTLabConfig", "SFTLabTrainer", "TrainConfig", "build_trainer", "load_model_and_tokenizer",
-    "resolve_lab_defaults", "run_train", "save_final",
-]
+__all__ = ["SFTLabConfig", "SFTLabTrainer"]

@@ -20,8 +20,8 @@ import torch
 from torch.distributed.tensor import DTensor
 from trl import SFTConfig, SFTTrainer
 
-from ..objectives import KL_DIRECTIONS, OBJECTIVES, aggregate, chunked_kl, per_token_loss
-from ..objectives.fused_cpu import fused_objective_loss
+from sftlab.objectives import KL_DIRECTIONS, OBJECTIVES, aggregate, chunked_kl, per_token_loss
+from sftlab.objectives.fused_cpu import fused_objective_loss
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Experiments: the demo runner and its entries (each method on the embedded lab, one report)."""

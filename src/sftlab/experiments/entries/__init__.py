@@ -1,0 +1,1 @@
+"""Demo entries beyond the core ones: one module per method family."""

@@ -1,0 +1,120 @@
+"""GRPO through TRL's ``GRPOTrainer``: the one GRPO stage that DART's mapper and the direct-RL baseline share.
+
+Nothing of GRPO is rewritten here: :func:`grpo_args` builds the ``GRPOConfig``,
+:func:`run_grpo` trains, resumes and saves atomically. **Direct RL**
+(:func:`run_direct_rl`, DART's ablation and a baseline of its own): GRPO on the
+target itself with the correctness reward.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from sftlab.data import render_prompt
+from sftlab.errors import SftlabError
+from sftlab.io import atomic_dir, atomic_write_json
+from sftlab.models import load_model_and_tokenizer
+from sftlab.trainers.rewards import CorrectnessReward, grpo_prompt
+
+DONE = "rl_summary.json"
+
+
+def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int, learning_rate: float, beta: float,
+              temperature: float, max_completion_length: int, seed: int, save_steps: int = 50,
+              use_vllm: bool = False, progress: bool = True):
+    """A ``GRPOConfig`` for one device: ``prompts_per_step`` groups of ``group_size`` completions per update.
+
+    On CPU: fp32, no gradient checkpointing, transformers generation. On GPU:
+    bf16 where supported, and vLLM (colocated) generation when asked.
+    """
+    from trl import GRPOConfig
+
+    gpu = torch.cuda.is_available()
+    if use_vllm and gpu and importlib.util.find_spec("vllm") is None:
+        raise SftlabError("--use-vllm needs the [vllm] extra (pip install 'sftlab[vllm]'); or leave it off")
+    return GRPOConfig(
+        output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, beta=beta,
+        num_generations=group_size, per_device_train_batch_size=group_size * prompts_per_step,
+        gradient_accumulation_steps=1, max_completion_length=max_completion_length, temperature=temperature,
+        lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="steps", save_steps=save_steps,
+        save_total_limit=1, seed=seed, report_to="none", disable_tqdm=not progress, use_cpu=not gpu,
+        bf16=bool(gpu and torch.cuda.is_bf16_supported()), activation_checkpointing=False,
+        use_vllm=bool(use_vllm and gpu), vllm_mode="colocate", dataloader_num_workers=0, log_completions=False,
+        save_only_model=False,
+    )  # fmt: skip
+
+
+def adapt_grpo_args(cfg, output_dir):
+    """:func:`grpo_args` from an ``AdaptConfig``'s RL options (the mapper's GRPO and the direct-RL baseline)."""
+    return grpo_args(
+        output_dir, steps=cfg.rl_steps, group_size=cfg.group_size, prompts_per_step=cfg.prompts_per_step,
+        learning_rate=cfg.rl_learning_rate, beta=cfg.kl_beta, temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length, seed=cfg.seed, save_steps=cfg.save_steps,
+        use_vllm=cfg.use_vllm, progress=cfg.progress,
+    )  # fmt: skip
+
+
+def run_grpo(model, tokenizer, dataset, reward_funcs, args, out_dir: Path) -> dict:
+    """Train ``model`` with GRPO (resuming from a checkpoint in ``args.output_dir``) and save it to ``out_dir``.
+
+    ``out_dir`` is written whole or not at all; its ``rl_summary.json`` (log
+    history, seconds, steps) marks the stage done.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOTrainer
+
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
+                          processing_class=tokenizer)
+    ckpt_root = Path(args.output_dir)
+    resume = get_last_checkpoint(str(ckpt_root)) if ckpt_root.is_dir() else None
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.time() - t0
+    summary = {"steps": trainer.state.global_step, "train_seconds": seconds, "resumed_from": resume,
+               "rewrites": trainer.state.global_step * args.per_device_train_batch_size,
+               "log_history": trainer.state.log_history}
+    with atomic_dir(out_dir) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        atomic_write_json(Path(tmp) / DONE, summary)
+    return summary
+
+
+def load_done(out_dir: Path) -> dict | None:
+    """The summary of a finished RL stage in ``out_dir``, or None."""
+    f = Path(out_dir) / DONE
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+
+
+def rl_curve(log_history: list[dict]) -> dict:
+    """Per-step reward and DART terms from a GRPO log history (for plots and the report)."""
+    rows = [h for h in log_history if "reward" in h]
+    keys = ["reward", "kl"] + sorted({k for h in rows for k in h if k.startswith("dart/")})
+    curve = {"step": [h["step"] for h in rows]}
+    for k in keys:
+        curve[k] = [h.get(k) for h in rows]
+    return curve
+
+
+def run_direct_rl(cfg, target_path: str, records: list[dict], out: Path) -> dict:
+    """GRPO on the target with the correctness reward; the policy is saved to ``out/policy``. Resumable."""
+    from datasets import Dataset
+
+    done = load_done(out / "policy")
+    if done is not None:
+        return done
+    model, tok = load_model_and_tokenizer(target_path, "train", trust_remote_code=cfg.trust_remote_code)
+    # With a chat template and no explicit template, TRL renders the question as one user turn, as render_prompt does.
+    chat = cfg.prompt_template is None and getattr(tok, "chat_template", None)
+    dataset = Dataset.from_list([{"prompt": grpo_prompt(r["question"], tok) if chat else render_prompt(
+        r["question"], tok, cfg.prompt_template), "answer": r.get("answer")} for r in records])  # fmt: skip
+    args = adapt_grpo_args(cfg, out / "rl")
+    return run_grpo(model, tok, dataset, [CorrectnessReward(cfg.verify_mode)], args, out / "policy")

@@ -1,0 +1,345 @@
+"""``sftlab landscape``: per-layer geometry of a model's representations, ICL vs fine-tuning.
+
+Doimo et al., "The representation landscape of few-shot learning and
+fine-tuning in large language models", NeurIPS 2024, arXiv 2409.03662.
+For every condition (the base model with k solved examples in the prompt,
+and each compared model with none) the hidden state of the last prompt token
+is taken at every layer; per layer we measure the intrinsic dimension, the
+density peaks (ADP) and how well the peaks match each label (ARI). See
+docs/landscape.md.
+
+Outputs under ``output_dir``: ``metrics.json``, ``plots/*.png`` (one per
+metric, one line per condition), ``summary.md``, and ``states/`` (the
+extracted vectors, reused by a rerun with the same prompts and model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from sftlab.config import help_meta as _h
+from sftlab.errors import SftlabError
+from sftlab.io import atomic_write_json, atomic_write_text
+from sftlab.models import load_tokenizer
+
+from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
+from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
+
+
+@dataclass
+class LandscapeConfig:
+    model: str | None = field(default=None, metadata=_h("Base model ([NAME=]PATH or hub id), analysed with --shots solved examples in the prompt. Default: the lab's base model."))
+    compare: str = field(default="", metadata=_h("Comma-separated extra models ([NAME=]PATH), e.g. fine-tuned checkpoints, analysed 0-shot."))
+    data: str | None = field(default=None, metadata=_h("Data whose prompts are analysed (any sftlab data source). Default: the lab's in-domain test split."))
+    label_field: str | None = field(default=None, metadata=_h("Comma-separated record fields to compare the density peaks with (ARI), e.g. 'family,answer'. Default: 'family,answer' on the lab, 'answer' otherwise."))
+    shots: str = field(default="0,1,5", metadata=_h("Comma-separated numbers of solved examples put before the base model's prompts (0 = plain prompt)."))
+    shot_pool: str | None = field(default=None, metadata=_h("Data the solved examples are drawn from. Default: the lab's train split on the lab, else --data itself (never an example's own record)."))
+    output_dir: str = field(default="runs/landscape", metadata=_h("Where metrics.json, plots/ and the cached hidden states go."))
+    max_examples: int = field(default=1000, metadata=_h("Analyse at most this many records (a seeded random subset)."))
+    batch_size: int = field(default=16, metadata=_h("Prompts per forward pass."))
+    k: int = field(default=16, metadata=_h("Neighbours for the kNN density; the ID is Gride's at ranks (k, 2k). Paper: 16."))
+    z: float = field(default=1.6, metadata=_h("ADP merging threshold Z: peaks less distinct than Z errors are merged. Paper: 1.6."))
+    seed: int = field(default=0, metadata=_h("Seed for the record subset and the solved examples."))
+    use_dadapy: str = field(default="auto", metadata=_h("Compute with DADApy (the paper's library): auto (when installed), yes, no (sftlab's own implementation).", choices=["auto", "yes", "no"]))
+    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records (as in training)."))
+    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
+    progress: bool = field(default=True, metadata=_h("Show progress bars."))
+
+    def __post_init__(self):
+        for name in ("max_examples", "batch_size", "k"):
+            if getattr(self, name) < 1:
+                raise SftlabError(f"landscape: field '{name}': must be at least 1, got {getattr(self, name)}")
+        if self.z <= 0:
+            raise SftlabError(f"landscape: field 'z': must be positive, got {self.z}")
+        self.shot_list()
+
+    def shot_list(self) -> list[int]:
+        try:
+            shots = sorted({int(s) for s in str(self.shots).split(",") if s.strip()})
+        except ValueError:
+            raise SftlabError(f"landscape: field 'shots': expected comma-separated integers, got '{self.shots}'") \
+                from None
+        if not shots or shots[0] < 0:
+            raise SftlabError(f"landscape: field 'shots': expected integers >= 0, got '{self.shots}'")
+        return shots
+
+
+# The per-layer quantities plotted, with their axis labels.
+PLOTTED = {"id_gride": "intrinsic dimension (Gride)", "n_clusters": "number of density peaks",
+           "core_fraction": "fraction of core points"}  # fmt: skip
+
+
+def run_landscape(cfg: LandscapeConfig) -> dict:
+    """Extract, measure, plot; returns ``output_dir``, ``metrics``, ``files`` and ``section`` (a report Section)."""
+    t0 = time.time()
+    backend = resolve_backend(cfg.use_dadapy)
+    if backend == "builtin" and cfg.use_dadapy == "auto":
+        print(f"sftlab landscape: DADApy is not installed, so sftlab's own estimators are used (the same algorithms, "
+              f"checked against DADApy 0.3.4); to use DADApy: {INSTALL_HINT}")
+    base, compare, data_source, pool_source, label_fields = _resolve(cfg)
+    records, fmt, pool, pool_fmt, exclude = _load(cfg, data_source, pool_source, label_fields)
+    labels = {f: np.array([str(r[f]) for r in records]) for f in label_fields}
+    conditions = [(f"{base[0]} {k}-shot", base[1], k) for k in cfg.shot_list()]
+    conditions += [(name, path, 0) for name, path in compare]
+    _check_names([c[0] for c in conditions])
+
+    out = Path(cfg.output_dir)
+    metrics = {
+        "title": "Representation landscape",
+        "paper": "arXiv 2409.03662",
+        "implementation": backend_label(backend),
+        "config": {**asdict(cfg), "data": data_source, "shot_pool": pool_source, "label_field": ",".join(label_fields)},
+        "n_examples": len(records),
+        "labels": {f: int(len(set(v))) for f, v in labels.items()},
+        "conditions": {},
+    }
+    # path -> [model or None, tokenizer]: the base model is loaded once for all shot counts, and not at all when
+    # its states are cached (the tokenizer alone renders the prompts)
+    loaded: dict[str, list] = {}
+    for name, path, k in conditions:
+        if path not in loaded:
+            loaded.clear()  # one model in memory at a time
+            loaded[path] = [None, load_tokenizer(path, cfg.trust_remote_code)]
+        tok = loaded[path][1]
+        shot_ids = pick_shots(len(records), len(pool), k, cfg.seed, exclude) if k else [[] for _ in records]
+        prompts = [
+            few_shot_prompt(demonstration(r, fmt), [demonstration(pool[j], pool_fmt) for j in ids], fmt, tok,
+                            cfg.prompt_template)
+            for r, ids in zip(records, shot_ids)
+        ]
+
+        def extract(path=path, name=name, prompts=prompts, tok=tok):
+            if loaded[path][0] is None:
+                loaded[path][0] = _load_model(path, cfg.trust_remote_code)
+            return last_token_states(loaded[path][0], tok, prompts, batch_size=cfg.batch_size,
+                                     progress=cfg.progress, desc=f"{name}: hidden states")
+
+        states = _cached_states(out / "states", name, path, prompts, extract)
+        layers = []
+        for layer in tqdm(range(states.shape[0]), desc=f"{name}: geometry", disable=not cfg.progress, unit="layer"):
+            layers.append({"layer": layer, **layer_geometry(states[layer], labels, k=cfg.k, z=cfg.z, backend=backend)})
+        metrics["conditions"][name] = {"model": path, "shots": k, "n_prompts": len(prompts),
+                                       "example_prompt": prompts[0], "layers": layers}
+    loaded.clear()
+    metrics["seconds"] = round(time.time() - t0, 1)
+
+    figures = landscape_figures(metrics)
+    files = {"metrics.json": atomic_write_json(out / "metrics.json", metrics)}
+    from sftlab.report.plots import figure_png
+
+    for key, fig in figures.items():
+        files[f"plots/{key}.png"] = _write_bytes(out / "plots" / f"{key}.png", figure_png(fig))
+    section = landscape_section(metrics, figures)
+    files["summary.md"] = atomic_write_text(out / "summary.md", f"## {section.title}\n\n{section.markdown}")
+    return {"output_dir": str(out), "metrics": metrics, "files": files, "section": section}
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _resolve(cfg: LandscapeConfig):
+    """(base (name, path), compare [(name, path)], data source, pool source, label fields), lab defaults filled in."""
+    lab = None
+    if cfg.model is None or cfg.data is None:
+        try:
+            from sftlab.methods.lab_defaults import ensure_lab
+        except ImportError as e:
+            raise SftlabError(f"landscape: no --model/--data given and the embedded lab is unavailable ({e})") from None
+        lab = ensure_lab()
+    base = _named(cfg.model or f"base={lab.model_dir}", default_name="base")
+    compare = [_named(spec) for spec in cfg.compare.split(",") if spec.strip()]
+    on_lab = cfg.data is None
+    data_source = cfg.data or str(lab.data["test_id"])
+    pool_source = cfg.shot_pool or (str(lab.data["train"]) if on_lab else data_source)
+    fields = cfg.label_field or ("family,answer" if on_lab else "answer")
+    label_fields = [f.strip() for f in fields.split(",") if f.strip()]
+    if not label_fields:
+        raise SftlabError("landscape: field 'label_field': give at least one record field")
+    return base, compare, data_source, pool_source, label_fields
+
+
+def _named(spec: str, default_name: str | None = None) -> tuple[str, str]:
+    """``NAME=PATH`` or ``PATH`` (named after its last path part)."""
+    spec = spec.strip()
+    name, sep, path = spec.partition("=")
+    if not sep:
+        path = spec
+        name = default_name or Path(spec.rstrip("/")).name or spec
+    if not name.strip() or not path.strip():
+        raise SftlabError(f"landscape: model '{spec}': expected NAME=PATH or PATH")
+    return name.strip(), path.strip()
+
+
+def _check_names(names: list[str]) -> None:
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise SftlabError(f"landscape: two conditions are named '{n}'; name the models NAME=PATH")
+        seen.add(n)
+
+
+def _load(cfg, data_source: str, pool_source: str, label_fields: list[str]):
+    """Records analysed (a seeded subset, label fields checked), the shot pool, and each record's own pool index."""
+    from sftlab.data import load_sft_data
+
+    data = load_sft_data(data_source)
+    rng = np.random.default_rng(cfg.seed)
+    keep = np.sort(rng.permutation(len(data.records))[: cfg.max_examples]) if len(data.records) > cfg.max_examples \
+        else np.arange(len(data.records))  # fmt: skip
+    records = [data.records[i] for i in keep]
+    for r in records:
+        for f in label_fields:
+            value = r.get(f)
+            if value is None or isinstance(value, (dict, list)):
+                message = "missing (needed as a label)" if value is None else "expected a plain value for a label"
+                raise data.error(r, message, f)
+    if pool_source == data_source:
+        return records, data.format, data.records, data.format, [int(i) for i in keep]
+    pool = load_sft_data(pool_source)
+    if pool.format != data.format or _is_chat(pool) != _is_chat(data):
+        raise SftlabError(f"{pool_source}: the shot pool must have the same record format as {data_source} "
+                          f"({pool.format} vs {data.format})")
+    return records, data.format, pool.records, pool.format, None
+
+
+def _is_chat(data) -> bool:
+    first = data.records[0]
+    return data.format == "messages" or (data.format == "prompt_completion" and isinstance(first["prompt"], list))
+
+
+
+def _load_model(path: str, trust_remote_code: bool):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    gpu = torch.cuda.is_available()
+    try:  # float32 on CPU: bf16 matmuls are slow there, and distances want the precision
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code,
+                                                     dtype="auto" if gpu else torch.float32)
+    except (OSError, ValueError) as e:
+        raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
+    return model.to("cuda" if gpu else "cpu")
+
+
+def _cached_states(folder: Path, name: str, path: str, prompts: list[str], compute) -> np.ndarray:
+    """States from ``folder`` when the same model saw the same prompts before, else ``compute()`` and save."""
+    key = hashlib.sha256(json.dumps([path, _fingerprint(path), prompts]).encode()).hexdigest()
+    stem = folder / _slug(name)
+    meta = stem.with_suffix(".json")
+    if meta.is_file() and stem.with_suffix(".npy").is_file():
+        if json.loads(meta.read_text()).get("key") == key:
+            return np.load(stem.with_suffix(".npy"))
+    states = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = stem.with_suffix(".npy.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, states)
+    os.replace(tmp, stem.with_suffix(".npy"))
+    atomic_write_json(meta, {"key": key, "model": path, "shape": list(states.shape)})
+    return states
+
+
+def _fingerprint(path: str) -> list:
+    """Sizes and times of a local model's weight files, so a retrained checkpoint is not mistaken for the old one."""
+    p = Path(path)
+    if not p.is_dir():
+        return []
+    return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in p.glob("*.safetensors"))
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+
+
+# ------------------------------------------------------------------ figures and report section
+
+
+def _series(cond: dict, key: str, label: str | None = None) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for layer in cond["layers"]:
+        value = layer.get("ari", {}).get(label) if label else layer.get(key)
+        if value is not None:
+            xs.append(layer["layer"])
+            ys.append(value)
+    return xs, ys
+
+
+def landscape_figures(metrics: dict) -> dict:
+    """One matplotlib Figure per metric (ID, peaks, core fraction, ARI per label), one line per condition."""
+    from matplotlib.ticker import MaxNLocator
+
+    from sftlab.report.plots import METHOD_COLORS, new_figure, style_axes
+
+    panels = [(key, title, None) for key, title in PLOTTED.items()]
+    panels += [(f"ari_{_slug(f)}", f"ARI of the peaks vs '{f}'", f) for f in metrics["labels"]]
+    figures = {}
+    for key, title, label in panels:
+        fig = new_figure(5.6, 3.4)
+        ax = fig.add_subplot()
+        for i, (name, cond) in enumerate(metrics["conditions"].items()):
+            xs, ys = _series(cond, key, label)
+            style = "-" if cond["shots"] == 0 else "--"
+            ax.plot(xs, ys, style, marker="o", ms=3.5, color=METHOD_COLORS[i % len(METHOD_COLORS)], label=name)
+        n_layers = max((len(c["layers"]) for c in metrics["conditions"].values()), default=1)
+        ax.set_xlim(-0.3, n_layers - 0.7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel(title)
+        if label:
+            ax.set_ylim(-0.05, 1.05)
+        style_axes(ax)
+        ax.legend(fontsize=8, frameon=False)
+        figures[key] = fig
+    return figures
+
+
+def landscape_section(metrics: dict, figures: dict | None = None):
+    """A report ``Section``: what was measured, a table of each condition's peaks, and the per-layer plots."""
+    from sftlab.report import Section
+
+    figures = landscape_figures(metrics) if figures is None else figures
+    label_fields = list(metrics["labels"])
+    rows = []
+    for name, cond in metrics["conditions"].items():
+        cells = [name, str(cond["shots"])]
+        xs, ids = _series(cond, "id_gride")
+        cells.append(f"{max(ids):.1f} (layer {xs[int(np.argmax(ids))]})" if ids else "-")
+        for f in label_fields:
+            xs, aris = _series(cond, "", f)
+            cells.append(f"{max(aris):.2f} (layer {xs[int(np.argmax(aris))]})" if aris else "-")
+        rows.append(cells)
+    head = ["condition", "shots", "max ID (layer)"] + [f"max ARI {f} (layer)" for f in label_fields]
+    cfg = metrics["config"]
+    intro = (f"Last-prompt-token representations of {metrics['n_examples']} prompts at every layer "
+             f"(Doimo et al. 2024, arXiv 2409.03662). ID: Gride at neighbour ranks ({cfg['k']}, {2 * cfg['k']}); "
+             f"density peaks: Advanced Density Peaks, Z = {cfg['z']}; ARI between the peaks and each label. "
+             f"Computed with {metrics['implementation']}. Dashed lines: the base model with solved examples "
+             f"in the prompt (ICL); solid: 0-shot. Layers with fewer than 2k+2 distinct vectors are not "
+             f"shown.")  # fmt: skip
+    e = html.escape
+    table = "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
+    table += "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>"
+    md = [intro, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    md += ["| " + " | ".join(c.replace("|", r"\|") for c in r) + " |" for r in rows]
+    captions = {**PLOTTED, **{f"ari_{_slug(f)}": f"ARI of the peaks vs '{f}'" for f in label_fields}}
+    images = {captions[k]: fig for k, fig in figures.items()}
+    return Section(title="Representation landscape", html=f"<p>{e(intro)}</p>{table}", images=images,
+                   markdown="\n".join(md) + "\n")
