@@ -105,10 +105,10 @@ def load_causal_lm(path: str, purpose: str = "infer", *, bf16: bool | None = Non
 
 def load_model_and_tokenizer(path: str, purpose: str = "infer", *, bf16: bool | None = None,
                              trust_remote_code: bool = False, quiet: bool = False):
-    """:func:`load_causal_lm` and :func:`load_tokenizer` for the same path."""
-    tok = load_tokenizer(path, trust_remote_code=trust_remote_code)
+    """:func:`load_causal_lm` and :func:`load_tokenizer` for the same path (the model first: a folder without
+    weights is reported as such, not as a tokenizer problem)."""
     model = load_causal_lm(path, purpose, bf16=bf16, trust_remote_code=trust_remote_code, quiet=quiet)
-    return model, tok
+    return model, load_tokenizer(path, trust_remote_code=trust_remote_code)
 
 
 def lora_config(lora: bool, r: int, alpha: int, dropout: float, target_modules: str, task_type: str = "CAUSAL_LM"):
