@@ -41,9 +41,34 @@ def test_recipe_values_are_defaults_that_flags_override(tmp_path):
     import argparse
 
     from sftlab.config import build_config
-    from sftlab.trainers import TrainConfig
+    from sftlab.methods.sft import TrainConfig
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("objective: dft\nlearning_rate: 1e-4\nmax_steps: 7\n")
     cfg = build_config(TrainConfig, argparse.Namespace(max_steps=3), str(recipe))
     assert (cfg.objective, cfg.learning_rate, cfg.max_steps) == ("dft", 1e-4, 3)
+
+
+def test_fused_cpu_on_a_soft_capped_model_is_a_user_error_before_loading(tmp_path, capsys, monkeypatch):
+    """``--fused-loss cpu`` where it cannot apply: one line, exit status 2, and neither data nor weights loaded."""
+    from tiny import make_model, make_tokenizer
+
+    import sftlab.methods.sft as sft_method
+
+    tok = make_tokenizer()
+    model = make_model(len(tok))
+    model.config.final_logit_softcapping = 30.0  # as Gemma 2: the CPU path's plain h @ W.T would be wrong
+    model.save_pretrained(tmp_path / "capped")
+    tok.save_pretrained(tmp_path / "capped")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "Q", "completion": " A"}\n')
+    touched = []
+    monkeypatch.setattr("sftlab.data.load_sft_data", lambda *a, **k: touched.append("data"))
+    monkeypatch.setattr(sft_method, "load_model_and_tokenizer", lambda *a, **k: touched.append("model"))
+    argv = ["train", "--model", str(tmp_path / "capped"), "--data", str(data), "--fused-loss", "cpu",
+            "--output-dir", str(tmp_path / "out")]
+    capsys.readouterr()  # saving the fixture printed progress bars
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fused-loss cpu does not apply" in err[0] and "soft-caps its logits" in err[0]
+    assert touched == [] and not (tmp_path / "out").exists()

@@ -66,6 +66,7 @@ def run_train(cfg: TrainConfig) -> dict:
     from sftlab.data import load_sft_data, tokenize_sft
 
     model_path, data_source = resolve_lab_defaults(cfg.model, cfg.data)
+    preflight(cfg, model_path)  # flag conflicts: one line, before data or weights load
     data = load_sft_data(data_source)  # every row validated before any model is touched
     out = Path(cfg.output_dir)
     resume_from = _checkpoint_to_resume(out) if cfg.resume else None
@@ -94,6 +95,38 @@ def run_train(cfg: TrainConfig) -> dict:
     if trainer.is_world_process_zero():
         atomic_write_json(out / "train_summary.json", summary)
     return summary
+
+
+def preflight(cfg: TrainConfig, model_path: str) -> None:
+    """Flag conflicts that the model's config (not its weights) already decides: one ``SftlabError`` line.
+
+    ``--fused-loss cpu`` needs a single CPU process, plain logits (no soft-capping or scaling), no LoRA on
+    the LM head, and ASFT's forward KL; the trainer re-checks what only the loaded model can tell.
+    """
+    if cfg.fused_loss != "cpu":
+        return
+    reasons = []
+    if cfg.objective == "asft" and cfg.kl_direction != "forward":
+        reasons.append("--kl-direction reverse (the CPU path computes the forward KL)")
+    if cfg.lora and "lm_head" in cfg.lora_target_modules:
+        reasons.append("LoRA on lm_head")
+    if torch.cuda.is_available():
+        reasons.append("a GPU is present (the CPU path runs on the CPU only)")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        reasons.append("several processes")
+    if not reasons:
+        from transformers import AutoConfig
+
+        from sftlab.trainers.sft import has_scaled_logits
+
+        try:
+            model_config = AutoConfig.from_pretrained(model_path, trust_remote_code=cfg.trust_remote_code)
+        except (OSError, ValueError) as e:
+            raise SftlabError(f"{model_path}: cannot read the model config ({str(e).splitlines()[0]})") from None
+        if has_scaled_logits(model_config):
+            reasons.append(f"{model_path} scales or soft-caps its logits")
+    if reasons:
+        raise SftlabError(f"--fused-loss cpu does not apply: {'; '.join(reasons)} (use --fused-loss auto or trl)")
 
 
 def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, bf16: bool = False, ref_model=None):

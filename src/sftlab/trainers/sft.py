@@ -187,7 +187,6 @@ class SFTLabTrainer(SFTTrainer):
             return False
         from peft.tuners.tuners_utils import BaseTunerLayer
 
-        text_config = policy.config.get_text_config()
         reasons = []
         if self.accelerator.device.type != "cpu":
             reasons.append("not on the CPU")
@@ -195,8 +194,7 @@ class SFTLabTrainer(SFTTrainer):
             reasons.append("several processes or sharded parameters")
         if isinstance(policy.get_output_embeddings(), BaseTunerLayer):
             reasons.append("an adapter on the LM head")
-        if any(getattr(text_config, a, None) not in (None, 1.0) for a in
-               ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")):
+        if has_scaled_logits(policy.config):
             reasons.append("scaled or soft-capped logits")
         if self.args.objective == "asft" and self.args.kl_direction != "forward":
             reasons.append("reverse KL")
@@ -227,6 +225,15 @@ class SFTLabTrainer(SFTTrainer):
                 tokens = gather(torch.tensor(inputs["position_ids"].size(1), device=n.device)).sum().item()
             self._total_train_tokens += tokens // self._tp_size
         m["num_tokens"] = [self._total_train_tokens]
+
+
+SCALED_LOGIT_ATTRS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
+
+
+def has_scaled_logits(model_config) -> bool:
+    """Whether the model scales or soft-caps its logits (the CPU fused path computes plain ``h @ W.T``)."""
+    text_config = model_config.get_text_config()
+    return any(getattr(text_config, a, None) not in (None, 1.0) for a in SCALED_LOGIT_ATTRS)
 
 
 def _causal_lm(model):
