@@ -28,9 +28,10 @@ from sftlab.verify import _guard
         ("The answer is \\(x+1\\).", "x+1"),
         ("#### $\\boxed{12}$", "12"),
         (r"#### \boxed{1}+\boxed{2}", r"\boxed{1}+\boxed{2}"),  # not one box: kept whole
-        # priority: #### over boxed over "answer is"
+        # the last final-answer statement wins, whatever its kind
         (r"The answer is 5. \boxed{6}", "6"),
-        ("\\boxed{6}\n#### 7\nThe answer is 5.", "7"),
+        ("\\boxed{6}\n#### 7\nThe answer is 5.", "5"),
+        ("The answer is 5.\n\\boxed{6}\n#### 7", "7"),
     ],
 )
 def test_extract_answer(text, expected):
@@ -40,6 +41,7 @@ def test_extract_answer(text, expected):
 @pytest.mark.parametrize("text", ["", "no final answer here", "#### ", r"\boxed{}", "The answer is .", "\\boxed{1"])
 def test_extract_answer_none(text):
     assert extract_answer(text) is None
+    assert extract_answer(text, strict=True) is None
 
 
 def test_extract_answer_is_linear_on_huge_text():
