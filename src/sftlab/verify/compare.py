@@ -27,6 +27,7 @@ _ALTERNATIVES = (
     re.compile(r"(.+?),?\s+or\s+equivalently,?\s+(.+)", re.IGNORECASE),
     re.compile(r"(.+?)\s*\((?:or|or\s+equivalently|equivalently|i\.e\.,?)\s+(.+)\)", re.IGNORECASE),
 )
+_CONNECTOR = re.compile(r",?\s*(?<![\\A-Za-z])(?:and|or)(?![A-Za-z])\s*")
 _POWER = re.compile(r"[\d\s^{}()]+")
 _MAX_EXPONENT = 10**9
 
@@ -90,6 +91,8 @@ def _match(p: str, r: str, timeout: float) -> bool:
         return verdict if verdict is not None else pt == rt
     if _nesting(p) > MAX_NESTING or _nesting(r) > MAX_NESTING:
         return False
+    # "0 and 1", "12 or 13": a list of answers, never the product 0*a*n*d*1
+    p, r = _CONNECTOR.sub(", ", p), _CONNECTOR.sub(", ", r)
     powers = _power_verdict(p, r)
     if powers is not None:
         return powers

@@ -15,7 +15,8 @@ Order (see :func:`extract_answer`):
    "final answer is" > "answer:" > "answer ..." > a trailing LaTeX or plain
    number/expression; rightmost first within a priority). Only the patterns
    are used to *locate* the answer; nothing found here is parsed by
-   ``sympy.parse_expr`` (see :mod:`sftlab.verify`).
+   ``sympy.parse_expr`` (see :mod:`sftlab.verify`). Failing that, a completion
+   of at most ``SHORT_ANSWER_WORDS`` words is its own answer.
 
 Every step is a linear scan or a regular expression over a bounded window,
 so extraction needs no time limit.
@@ -43,6 +44,9 @@ _HEADING = re.compile(
 _BOX_JOINER = re.compile(r"[\s$,;.]*(?:(?:,?\s*(?:and|or)|\\text\{\s*(?:and|or|,)\s*\}|\\quad|&)[\s$,;.]*)?", re.IGNORECASE)
 # The fallback looks at the end of the completion only: the final answer is there, and the window bounds the work.
 FALLBACK_WINDOW = 2000
+# A completion of at most this many words, with nothing else to extract, is read as the answer itself (lenient only).
+SHORT_ANSWER_WORDS = 3
+_MARKER_START = re.compile(r"####|\\boxed|\\fbox|answer", re.IGNORECASE)
 
 
 def extract_answer(text: str, *, strict: bool = False) -> str | None:
@@ -68,6 +72,9 @@ def extract_answer(text: str, *, strict: bool = False) -> str | None:
     found = _last_statement(text)
     if found is None and not strict:
         found = _fallback(text[-FALLBACK_WINDOW:])
+        short = text.strip()
+        if found is None and len(short.split()) <= SHORT_ANSWER_WORDS and not _MARKER_START.search(short):
+            found = _clean(short)  # a completion that is only its answer ("Yes", "**Monday**")
     return found
 
 
