@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import help_meta as _h
+from ..data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from ..errors import SftlabError
 from ..objectives import OBJECTIVES
 from .prompt import DEFAULT_MAPPER_TEMPLATE, check_template
@@ -27,6 +28,7 @@ class _AdaptOptions:
     data: str | None = field(default=None, metadata=_h("SFT data in the reasoning format (question, solution, answer): .jsonl/.json/.parquet, a save_to_disk folder or a hub id. Omitted: the lab's expert-style train split."))
     output_dir: str = field(default="outputs/adapt", metadata=_h("Where the trained mapper, the shards, adapted.jsonl and manifest.json go."))
     max_examples: int = field(default=0, metadata=_h("Adapt only the first N records (0: all)."))
+    answer_suffix: str = field(default="auto", metadata=_h(ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     mapper_template: str = field(default=DEFAULT_MAPPER_TEMPLATE, metadata=_h("Mapper prompt with {question} and {solution} slots; sent as a user turn when the mapper has a chat template."))
     prompt_template: str | None = field(default=None, metadata=_h("Target prompt template with a {question} slot (as in sftlab train). Default: the target's chat template, else 'Question: ...\\nSolution:'."))
     # -- RL (GRPO through TRL) --------------------------------------------------------------

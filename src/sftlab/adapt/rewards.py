@@ -79,8 +79,13 @@ def alignment(lp_rewrite: float, lp_original: float, clip: float = 2.0) -> float
 
 
 def correctness(rewrite: str, answer, mode: str = "math") -> float:
-    """1.0 when the rewrite's final answer verifies against the reference answer, else 0.0."""
-    return 1.0 if answer is not None and verify(rewrite, str(answer), mode=mode) else 0.0
+    """1.0 when the rewrite's final answer verifies against the reference answer, else 0.0.
+
+    Strict extraction (``sftlab.verify``): a training reward pays only for an
+    answer the text states (``\\boxed{}``, "The answer is", ``####``); a number
+    that merely ends the text earns nothing.
+    """
+    return 1.0 if answer is not None and verify(rewrite, str(answer), mode=mode, strict=True) else 0.0
 
 
 def length_penalty(rewrite: str, original: str, floor: float = 0.1) -> float:

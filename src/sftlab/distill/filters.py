@@ -118,7 +118,8 @@ def verified(c: Candidate, mode: str = "math") -> bool:
 
     key = "verified" if mode == "math" else f"verified_{mode}"
     if key not in c.meta:
-        c.meta[key] = c.answer is not None and bool(verify(c.completion, c.answer, mode=mode))
+        # strict: a sample kept for training must state its answer (a marker), or the next round learns not to
+        c.meta[key] = c.answer is not None and bool(verify(c.completion, c.answer, mode=mode, strict=True))
     return c.meta[key]
 
 

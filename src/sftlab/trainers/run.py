@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..config import help_meta as _h
+from ..data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from ..errors import SftlabError
 from ..io import atomic_write_json
 from ..objectives import KL_DIRECTIONS, OBJECTIVES
@@ -38,7 +39,7 @@ class TrainConfig:
     max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
     per_device_train_batch_size: int = field(default=8, metadata=_h("Sequences per device per micro-batch."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
-    max_length: int = field(default=1024, metadata=_h("Longest sequence in tokens (prompt + completion)."))
+    max_length: int = field(default=1024, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings)."))
     on_overlength: str = field(default="drop", metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]))
     packing: bool = field(default=False, metadata=_h("Pack several records into each sequence (TRL's BFD packing)."))
     lora: bool = field(default=False, metadata=_h("Train LoRA adapters (PEFT) instead of all weights; the saved model is merged."))
@@ -53,6 +54,7 @@ class TrainConfig:
     save_total_limit: int | None = field(default=2, metadata=_h("Keep at most this many checkpoints (None: all)."))
     seed: int = field(default=42, metadata=_h("Random seed."))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
+    answer_suffix: str = field(default="auto", metadata=_h(ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     resume: bool = field(default=False, metadata=_h("Continue from the last checkpoint in --output-dir."))
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
@@ -86,10 +88,13 @@ def load_model_and_tokenizer(path: str, *, trust_remote_code: bool = False, dtyp
 
 def run_train(cfg: TrainConfig) -> dict:
     """Train and save; returns a summary (output_dir, data stats, log history, seconds)."""
-    from ..data import load_sft_data, tokenize_sft
+    from ..data import apply_answer_check, load_sft_data, tokenize_sft
+    from ..models import check_max_length
 
     model_path, data_source = resolve_lab_defaults(cfg.model, cfg.data)
+    check_max_length(model_path, cfg.max_length, trust_remote_code=cfg.trust_remote_code)  # the config only: cheap
     data = load_sft_data(data_source)  # every row validated before any model is touched
+    answers = apply_answer_check(data, data_source, cfg.answer_suffix)
     out = Path(cfg.output_dir)
     resume_from = _checkpoint_to_resume(out) if cfg.resume else None
     if cfg.resume and resume_from is None:
@@ -114,7 +119,7 @@ def run_train(cfg: TrainConfig) -> dict:
     save_final(trainer, tok, out, merge_lora=cfg.lora)
     summary = {
         "output_dir": str(out), "model": model_path, "data": data_source, "data_format": data.format,
-        "data_stats": stats, "train_seconds": seconds, "global_step": trainer.state.global_step,
+        "data_stats": {**stats, **answers}, "train_seconds": seconds, "global_step": trainer.state.global_step,
         "log_history": trainer.state.log_history, "config": asdict(cfg),
     }
     if trainer.is_world_process_zero():
