@@ -35,8 +35,16 @@ def context_length(path: str, trust_remote_code: bool = False) -> int | None:
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
-def check_max_length(path: str, max_length: int, *, flag: str = "--max-length", trust_remote_code: bool = False) -> None:
-    """A one-line :class:`SftlabError` when ``max_length`` exceeds the model's context."""
+def check_max_length(
+    path: str, max_length: int | None, *, default: int = 1024, flag: str = "--max-length", trust_remote_code: bool = False
+) -> int:
+    """``max_length`` checked against the model's context; None: ``default``, or the context when it is smaller.
+
+    A value given above the context is a one-line :class:`SftlabError` naming both numbers.
+    """
     context = context_length(path, trust_remote_code)
+    if max_length is None:
+        return min(default, context) if context else default
     if context is not None and max_length > context:
         raise SftlabError(f"{flag} {max_length} exceeds the context of {path} (max_position_embeddings {context})")
+    return max_length

@@ -97,5 +97,5 @@ class DartConfig(AdaptConfig):
     train_epochs: float = field(default=1.0, metadata=_h("Fine-tuning epochs over the adapted data."))
     train_learning_rate: float = field(default=5e-5, metadata=_h("Fine-tuning peak learning rate (sftlab train's default)."))
     train_batch_size: int = field(default=8, metadata=_h("Fine-tuning sequences per device per step."))
-    max_length: int = field(default=1024, metadata=_h("Fine-tuning: longest sequence in tokens (prompt + completion)."))
+    max_length: int | None = field(default=None, metadata=_h("Fine-tuning: longest sequence in tokens (prompt + completion), at most the target's context. Omitted: 1024, or the context when smaller."))
     lora: bool = field(default=False, metadata=_h("Fine-tune LoRA adapters instead of all weights (merged at the end)."))

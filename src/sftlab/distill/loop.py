@@ -367,7 +367,7 @@ def math_task(cfg: DistillConfig) -> Task:
     from ..trainers import resolve_lab_defaults
 
     base, source = resolve_lab_defaults(cfg.model, cfg.prompts)
-    check_max_length(base, cfg.max_length)  # the config only, before any data
+    check_max_length(base, cfg.max_length)  # the model's config only, before any data
     tok = load_tokenizer(base)
     data = load_sft_data(source)
     apply_answer_check(data, source, cfg.answer_suffix)

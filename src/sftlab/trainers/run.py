@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -39,7 +39,7 @@ class TrainConfig:
     max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
     per_device_train_batch_size: int = field(default=8, metadata=_h("Sequences per device per micro-batch."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
-    max_length: int = field(default=1024, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings)."))
+    max_length: int | None = field(default=None, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings). Omitted: 1024, or the context when smaller."))
     on_overlength: str = field(default="drop", metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]))
     packing: bool = field(default=False, metadata=_h("Pack several records into each sequence (TRL's BFD packing)."))
     lora: bool = field(default=False, metadata=_h("Train LoRA adapters (PEFT) instead of all weights; the saved model is merged."))
@@ -92,7 +92,8 @@ def run_train(cfg: TrainConfig) -> dict:
     from ..models import check_max_length
 
     model_path, data_source = resolve_lab_defaults(cfg.model, cfg.data)
-    check_max_length(model_path, cfg.max_length, trust_remote_code=cfg.trust_remote_code)  # the config only: cheap
+    # the model's config only (cheap), before any data
+    cfg = replace(cfg, max_length=check_max_length(model_path, cfg.max_length, trust_remote_code=cfg.trust_remote_code))
     data = load_sft_data(data_source)  # every row validated before any model is touched
     answers = apply_answer_check(data, data_source, cfg.answer_suffix)
     out = Path(cfg.output_dir)
