@@ -16,11 +16,13 @@ from .cases import CASES
 
 
 def _math_verify(completion: str, reference: str) -> bool:
-    """math-verify used directly, as its README shows (these are fixed test strings, not model output)."""
+    """math-verify used directly, as its README shows (these are fixed test strings, not model output);
+    the reference in ``$...$`` so its LaTeX extraction reads a bare LaTeX answer."""
     from math_verify import parse
     from math_verify import verify as mv_verify
 
-    return bool(mv_verify(parse(reference), parse(completion)))
+    gold = reference if "$" in reference else f"${reference}$"
+    return bool(mv_verify(parse(gold), parse(completion)))
 
 
 @pytest.fixture(scope="module")

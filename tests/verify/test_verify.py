@@ -32,6 +32,8 @@ from sftlab.verify import _guard
         (r"The answer is 5. \boxed{6}", "6"),
         ("\\boxed{6}\n#### 7\nThe answer is 5.", "5"),
         ("The answer is 5.\n\\boxed{6}\n#### 7", "7"),
+        ("2+2=4; #### 4+7=1; #### 6", "6"),  # several #### on one line: the last
+        ("########\n#### 9", "9"),  # a rule, then the answer
     ],
 )
 def test_extract_answer(text, expected):

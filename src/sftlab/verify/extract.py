@@ -81,16 +81,18 @@ def extract_answer(text: str, *, strict: bool = False) -> str | None:
 def _last_statement(text: str) -> str | None:
     """The content of the last final-answer statement (marker) whose content is not empty."""
     candidates: list[tuple[int, str]] = []  # (position, content)
-    hash_lines = []
+    hash_lines = []  # (start, end) of each line holding ####; its answer follows the line's last ####
     for m in _HASHES.finditer(text):
         if hash_lines and m.start() < hash_lines[-1][1]:
-            continue  # "########": one marker
+            continue  # read with its line below
+        start = text.rfind("\n", 0, m.start()) + 1
         end = text.find("\n", m.end())
         end = len(text) if end < 0 else end
-        hash_lines.append((m.start(), end))
-        content = _clean(text[m.end() : end].lstrip("#"))
+        hash_lines.append((start, end))
+        last = text.rfind("####", m.start(), end)
+        content = _clean(text[last + 4 : end].lstrip("#"))
         if content and not _is_heading(content):
-            candidates.append((m.start(), content))
+            candidates.append((last, content))
     for m in _STATEMENT.finditer(text):
         content = _statement_content(text, m.end())
         if content:
