@@ -31,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine  # noqa: E402
+from _common import machine
 
 PATHOLOGICAL = [
     "9" * 100_000, "(" * 100_000, "(" * 500, "2^2^2^2^2^2^2^2^2^2", r"2^{2^{2^{2^{2^{2}}}}}", r"9^{9^{9}}",
@@ -110,7 +110,7 @@ def main() -> None:
     theirs, their_times = run(math_verify_direct, cases)
     lab = [i for i, (c, _) in enumerate(cases) if c.startswith(("First, ", "Step 1: "))]
     latex = sorted(set(range(len(cases))) - set(lab))
-    rate = lambda times, idx: len(idx) / sum(times[i] for i in idx) if idx else None  # noqa: E731
+    rate = lambda times, idx: len(idx) / sum(times[i] for i in idx) if idx else None
     _, worst_times = run(verify, [(f"The answer is ${p}$", "2") for p in PATHOLOGICAL])
 
     limit = default_timeout()

@@ -73,8 +73,8 @@ def test_model_text_reaches_eval_only_as_a_number_literal(monkeypatch):
     """
     import re
 
-    import sympy.parsing.sympy_parser as sympy_parser
     from math_verify.parser import parse_latex_cached
+    from sympy.parsing import sympy_parser
 
     from sftlab.verify import _guard
 

@@ -60,7 +60,7 @@ class RewardConfig:
     repetition_tolerance: float = field(default=0.2, metadata=_h("Share of repeated n-grams tolerated before the repetition penalty starts."))
     leak_weight: float = field(default=1.0, metadata=_h("Weight of the leaked-template penalty (prompt scaffolding in the rewrite)."))
     gate_margin: float = field(default=1.0, metadata=_h("A wrong final answer scores this much below the lowest reward a correct rewrite can get."))
-    verify_mode: str = field(default="math", metadata=_h("How the rewrite's final answer is compared with the reference.", choices=["math", "exact"]))
+    verify_mode: str = field(default="math", metadata=_h("How the rewrite's final answer is compared with the reference. The answer is read strictly: only a stated one (\\boxed{}, 'The answer is', ####) can pass.", choices=["math", "exact"]))
 
 
 # -- the pure terms -------------------------------------------------------------------------

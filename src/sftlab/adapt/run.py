@@ -82,9 +82,8 @@ def run_dart(cfg: DartConfig) -> dict:
     Each stage resumes: a finished one is skipped, an interrupted one continues
     (RL and training from their last checkpoint, synthesis from its shards).
     """
-    from ..trainers import TrainConfig, run_train
-
     from ..models import check_max_length
+    from ..trainers import TrainConfig, run_train
 
     out = Path(cfg.output_dir)
     target_path, data_source = resolve_target(cfg)

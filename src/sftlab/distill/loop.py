@@ -36,9 +36,17 @@ from tqdm.auto import tqdm
 from ..config import help_meta as _h
 from ..data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from ..errors import SftlabError
-from ..models import load_tokenizer
 from ..io import atomic_write_json, atomic_write_jsonl, read_jsonl
-from .filters import Candidate, FilterChain, FilterContext, build_filters, filter_configs, parse_filter_spec, verified
+from ..models import load_tokenizer
+from .filters import (
+    Candidate,
+    FilterChain,
+    FilterContext,
+    build_filters,
+    filter_configs,
+    parse_filter_spec,
+    verified,
+)
 
 PACKS = ("math", "protein")
 # options left as None take the pack's value

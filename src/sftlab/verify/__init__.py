@@ -42,13 +42,29 @@ such a function, so a new domain needs no change here.
 from __future__ import annotations
 
 from ._guard import MAX_ANSWER_CHARS
-from .compare import DEFAULT_TIMEOUT_S, MAX_NESTING, alternatives, answers_match, default_timeout
+from .compare import (
+    DEFAULT_TIMEOUT_S,
+    MAX_NESTING,
+    alternatives,
+    answers_match,
+    default_timeout,
+)
 from .extract import FALLBACK_WINDOW, extract_answer
 from .text import normalize_answer, parse_number, text_form
 
 __all__ = [
-    "extract_answer", "answers_match", "verify", "normalize_answer", "parse_number", "text_form", "alternatives",
-    "default_timeout", "DEFAULT_TIMEOUT_S", "MAX_ANSWER_CHARS", "MAX_NESTING", "FALLBACK_WINDOW",
+    "DEFAULT_TIMEOUT_S",
+    "FALLBACK_WINDOW",
+    "MAX_ANSWER_CHARS",
+    "MAX_NESTING",
+    "alternatives",
+    "answers_match",
+    "default_timeout",
+    "extract_answer",
+    "normalize_answer",
+    "parse_number",
+    "text_form",
+    "verify",
 ]
 
 

@@ -66,12 +66,10 @@ def unwrap_text(s: str) -> str:
 
 # Words that are mathematics, not prose: an answer made of these and symbols is not a text answer.
 MATH_WORDS = frozenset(
-    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln lg exp lim max min gcd lcm mod "
-    "pi infty inf sqrt det deg dx dy dz dt and or".split()
+    ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "lg", "exp", "lim", "max", "min", "gcd", "lcm", "mod", "pi", "infty", "inf", "sqrt", "det", "deg", "dx", "dy", "dz", "dt", "and", "or"]
 )
 _NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split()
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 )}
 _CURRENCY = re.compile(r"^(?:\\?\$|€|£|¥|₹|usd|eur|gbp|rs\.?)\s*", re.IGNORECASE)
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree)\s*$")
