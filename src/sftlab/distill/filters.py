@@ -94,7 +94,7 @@ class FilterChain:
 
 @dataclass
 class VerifierConfig:
-    mode: str = field(default="math", metadata={"help": "verification mode passed to sftlab.verify.verify"})
+    mode: str = field(default="math", metadata={"help": "verification mode passed to sftlab.verify.verify (strict: a sample must state its final answer)"})
 
 
 class VerifierFilter(Filter):
