@@ -51,9 +51,8 @@ def test_recipe_values_are_defaults_that_flags_override(tmp_path):
 
 def test_fused_cpu_on_a_soft_capped_model_is_a_user_error_before_loading(tmp_path, capsys, monkeypatch):
     """``--fused-loss cpu`` where it cannot apply: one line, exit status 2, and neither data nor weights loaded."""
-    from tiny import make_model, make_tokenizer
-
     import sftlab.methods.sft as sft_method
+    from tiny import make_model, make_tokenizer
 
     tok = make_tokenizer()
     model = make_model(len(tok))

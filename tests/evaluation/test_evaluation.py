@@ -74,8 +74,8 @@ def scripted(monkeypatch):
 def test_greedy_accuracy_by_hand(scripted):
     m = evaluate(None, None, ITEMS, progress=False)
     test, ood = m["splits"]["test"], m["splits"]["ood"]
-    assert test == {"accuracy": 2 / 3, "n": 3, "n_correct": 2, "n_skipped": 1, "n_no_answer": 1}
-    assert ood == {"accuracy": 1 / 2, "n": 2, "n_correct": 1, "n_skipped": 0, "n_no_answer": 0}
+    assert test == {"accuracy": 2 / 3, "n": 3, "n_correct": 2, "n_skipped": 1, "n_no_answer": 1, "n_truncated": 0}
+    assert ood == {"accuracy": 1 / 2, "n": 2, "n_correct": 1, "n_skipped": 0, "n_no_answer": 0, "n_truncated": 0}
     assert m["k"] == 1 and len(scripted) == 1  # no sampling pass when k == 1
     prompts, config = scripted[0]
     assert prompts == ["P0", "P1", "P3", "Q0", "Q1"] and config.temperature == 0 and config.n == 1
@@ -129,7 +129,7 @@ def test_files_written(scripted, tmp_path):
 def test_empty_split_and_bad_arguments(scripted):
     m = evaluate(None, None, {"empty": [{"prompt": "x", "answer": None}]}, k=2, progress=False)
     assert m["splits"]["empty"] == {
-        "accuracy": None, "n": 0, "n_correct": 0, "n_skipped": 1, "n_no_answer": 0, "avg@2": None, "pass@2": None,
+        "accuracy": None, "n": 0, "n_correct": 0, "n_skipped": 1, "n_no_answer": 0, "n_truncated": 0, "avg@2": None, "pass@2": None,
     }
     with pytest.raises(SftlabError):
         evaluate(None, None, ITEMS, k=0, progress=False)
@@ -153,7 +153,39 @@ def test_evaluate_tiny_model_end_to_end(model, tokenizer, tmp_path):
     assert m["splits"]["test"]["n"] == 5
 
 
+def test_evaluate_cuts_long_prompts_from_the_left(model, tokenizer):
+    """The tiny model's context is 256 tokens (tests/tiny.py): a 400-character prompt (one token per character)
+    plus 8 new tokens would overrun it, so it is cut from the left and counted; the short one is not."""
+    long_prompt = "x" * 400 + "\nQuestion: 1+1?\nSolution:"
+    items = {"test": [{"prompt": long_prompt, "answer": "2"}, {"prompt": "Question: 1+1?\nSolution:", "answer": "2"}]}
+    m = evaluate(model, tokenizer, items, sampling=SamplingConfig(max_new_tokens=8), progress=False)
+    assert m["context"] == 256
+    assert m["splits"]["test"]["n_truncated"] == 1
+    with pytest.raises(SftlabError, match="leaves no room"):
+        evaluate(model, tokenizer, items, sampling=SamplingConfig(max_new_tokens=256), progress=False)
+
+
+def test_recorded_sampling_is_the_one_used(scripted):
+    m = evaluate(None, None, ITEMS, sampling=SamplingConfig(temperature=1.0), k=1, progress=False)
+    assert m["sampling"]["temperature"] == 0.0 and m["sampling"]["n"] == 1  # a greedy run records greedy settings
+
+
+def test_table_shows_no_answer_counts(scripted):
+    from sftlab.evaluation import format_table
+
+    table = format_table(evaluate(None, None, ITEMS, progress=False))
+    header, test_line = table.splitlines()[:2]
+    assert "no answer" in header
+    assert test_line.split()[:4] == ["test", "3", "1", "1"]  # n, skipped, no answer (P3 states none)
+
+
 # ---------------------------------------------------------------- run_eval (`sftlab eval`)
+
+
+def test_run_eval_new_tokens_over_context_before_data(saved_model, tmp_path):
+    """The model's context (256) is read from its config before the data: a missing data file is not reached."""
+    with pytest.raises(SftlabError, match=r"--max-new-tokens.*257 exceeds the context of .*max_position_embeddings 256"):
+        run_eval(EvalConfig(model=saved_model, data=str(tmp_path / "missing.jsonl"), output_dir=str(tmp_path / "o")))
 
 
 def _write_data(path, rows):
@@ -183,7 +215,7 @@ def test_run_eval_bad_inputs_write_nothing(saved_model, tmp_path):
     out = tmp_path / "out"
     bad = _write_data(tmp_path / "bad.jsonl", [{"question": "q", "solution": "#### 1"}, {"question": "q"}])
     with pytest.raises(SftlabError, match=r"bad.jsonl:2: field 'solution'"):
-        run_eval(EvalConfig(model=saved_model, data=bad, output_dir=str(out)))
+        run_eval(EvalConfig(model=saved_model, data=bad, output_dir=str(out), max_new_tokens=32))
     good = _write_data(tmp_path / "good.jsonl", [{"question": "q", "solution": "#### 1"}])
     with pytest.raises(SftlabError, match="missing-model: model folder not found"):
         run_eval(EvalConfig(model=str(tmp_path / "missing-model"), data=good, output_dir=str(out)))

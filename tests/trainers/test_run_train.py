@@ -92,3 +92,15 @@ def test_packing_run(tiny_dir, data_file, tmp_path):
     summary = run_train(_cfg(tiny_dir, data_file, out, packing=True, objective="dft", max_steps=2))
     logs = [h for h in summary["log_history"] if "loss" in h]
     assert summary["global_step"] == 2 and all("nll" in h for h in logs)
+
+
+def test_cli_max_length_over_context_exits_2_before_data(tiny_dir, tmp_path, capsys):
+    """The tiny model's context is 256 (tests/tiny.py): --max-length 1024 is refused from the config alone,
+    before the (missing) data file is read."""
+    out = tmp_path / "never"
+    code = main(["train", "--model", str(tiny_dir), "--data", str(tmp_path / "missing.jsonl"), "--max-length", "1024",
+                 "--output-dir", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "--max-length 1024 exceeds the context" in err[0] and "max_position_embeddings 256" in err[0]
+    assert not out.exists()

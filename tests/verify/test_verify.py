@@ -26,9 +26,12 @@ from sftlab.verify import _guard, answers_match, extract_answer, normalize_answe
         ("The answer is \\(x+1\\).", "x+1"),
         ("#### $\\boxed{12}$", "12"),
         (r"#### \boxed{1}+\boxed{2}", r"\boxed{1}+\boxed{2}"),  # not one box: kept whole
-        # priority: #### over boxed over "answer is"
+        # the last final-answer statement wins, whatever its kind
         (r"The answer is 5. \boxed{6}", "6"),
-        ("\\boxed{6}\n#### 7\nThe answer is 5.", "7"),
+        ("\\boxed{6}\n#### 7\nThe answer is 5.", "5"),
+        ("The answer is 5.\n\\boxed{6}\n#### 7", "7"),
+        ("2+2=4; #### 4+7=1; #### 6", "6"),  # several #### on one line: the last
+        ("########\n#### 9", "9"),  # a rule, then the answer
     ],
 )
 def test_extract_answer(text, expected):
@@ -38,6 +41,7 @@ def test_extract_answer(text, expected):
 @pytest.mark.parametrize("text", ["", "no final answer here", "#### ", r"\boxed{}", "The answer is .", "\\boxed{1"])
 def test_extract_answer_none(text):
     assert extract_answer(text) is None
+    assert extract_answer(text, strict=True) is None
 
 
 def test_extract_answer_is_linear_on_huge_text():
@@ -212,3 +216,39 @@ def test_enclosing_alarm_is_restored():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    "pred, ref, expected",
+    [
+        (r"10^{10^8}", r"10^{100000000}", True),  # equal towers: base 10, exponent 10^8 both ways, decided without sympy
+        (r"10^{10^{10^{10}}}", r"10^{100000000}", False),  # an exponent too big to write out: equal to no other string
+        ("{" * 300 + "1" + "}" * 300, "1", True),  # braces around the whole answer group nothing
+        ("{" * 300 + "1+x" + "}" * 300 + "+{2}", "1", False),  # deeper than MAX_NESTING: string comparison only
+    ],
+)
+def test_former_worst_cases_are_fast(pred, ref, expected):
+    answers_match("1", "1.0")  # warm the imports
+    t = time.monotonic()
+    assert answers_match(pred, ref) is expected
+    assert time.monotonic() - t < 0.5  # decided before any deadline (these used to run into the 5 s limit)
+
+
+def test_time_limit_from_environment(monkeypatch):
+    from sftlab.verify import default_timeout
+
+    monkeypatch.setenv("SFTLAB_VERIFY_TIMEOUT", "0.25")
+    assert default_timeout() == 0.25
+    answers_match("1", "1.0")
+    t = time.monotonic()
+    assert not answers_match(r"\frac{2^{2^{40}}}{2^{2^{40}}}", "2")
+    assert time.monotonic() - t < 0.25 + 1.5
+    monkeypatch.setenv("SFTLAB_VERIFY_TIMEOUT", "nonsense")
+    assert default_timeout() == 1.0
+
+
+def test_strict_extraction():
+    assert extract_answer("so we get 12", strict=True) is None
+    assert extract_answer("so we get 12") == "12"
+    assert extract_answer("#### Final Answer\nThe answer is 12.", strict=True) == "12"
+    assert verify("so we get 12", "12") and not verify("so we get 12", "12", strict=True)

@@ -6,6 +6,7 @@
 See docs/data.md for the formats, the accepted sources and the errors.
 """
 
+from .answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES, apply_answer_check, check_final_answers
 from .formats import SFTData
 from .items import eval_items
 from .load import load_sft_data
@@ -13,6 +14,10 @@ from .templates import completion_text, render_prompt
 from .tokenize import encode_prompts, render_chat, tokenize_sft
 
 __all__ = [
+    "ANSWER_SUFFIXES",
+    "ANSWER_SUFFIX_HELP",
+    "apply_answer_check",
+    "check_final_answers",
     "SFTData",
     "completion_text",
     "encode_prompts",

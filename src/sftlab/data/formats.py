@@ -156,7 +156,7 @@ def _check_reasoning(record: dict, err) -> None:
     if record.get("answer") is None:
         from sftlab.verify import extract_answer
 
-        record["answer"] = extract_answer(solution)
+        record["answer"] = extract_answer(solution, strict=True)  # a reference only from a stated answer
         return
     answer = _require(record, "answer", err, (str, int, float))
     record["answer"] = answer if isinstance(answer, str) else str(answer)

@@ -50,4 +50,4 @@ def _extract(text: str | None) -> str | None:
         return None
     from sftlab.verify import extract_answer
 
-    return extract_answer(text)
+    return extract_answer(text, strict=True)  # a reference only from a stated answer, never a guess

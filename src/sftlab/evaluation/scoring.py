@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from sftlab.data import encode_prompts
 from sftlab.errors import SftlabError
 from sftlab.generation import SamplingConfig, generate
 from sftlab.io import atomic_write_json, atomic_write_jsonl
@@ -45,6 +46,8 @@ def evaluate(
     output_dir: str | None = None,
     progress: bool = True,
     extra: dict | None = None,
+    strict: bool = False,
+    timeout: float | None = None,
 ) -> dict:
     """Greedy accuracy per split and, when ``k > 1``, avg@k and pass@k from k samples per prompt.
 
@@ -56,12 +59,17 @@ def evaluate(
     correctness over all samples, pass@k the unbiased estimator with n = k.
 
     Returns ``{"splits": {split: {"accuracy", "n", "n_correct", "n_skipped",
-    "n_no_answer", "avg@K", "pass@K"}}, "k": k, "mode": mode, "sampling": {...}}``
+    "n_no_answer", "n_truncated", "avg@K", "pass@K"}}, "k": k, "mode": mode, "sampling": {...},
+    "context": tokens or None}`` (``sampling``: the greedy settings when k == 1, the samples' otherwise)
     (``K`` is the value of k; those two keys only when k > 1; ``accuracy`` is None
     for a split with nothing to score). With ``output_dir``, writes
     ``generations.jsonl`` (one line per generation with its verdict) and
     ``metrics.json`` (the returned dict), each atomically. ``extra`` (e.g. the
-    model and data names) is added to the returned dict.
+    model and data names) is added to the returned dict. ``strict``: read only
+    stated final answers (default lenient, see :mod:`sftlab.verify`);
+    ``timeout``: seconds per answer comparison. Prompts longer than the
+    model's context minus ``max_new_tokens`` are cut from the left and
+    counted (``n_truncated``).
     """
     sampling = sampling or SamplingConfig()
     if k < 1:
@@ -70,6 +78,7 @@ def evaluate(
         raise SftlabError(f"unknown verification mode '{mode}' (use exact or math)")
     greedy_cfg = replace(sampling, temperature=0.0, n=1)
     sample_cfg = replace(sampling, n=k, temperature=sampling.temperature or 1.0)
+    context = _context(model)
 
     scored = [
         (split, index, item)
@@ -78,6 +87,7 @@ def evaluate(
         if item.get("answer") is not None
     ]
     prompts = [item["prompt"] for _, _, item in scored]
+    prompts, truncated = _fit_context(prompts, tokenizer, context, sampling.max_new_tokens)
     greedy = generate(model, tokenizer, prompts, greedy_cfg, progress=progress)
     sampled = generate(model, tokenizer, prompts, sample_cfg, progress=progress) if k > 1 else None
 
@@ -86,8 +96,8 @@ def evaluate(
         runs = [("greedy", 0, greedy[j][0])] + [("sample", s, text) for s, text in enumerate(sampled[j] if sampled else [])]
         sample_verdicts = []
         for kind, s, completion in runs:
-            extracted = extract_answer(completion)
-            correct = answers_match(extracted, item["answer"], mode=mode)
+            extracted = extract_answer(completion, strict=strict)  # lenient by default: scored on what it wrote
+            correct = answers_match(extracted, item["answer"], mode=mode, timeout=timeout)
             rows.append(_row(split, index, item, kind, s, completion, extracted, correct))
             if kind == "greedy":
                 verdicts[split]["greedy"].append((correct, extracted is not None))
@@ -95,12 +105,15 @@ def evaluate(
                 sample_verdicts.append(correct)
         if sampled:
             verdicts[split]["sampled"].append(sample_verdicts)
+        verdicts[split]["truncated"] = verdicts[split].get("truncated", 0) + truncated[j]
 
     result = {
         "splits": {split: _split_metrics(v, len(items_by_split[split]), k) for split, v in verdicts.items()},
         "k": k,
         "mode": mode,
-        "sampling": asdict(sample_cfg),
+        # the settings actually used: greedy decoding alone when k == 1, the k samples' settings otherwise
+        "sampling": asdict(sample_cfg if k > 1 else greedy_cfg),
+        "context": context,
         **(extra or {}),
     }
     if output_dir is not None:
@@ -108,6 +121,35 @@ def evaluate(
         atomic_write_jsonl(out / "generations.jsonl", rows)
         atomic_write_json(out / "metrics.json", result)
     return result
+
+
+def _context(model) -> int | None:
+    """The model's context in tokens (``max_position_embeddings``), or None when it states none."""
+    config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config
+    value = getattr(config, "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _fit_context(prompts: list[str], tokenizer, context: int | None, max_new_tokens: int) -> tuple[list[str], list[bool]]:
+    """Prompts cut from the left so that prompt + ``max_new_tokens`` fits the context; which ones were cut.
+
+    The end of a prompt (the question and the cue to answer) matters most, so
+    the beginning (e.g. few-shot examples) goes first.
+    """
+    if context is None or tokenizer is None or not prompts:
+        return prompts, [False] * len(prompts)
+    room = context - max_new_tokens
+    if room < 1:
+        raise SftlabError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in the model's context ({context})")
+    ids = encode_prompts(prompts, tokenizer)
+    cut = [len(x) > room for x in ids]
+    if not any(cut):
+        return prompts, cut
+    # a few tokens of margin: generation re-encodes the text (and adds the BOS back), which can merge differently
+    keep = max(room - 4, 1)
+    fitted = [tokenizer.decode(x[-keep:], skip_special_tokens=True) if c else p for p, x, c in zip(prompts, ids, cut)]
+    return fitted, cut
 
 
 def _row(split, index, item, kind, sample, completion, extracted, correct) -> dict:
@@ -136,6 +178,7 @@ def _split_metrics(verdicts: dict, n_items: int, k: int) -> dict:
         "n_correct": n_correct,
         "n_skipped": n_items - n,
         "n_no_answer": sum(not found for _, found in greedy),
+        "n_truncated": verdicts.get("truncated", 0),
     }
     if k > 1:
         samples = verdicts["sampled"]

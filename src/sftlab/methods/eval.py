@@ -30,7 +30,9 @@ class EvalConfig:
     temperature: float = field(default=1.0, metadata=_h("Sampling temperature of the k samples (greedy accuracy always uses 0)."))
     top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold of the k samples."))
     batch_size: int = field(default=64, metadata=_h("Prompts per generation batch."))
-    mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (math-verify equivalence).", choices=["exact", "math"]))
+    mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (numbers, text and math-verify equivalence).", choices=["exact", "math"]))
+    strict: bool = field(default=False, metadata=_h("Read only stated final answers (\\boxed{}, 'The answer is', ####). Default: lenient, a completion without one is scored on its last answer-like expression (as math-verify does)."))
+    verify_timeout: float | None = field(default=None, metadata=_h("Seconds one answer comparison may take before it counts as wrong. Omitted: $SFTLAB_VERIFY_TIMEOUT, else 1."))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
     limit: int | None = field(default=None, metadata=_h("Evaluate at most this many items per split (the first ones)."))
     seed: int = field(default=0, metadata=_h("Random seed of the k samples."))
@@ -53,7 +55,11 @@ def run_eval(cfg: EvalConfig) -> dict:
         model_path, sources = model_path or lab_model, sources or dict(lab_sources)
 
     from sftlab.data import eval_items, load_sft_data
+    from sftlab.models import check_max_length
 
+    # the config only (cheap), before any data: --max-new-tokens alone must fit; longer prompts are cut at generation
+    check_max_length(model_path, cfg.max_new_tokens + 1, flag="--max-new-tokens (+ 1 prompt token)",
+                     trust_remote_code=cfg.trust_remote_code)
     datasets = {name: load_sft_data(str(src)) for name, src in sources.items()}  # validated before loading the model
     model, tokenizer = load_model_and_tokenizer(model_path, "infer", trust_remote_code=cfg.trust_remote_code)
     items_by_split: dict[str, list[dict]] = defaultdict(list)
@@ -70,7 +76,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     provenance = {"model": str(model_path), "data": {name: str(src) for name, src in sources.items()}}
     metrics = evaluate(
         model, tokenizer, dict(items_by_split), sampling=sampling, k=cfg.k, mode=cfg.mode, output_dir=cfg.output_dir,
-        progress=cfg.progress, extra=provenance,
+        progress=cfg.progress, extra=provenance, strict=cfg.strict, timeout=cfg.verify_timeout,
     )
     print(format_table(metrics))
     print(f"sftlab: wrote {cfg.output_dir}/metrics.json and {cfg.output_dir}/generations.jsonl")
@@ -84,5 +90,7 @@ def _check(cfg: EvalConfig) -> None:
         raise SftlabError(f"--limit must be at least 1 (got {cfg.limit})")
     if cfg.mode not in ("exact", "math"):
         raise SftlabError(f"--mode must be exact or math (got {cfg.mode!r})")
+    if cfg.verify_timeout is not None and cfg.verify_timeout <= 0:
+        raise SftlabError(f"--verify-timeout must be > 0 (got {cfg.verify_timeout})")
     if cfg.max_new_tokens < 1 or cfg.batch_size < 1:
         raise SftlabError("--max-new-tokens and --batch-size must be at least 1")

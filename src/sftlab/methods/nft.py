@@ -54,7 +54,7 @@ class NFTTrainConfig:
     max_log_ratio: float = field(default=10.0, metadata=_h("Clamp of log R_t before exponentiating (the authors' code: 10)."))
     correct_rate_clip: float = field(default=0.02, metadata=_h("r_q is clamped into [c, 1 - c] inside the loss (the authors' code: 0.02)."))
     token_normalizer: float = field(default=0.0, metadata=_h("0: the loss is a mean over the kept completion tokens of each optimizer step (sftlab's aggregation); > 0: their sum divided by this constant per device (the authors' code: 1000)."))
-    verify_mode: str = field(default="math", metadata=_h("How a sampled answer is checked against the reference: math (math-verify) or exact.", choices=["math", "exact"]))
+    verify_mode: str = field(default="math", metadata=_h("How a sampled answer is checked against the reference: math (math-verify) or exact. Strict: a sample that states no final answer (\\boxed{}, 'The answer is', ####) earns nothing.", choices=["math", "exact"]))
     use_vllm: bool = field(default=False, metadata=_h("Sample with vLLM (colocated) on GPU; needs the [vllm] extra."))
     lora: bool = field(default=False, metadata=_h("Train LoRA adapters instead of all weights; the saved model is merged."))
     lora_r: int = field(default=16, metadata=_h("LoRA rank."))

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from sftlab.config import help_meta as _h
+from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json
 from sftlab.methods.lab_defaults import resolve_lab_defaults
-from sftlab.models import load_causal_lm, load_model_and_tokenizer, lora_config, use_bf16
+from sftlab.models import check_max_length, load_causal_lm, load_model_and_tokenizer, lora_config, use_bf16
 from sftlab.objectives import KL_DIRECTIONS, OBJECTIVES
 
 
@@ -40,7 +41,7 @@ class TrainConfig:
     max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
     per_device_train_batch_size: int = field(default=8, metadata=_h("Sequences per device per micro-batch."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
-    max_length: int = field(default=1024, metadata=_h("Longest sequence in tokens (prompt + completion)."))
+    max_length: int | None = field(default=None, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings). Omitted: 1024, or the context when smaller."))
     on_overlength: str = field(default="drop", metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]))
     packing: bool = field(default=False, metadata=_h("Pack several records into each sequence (TRL's BFD packing)."))
     lora: bool = field(default=False, metadata=_h("Train LoRA adapters (PEFT) instead of all weights; the saved model is merged."))
@@ -55,6 +56,7 @@ class TrainConfig:
     save_total_limit: int | None = field(default=2, metadata=_h("Keep at most this many checkpoints (None: all)."))
     seed: int = field(default=42, metadata=_h("Random seed."))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
+    answer_suffix: str = field(default="auto", metadata=_h(ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     resume: bool = field(default=False, metadata=_h("Continue from the last checkpoint in --output-dir."))
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
@@ -63,11 +65,14 @@ class TrainConfig:
 
 def run_train(cfg: TrainConfig) -> dict:
     """Train and save; returns a summary (output_dir, data stats, log history, seconds)."""
-    from sftlab.data import load_sft_data, tokenize_sft
+    from sftlab.data import apply_answer_check, load_sft_data, tokenize_sft
 
     model_path, data_source = resolve_lab_defaults(cfg.model, cfg.data)
     preflight(cfg, model_path)  # flag conflicts: one line, before data or weights load
+    # the model's config only (cheap), before any data
+    cfg = replace(cfg, max_length=check_max_length(model_path, cfg.max_length, trust_remote_code=cfg.trust_remote_code))
     data = load_sft_data(data_source)  # every row validated before any model is touched
+    answers = apply_answer_check(data, data_source, cfg.answer_suffix)
     out = Path(cfg.output_dir)
     resume_from = _checkpoint_to_resume(out) if cfg.resume else None
     if cfg.resume and resume_from is None:
@@ -89,7 +94,7 @@ def run_train(cfg: TrainConfig) -> dict:
     save_final(trainer, tok, out, merge_lora=cfg.lora)
     summary = {
         "output_dir": str(out), "model": model_path, "data": data_source, "data_format": data.format,
-        "data_stats": stats, "train_seconds": seconds, "global_step": trainer.state.global_step,
+        "data_stats": {**stats, **answers}, "train_seconds": seconds, "global_step": trainer.state.global_step,
         "log_history": trainer.state.log_history, "config": asdict(cfg),
     }
     if trainer.is_world_process_zero():

@@ -22,8 +22,13 @@ class CorrectnessReward:
 
 
 def correctness(text: str, answer, mode: str = "math") -> float:
-    """1.0 when the final answer of ``text`` verifies against the reference ``answer``, else 0.0."""
-    return 1.0 if answer is not None and verify(text, str(answer), mode=mode) else 0.0
+    """1.0 when the final answer of ``text`` verifies against the reference ``answer``, else 0.0.
+
+    Strict extraction (``sftlab.verify``): a training reward pays only for an
+    answer the text states (``\\boxed{}``, "The answer is", ``####``); a number
+    that merely ends the text earns nothing.
+    """
+    return 1.0 if answer is not None and verify(text, str(answer), mode=mode, strict=True) else 0.0
 
 
 def completion_str(completion) -> str:

@@ -21,6 +21,7 @@ plain-expression path goes through ``sympy.parse_expr``, which calls ``eval``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -100,17 +101,27 @@ def math_equal_with_alarm(pred: str, ref: str, timeout: float) -> bool:
 
 def _math_equal(pred: str, ref: str) -> bool:
     """math-verify parse + verify, LaTeX reading only, without math-verify's own timeouts."""
-    from math_verify import LatexExtractionConfig, parse
     from math_verify import verify as mv_verify
 
-    config = [LatexExtractionConfig()]
-    gold = parse(f"${ref}$", extraction_config=config, parsing_timeout=None)
+    gold = _parse_latex(ref)
     if not gold:
         return False
-    target = parse(f"${pred}$", extraction_config=config, parsing_timeout=None)
+    target = _parse_latex(pred)
     if not target:
         return False
-    return bool(mv_verify(gold, target, timeout_seconds=None))
+    return bool(mv_verify(list(gold), list(target), timeout_seconds=None))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_latex(answer: str) -> tuple:
+    """math-verify's LaTeX reading of one answer, cached: a reference is compared with many samples.
+
+    An interrupted parse raises (nothing is cached); a finished one is cached
+    as an immutable tuple.
+    """
+    from math_verify import LatexExtractionConfig, parse
+
+    return tuple(parse(f"${answer}$", extraction_config=[LatexExtractionConfig()], parsing_timeout=None))
 
 
 class _Worker:

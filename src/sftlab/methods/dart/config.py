@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sftlab.config import help_meta as _h
+from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from sftlab.errors import SftlabError
 from sftlab.objectives import OBJECTIVES
 
@@ -28,6 +29,7 @@ class _AdaptOptions:
     data: str | None = field(default=None, metadata=_h("SFT data in the reasoning format (question, solution, answer): .jsonl/.json/.parquet, a save_to_disk folder or a hub id. Omitted: the lab's expert-style train split."))
     output_dir: str = field(default="outputs/adapt", metadata=_h("Where the trained mapper, the shards, adapted.jsonl and manifest.json go."))
     max_examples: int = field(default=0, metadata=_h("Adapt only the first N records (0: all)."))
+    answer_suffix: str = field(default="auto", metadata=_h(ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     mapper_template: str = field(default=DEFAULT_MAPPER_TEMPLATE, metadata=_h("Mapper prompt with {question} and {solution} slots; sent as a user turn when the mapper has a chat template."))
     prompt_template: str | None = field(default=None, metadata=_h("Target prompt template with a {question} slot (as in sftlab train). Default: the target's chat template, else 'Question: ...\\nSolution:'."))
     # -- RL (GRPO through TRL) --------------------------------------------------------------
@@ -96,5 +98,5 @@ class DartConfig(AdaptConfig):
     train_epochs: float = field(default=1.0, metadata=_h("Fine-tuning epochs over the adapted data."))
     train_learning_rate: float = field(default=5e-5, metadata=_h("Fine-tuning peak learning rate (sftlab train's default)."))
     train_batch_size: int = field(default=8, metadata=_h("Fine-tuning sequences per device per step."))
-    max_length: int = field(default=1024, metadata=_h("Fine-tuning: longest sequence in tokens (prompt + completion)."))
+    max_length: int | None = field(default=None, metadata=_h("Fine-tuning: longest sequence in tokens (prompt + completion), at most the target's context. Omitted: 1024, or the context when smaller."))
     lora: bool = field(default=False, metadata=_h("Fine-tune LoRA adapters instead of all weights (merged at the end)."))

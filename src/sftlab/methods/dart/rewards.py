@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from sftlab.config import help_meta as _h
-from sftlab.verify import verify
+from sftlab.trainers.rewards import correctness
 
 PENALTIES = ("length", "coverage", "copy", "repetition", "leak")
 TERMS = ("alignment", "correct", *PENALTIES)
@@ -60,7 +60,7 @@ class RewardConfig:
     repetition_tolerance: float = field(default=0.2, metadata=_h("Share of repeated n-grams tolerated before the repetition penalty starts."))
     leak_weight: float = field(default=1.0, metadata=_h("Weight of the leaked-template penalty (prompt scaffolding in the rewrite)."))
     gate_margin: float = field(default=1.0, metadata=_h("A wrong final answer scores this much below the lowest reward a correct rewrite can get."))
-    verify_mode: str = field(default="math", metadata=_h("How the rewrite's final answer is compared with the reference.", choices=["math", "exact"]))
+    verify_mode: str = field(default="math", metadata=_h("How the rewrite's final answer is compared with the reference. The answer is read strictly: only a stated one (\\boxed{}, 'The answer is', ####) can pass.", choices=["math", "exact"]))
 
 
 # -- the pure terms -------------------------------------------------------------------------
@@ -76,11 +76,6 @@ def alignment(lp_rewrite: float, lp_original: float, clip: float = 2.0) -> float
     if not (math.isfinite(lp_rewrite) and math.isfinite(lp_original)):
         return -clip
     return max(-clip, min(clip, lp_rewrite - lp_original))
-
-
-def correctness(rewrite: str, answer, mode: str = "math") -> float:
-    """1.0 when the rewrite's final answer verifies against the reference answer, else 0.0."""
-    return 1.0 if answer is not None and verify(rewrite, str(answer), mode=mode) else 0.0
 
 
 def length_penalty(rewrite: str, original: str, floor: float = 0.1) -> float:

@@ -46,7 +46,7 @@ def run_adapt(cfg: AdaptConfig) -> dict:
     out = Path(cfg.output_dir)
     target_path, data_source = resolve_target(cfg)
     mapper_path = resolve_mapper(cfg, target_path) if cfg.method in ("dart", "grape") else None
-    records = load_reasoning(data_source, cfg.max_examples)
+    records = load_reasoning(data_source, cfg.max_examples, cfg.answer_suffix)
     atomic_write_json(out / "config.json", {**asdict(cfg), "resolved": {"model": target_path, "mapper": mapper_path,
                                                                         "data": data_source}})  # fmt: skip
     target, target_tok = load_model_and_tokenizer(target_path, "infer", trust_remote_code=cfg.trust_remote_code)
@@ -85,11 +85,13 @@ def run_dart(cfg: DartConfig) -> dict:
     (RL and training from their last checkpoint, synthesis from its shards).
     """
     from sftlab.methods.sft import TrainConfig, run_train
+    from sftlab.models import check_max_length
 
     out = Path(cfg.output_dir)
     target_path, data_source = resolve_target(cfg)
+    check_max_length(target_path, cfg.max_length, trust_remote_code=cfg.trust_remote_code)  # before any data or RL
     if cfg.method == "direct_rl":
-        rl = run_direct_rl(cfg, target_path, load_reasoning(data_source, cfg.max_examples), out)
+        rl = run_direct_rl(cfg, target_path, load_reasoning(data_source, cfg.max_examples, cfg.answer_suffix), out)
         return {"output_dir": str(out), "model": str(out / "policy"), "method": "direct_rl", "rl": _rl_brief(rl)}
     adapt = run_adapt(dataclasses.replace(cfg, output_dir=str(out / "adapt")))
     train_cfg = TrainConfig(
@@ -97,7 +99,7 @@ def run_dart(cfg: DartConfig) -> dict:
         max_steps=cfg.train_max_steps, num_train_epochs=cfg.train_epochs, learning_rate=cfg.train_learning_rate,
         per_device_train_batch_size=cfg.train_batch_size, max_length=cfg.max_length, lora=cfg.lora, seed=cfg.seed,
         prompt_template=cfg.prompt_template, trust_remote_code=cfg.trust_remote_code, progress=cfg.progress,
-        resume=True,
+        answer_suffix=cfg.answer_suffix, resume=True,
     )  # fmt: skip
     done = out / "train" / "train_summary.json"
     train = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else run_train(train_cfg)
@@ -126,16 +128,24 @@ def resolve_mapper(cfg: AdaptConfig, target_path: str) -> str:
     return target_path
 
 
-def load_reasoning(source: str, max_examples: int = 0) -> list[dict]:
-    """Records of a reasoning data set (question, solution, answer), the first ``max_examples`` when > 0."""
-    from sftlab.data import load_sft_data
+def load_reasoning(source: str, max_examples: int = 0, answer_suffix: str = "auto") -> list[dict]:
+    """Records of a reasoning data set (question, solution, answer), the first ``max_examples`` when > 0.
+
+    Solutions that state no final answer are counted and, with
+    ``answer_suffix="auto"``, closed with ``The answer is X.``
+    (:func:`sftlab.data.check_final_answers`).
+    """
+    from sftlab.data import apply_answer_check, load_sft_data
 
     data = load_sft_data(source)
     if data.format != "reasoning":
         raise SftlabError(
             f"{source}: DART rewrites reasoning records (question, solution, answer); this data is {data.format}"
         )
-    records = data.records[:max_examples] if max_examples else data.records
+    if max_examples:
+        data.records = data.records[:max_examples]
+    apply_answer_check(data, source, answer_suffix)
+    records = data.records
     for r in records:
         if r.get("answer") is not None:
             r["answer"] = str(r["answer"])

@@ -113,7 +113,7 @@ def summarize(rows: list[dict], verify_mode: str = "math") -> dict:
             reasons[r["dart"]["reason"]] = reasons.get(r["dart"]["reason"], 0) + 1
     lp_orig = [r["dart"]["reward"]["lp_original"] for r in rows]
     lp_adapted = [r["dart"]["lp_solution"] for r in rows]
-    verified = [verify(r["solution"], str(r.get("answer")), mode=verify_mode) for r in kept]
+    verified = [verify(r["solution"], str(r.get("answer")), mode=verify_mode, strict=True) for r in kept]  # as the gate
     return {
         "n": len(rows), "n_rewritten": len(kept), "n_fallback": len(rows) - len(kept),
         "fallback_rate": (len(rows) - len(kept)) / len(rows) if rows else None, "fallback_reasons": reasons,

@@ -94,7 +94,7 @@ class FilterChain:
 
 @dataclass
 class VerifierConfig:
-    mode: str = field(default="math", metadata={"help": "verification mode passed to sftlab.verify.verify"})
+    mode: str = field(default="math", metadata={"help": "verification mode passed to sftlab.verify.verify (strict: a sample must state its final answer)"})
 
 
 class VerifierFilter(Filter):
@@ -118,7 +118,8 @@ def verified(c: Candidate, mode: str = "math") -> bool:
 
     key = "verified" if mode == "math" else f"verified_{mode}"
     if key not in c.meta:
-        c.meta[key] = c.answer is not None and bool(verify(c.completion, c.answer, mode=mode))
+        # strict: a sample kept for training must state its answer (a marker), or the next round learns not to
+        c.meta[key] = c.answer is not None and bool(verify(c.completion, c.answer, mode=mode, strict=True))
     return c.meta[key]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from sftlab.config import help_meta as _h
+from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from sftlab.models import load_tokenizer
@@ -68,7 +69,8 @@ class DistillConfig:
     epochs: float = field(default=1.0, metadata=_h("Epochs over each round's SFT data when --train-steps is 0."))
     learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate per round. Omitted: 1e-4 (math), 1e-3 (protein)."))
     batch_size: int = field(default=8, metadata=_h("Sequences per optimizer step."))
-    max_length: int = field(default=512, metadata=_h("Longest training sequence in tokens."))
+    max_length: int = field(default=512, metadata=_h("Longest training sequence in tokens; at most the model's context (max_position_embeddings)."))
+    answer_suffix: str = field(default="auto", metadata=_h("Math: " + ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records."))
     eval_data: str | None = field(default=None, metadata=_h("Math: evaluation data, 'source' or 'name=source,...'. Omitted: the lab's test_id/test_ood when prompts are the lab's, else no held-out evaluation."))
     eval_size: int | None = field(default=None, metadata=_h("Items per evaluation split (math; omitted: 100) or sequences sampled per evaluation (protein; omitted: 128)."))
@@ -361,12 +363,15 @@ def read_json(path: Path) -> dict:
 
 def math_task(cfg: DistillConfig) -> Task:
     """Prompts with reference answers; default filters verifier + exact dedup; accuracy on held-out splits."""
-    from sftlab.data import completion_text, eval_items, load_sft_data
+    from sftlab.data import apply_answer_check, completion_text, eval_items, load_sft_data
     from sftlab.methods.lab_defaults import resolve_lab_defaults
+    from sftlab.models import check_max_length
 
     base, source = resolve_lab_defaults(cfg.model, cfg.prompts)
+    check_max_length(base, cfg.max_length)  # the model's config only, before any data
     tok = load_tokenizer(base)
     data = load_sft_data(source)
+    apply_answer_check(data, source, cfg.answer_suffix)
     items = eval_items(data, tok, prompt_template=cfg.prompt_template)
     prompts = [{"prompt": it["prompt"], "answer": it["answer"]} for it in items]
     original = [
