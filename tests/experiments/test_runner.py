@@ -40,7 +40,7 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
     # A second run reuses every cached run: no training happens.
     summary = out / "runs" / "dft" / "seed0" / "model" / "train_summary.json"
     before = summary.stat().st_mtime_ns
-    monkeypatch.setattr("sftlab.trainers.run_train", lambda cfg: pytest.fail("retrained a cached run"))
+    monkeypatch.setattr("sftlab.methods.sft.run_train", lambda cfg: pytest.fail("retrained a cached run"))
     demo.run_demo(cfg)
     assert summary.stat().st_mtime_ns == before
 

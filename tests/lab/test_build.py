@@ -38,7 +38,10 @@ def test_build_writes_model_data_and_info(lab):
     info = json.loads((art.root / "lab.json").read_text())
     assert info == art.info and art.config == TINY
     assert set(info["base_accuracy"]) == set(SPLITS)
-    assert all(0.0 <= a <= 1.0 for a in info["base_accuracy"].values())
+    for split, a in info["base_accuracy"].items():  # a share of the split's scored problems, as its detail records
+        n = info["base_accuracy_detail"][split]["n"]
+        assert n == min(TINY.eval_size, len(art.records(split))) and info["base_accuracy_detail"][split]["accuracy"] == a
+        assert a * n == pytest.approx(round(a * n), abs=1e-3 * n)
     detail = info["base_accuracy_detail"]["test_ood"]
     assert set(detail["by_shift"]) == set(TINY.shift_list) and set(detail["by_family"]) == set(TINY.train_families)
     assert info["pretrain"]["steps"] == TINY.pretrain_steps and len(info["pretrain"]["loss_curve"]) == TINY.pretrain_steps // 10

@@ -39,7 +39,8 @@ def test_rft_alternates_reward_and_policy_steps(tiny_dir, data_file, tmp_path, m
     assert [m["iteration"] for m in its] == [1, 2]
     for m in its:
         assert m["n_heldout_pairs"] == 2 and m["n_pairs"] in (3, 4)  # 9 prompts: 2 held out, 7 cut into 2 chunks
-        assert 0.0 <= m["heldout_reward_accuracy"] <= 1.0 and m["reward_steps"] == 2 and m["steps"] == 1
+        assert m["heldout_reward_accuracy"] in (0.0, 0.5, 1.0)  # a share of the 2 held-out pairs ranked right
+        assert m["reward_steps"] == 2 and m["steps"] == 1
         assert (out / f"iter-{m['iteration']}" / "reward_model" / "config.json").is_file()
     assert summary["curve"]["heldout_reward_accuracy"] == [m["heldout_reward_accuracy"] for m in its]
     # the policy step asked the learned reward model for scores (beyond the held-out/train accuracy calls)

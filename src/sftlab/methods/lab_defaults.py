@@ -29,8 +29,10 @@ def resolve_lab_defaults(model: str | None, data: str | None) -> tuple[str, str]
 
 def eval_setup() -> tuple[str, dict[str, str]]:
     """``(model path, {split: data source})`` of the lab's test splits."""
-    from sftlab.lab import default_eval_setup
-
+    try:
+        from sftlab.lab import default_eval_setup
+    except ImportError:
+        raise SftlabError("no --model/--data given and the embedded lab is not available") from None
     return default_eval_setup()
 
 
