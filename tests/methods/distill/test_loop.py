@@ -100,10 +100,10 @@ def test_resume_redoes_only_the_incomplete_round(finished, monkeypatch):
     root, result = finished
     out = _copy(root, "resume-a")
     (out / "round-2" / "metrics.json").unlink()
-    import sftlab.trainers
+    import sftlab.methods.sft
 
     samples = _count(monkeypatch, loop, "sample_candidates")
-    trains = _count(monkeypatch, sftlab.trainers, "run_train")
+    trains = _count(monkeypatch, sftlab.methods.sft, "run_train")
     rounds = _count(monkeypatch, loop, "run_round")
     again = run_distill(config(root, out="resume-a"))
     assert [args[2] for args in rounds] == [2]  # round 1 is complete, round 2 is redone
@@ -116,12 +116,12 @@ def test_resume_after_a_crash_mid_round(finished, monkeypatch):
     root, result = finished
     out = _copy(root, "resume-b")
     shutil.rmtree(out / "round-2")
-    import sftlab.trainers
+    import sftlab.methods.sft
 
     def crash(cfg):
         raise RuntimeError("interrupted during training")
 
-    monkeypatch.setattr(sftlab.trainers, "run_train", crash)
+    monkeypatch.setattr(sftlab.methods.sft, "run_train", crash)
     with pytest.raises(RuntimeError, match="interrupted"):
         run_distill(config(root, out="resume-b"))
     assert (out / "round-2" / "generations.jsonl").exists() and not (out / "round-2" / "metrics.json").exists()

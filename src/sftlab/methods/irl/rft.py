@@ -174,7 +174,10 @@ def reward_step(cfg: IRLConfig, rm, tok, pairs: list[dict], out: Path, *, seed: 
 
 @torch.no_grad()
 def score(rm, tok, prompts: list[str], completions: list[str], batch_size: int = 32) -> torch.Tensor:
-    """The reward model's score of each prompt + completion, shape ``(N,)``."""
+    """The reward model's score of each prompt + completion, shape ``(N,)``.
+
+    A classifier's scalar output, not a log-likelihood, so not :mod:`sftlab.generation.scoring`.
+    """
     device = next(rm.parameters()).device
     scores = []
     for i in range(0, len(prompts), batch_size):
