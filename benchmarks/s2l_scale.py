@@ -52,10 +52,12 @@ def bench_clustering(n: int, c: int, k: int, budget: float) -> dict:
 
 
 def make_model(path: str | None, device: str):
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    if path:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32 if device == "cpu" else "auto").to(device).eval()
+    from sftlab.models import load_causal_lm
+
+    if path:  # as S2L loads its proxies (purpose "score": bf16 on a bf16 GPU), then on --device (float32 on a CPU)
+        return load_causal_lm(path, "score", bf16=False if device == "cpu" else None).to(device)
     torch.manual_seed(0)  # the lab model's shape (4 layers, 128 wide, 512-token vocabulary)
     cfg = LlamaConfig(vocab_size=512, hidden_size=128, intermediate_size=344, num_hidden_layers=4,
                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512)

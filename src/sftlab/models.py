@@ -10,6 +10,8 @@
   accelerate assigns to this process (``cuda:<local rank>`` under ``accelerate launch``, else the
   only GPU, else the CPU) and put in eval mode.
 
+``load_reward_model(path)``: a one-output sequence classifier (RFT's reward model), placed as for training.
+
 Errors loading a model or a tokenizer are one line naming the path (:class:`SftlabError`).
 
 :func:`check_max_length` reads the model's context from its config alone (no weights).
@@ -88,21 +90,41 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
 def load_causal_lm(path: str, purpose: str = "infer", *, bf16: bool | None = None, trust_remote_code: bool = False,
                    quiet: bool = False):
     """The causal LM at ``path`` (hub id or folder) placed by :func:`placement` for ``purpose``."""
-    import torch
     from transformers import AutoModelForCausalLM
 
-    check_local(str(path))
     where = placement(purpose, bf16=bf16)
-    with _no_loading_bars(quiet):
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                str(path), trust_remote_code=trust_remote_code, dtype=torch.bfloat16 if where.bf16 else torch.float32
-            )
-        except (OSError, ValueError) as e:
-            raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
+    model = _from_pretrained(AutoModelForCausalLM, path, where, "the model", quiet=quiet,
+                             trust_remote_code=trust_remote_code)
     if purpose == "train":
         return model
     return model.to(where.device).eval()
+
+
+def load_reward_model(path: str, *, bf16: bool | None = None, trust_remote_code: bool = False, quiet: bool = False):
+    """A one-output sequence classifier on the backbone at ``path``, for training (placed as purpose "train").
+
+    A causal LM's head is dropped and a new value head added (TRL's warning about it is silenced: expected);
+    a saved reward model loads whole.
+    """
+    from transformers import AutoModelForSequenceClassification
+    from trl.trainer.reward_trainer import suppress_seqcls_warning
+
+    with suppress_seqcls_warning():
+        return _from_pretrained(AutoModelForSequenceClassification, path, placement("train", bf16=bf16),
+                                "a reward model", quiet=quiet, trust_remote_code=trust_remote_code, num_labels=1)
+
+
+def _from_pretrained(auto_class, path: str, where: Placement, what: str, *, quiet: bool, **kwargs):
+    """``auto_class.from_pretrained`` in the dtype of ``where``; a failure is one line naming the path."""
+    import torch
+
+    check_local(str(path))
+    with _no_loading_bars(quiet):
+        try:
+            return auto_class.from_pretrained(str(path), dtype=torch.bfloat16 if where.bf16 else torch.float32,
+                                              **kwargs)
+        except (OSError, ValueError) as e:
+            raise SftlabError(f"{path}: cannot load {what} ({str(e).splitlines()[0]})") from None
 
 
 def load_model_and_tokenizer(path: str, purpose: str = "infer", *, bf16: bool | None = None,

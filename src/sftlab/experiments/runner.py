@@ -114,7 +114,7 @@ class DemoContext:
 
         eval_dir = self.run_dir(name, seed) / "eval"
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
-            model, tok = load_model_and_tokenizer(model_dir)
+            model, tok = load_model_and_tokenizer(model_dir, "infer")  # generates on this process's GPU when there is one
             evaluate(model, tok, self.items, sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens,
                      batch_size=128), output_dir=str(eval_dir), progress=False)
         metrics = json.loads((eval_dir / "metrics.json").read_text())

@@ -59,11 +59,12 @@ class LabArtifacts:
             raise SftlabError(f"lab: unknown split {split!r} (known: {', '.join(self.data)})")
         return read_jsonl(self.data[split])
 
-    def load(self):
-        """``(model, tokenizer)`` of the base model, in eval mode."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def load(self, purpose: str = "infer"):
+        """``(model, tokenizer)`` of the base model, placed for ``purpose`` (:func:`sftlab.models.load_causal_lm`:
+        "infer" is eval mode on this process's device)."""
+        from sftlab.models import load_model_and_tokenizer
 
-        return AutoModelForCausalLM.from_pretrained(self.model_dir).eval(), AutoTokenizer.from_pretrained(self.model_dir)
+        return load_model_and_tokenizer(str(self.model_dir), purpose)
 
 
 def default_cache_dir() -> Path:
@@ -182,11 +183,11 @@ def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:
 
 def _tokenizer(cfg: LabConfig, splits: dict, partial: Path):
     """Train the tokenizer on the lab corpus (pretrain + train texts); reuse a saved one when resuming."""
-    from transformers import AutoTokenizer
+    from sftlab.models import load_tokenizer
 
     saved = partial / "tokenizer"
     if (saved / "tokenizer.json").is_file():
-        return AutoTokenizer.from_pretrained(saved)
+        return load_tokenizer(str(saved))
     texts = [pretraining_text(r["question"], r["solution"], None) for s in ("pretrain", "train") for r in splits[s]]
     tok = train_tokenizer(texts, cfg.vocab_size, model_max_length=max(1024, cfg.max_length))
     tok.save_pretrained(saved)

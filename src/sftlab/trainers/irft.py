@@ -54,7 +54,11 @@ class IRFTTrainer(DPOTrainer):
         return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
 
     def _sequence_logps(self, model, inputs) -> torch.Tensor:
-        """Summed completion log-probabilities, ``(2B,)``: chosen rows first, then rejected."""
+        """Summed completion log-probabilities, ``(2B,)``: chosen rows first, then rejected.
+
+        Not :mod:`sftlab.generation.scoring`: the loss needs gradients through these values, and the service is
+        forward-only (``inference_mode``) and tokenizes text itself rather than taking the trainer's batches.
+        """
         model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
         model_kwargs["use_cache"] = False
         completion_mask = inputs["completion_mask"]
@@ -97,7 +101,11 @@ class IRFTTrainer(DPOTrainer):
 
     @torch.no_grad()
     def score_pairs(self) -> dict[str, torch.Tensor]:
-        """Policy and reference log-probabilities of every training pair, in data set order."""
+        """Policy and reference log-probabilities of every training pair, in data set order.
+
+        Computed by :meth:`_sequence_logps` on the trainer's own collated batches (not by the scoring service), so
+        they are exactly the sums, with TRL's reference pass, that the loss compares.
+        """
         from torch.utils.data import DataLoader
 
         model = self.model

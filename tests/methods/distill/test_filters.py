@@ -185,6 +185,46 @@ def test_perplexity_matches_masked_model_loss(tiny_tokenizer, tiny_model):
     assert PerplexityFilter(tiny_model, tiny_tokenizer, PerplexityConfig(max_perplexity=threshold)).keep(items) == expected
 
 
+def _full_logits_perplexities(model, tokenizer, pairs):
+    """The reference (and the filter's computation before the scoring service): one sequence at a time, the
+    full (1, T, V) logits, ``F.cross_entropy`` over the completion tokens, exp of the mean."""
+    import torch.nn.functional as F
+
+    out = []
+    for prompt, completion in pairs:
+        p = tokenizer(prompt)["input_ids"]  # with the tokenizer's own BOS, if it adds one
+        c = tokenizer(completion, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([p + c])  # (1, T)
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, :-1].float()  # (T-1, V)
+        nll = F.cross_entropy(logits[len(p) - 1 :], ids[0, len(p) :], reduction="mean")  # completion tokens only
+        out.append(math.exp(nll.item()))
+    return out
+
+
+@pytest.mark.parametrize("tokenizer_kind", ["bpe", "char_with_bos"])
+def test_perplexity_equals_a_full_logits_reference(tiny_tokenizer, tokenizer_kind):
+    """The service-backed perplexity equals the plain full-logits computation to 1e-5, padding and BOS included."""
+    from tiny import char_tokenizer, make_model
+
+    tok = tiny_tokenizer if tokenizer_kind == "bpe" else char_tokenizer()
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = make_model(len(tok), seed=3).eval()
+    # completions as training joins them to the prompt (one space after "Solution:", none after a newline)
+    pairs = [
+        ("Question: Tom has 3 apples and buys 4 more. How many apples?\nSolution:", " 3+4=7; #### 7"),
+        ("The answer", " is 42."),
+        ("She walks 6 km\n", "6*3=18"),
+        ("Question: A box holds 12 pens; 5 are taken. How many remain?\nSolution:", " 12-5=7. Each step is written."),
+    ]
+    expected = _full_logits_perplexities(model, tok, pairs)
+    for batch_size in (1, 3, 16):
+        got = completion_perplexities(model, tok, pairs, batch_size=batch_size)
+        assert got == pytest.approx(expected, rel=1e-5, abs=0)
+    assert completion_perplexities(model, tok, pairs + [("x", ""), ("y", "  ")])[-2:] == [math.inf, math.inf]
+
+
 def test_parse_and_build_filters():
     assert parse_filter_spec("verifier, length:k=1.5:unit=words,regex:pattern=a:b") == [
         ("verifier", {}),

@@ -39,7 +39,7 @@ def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, 
 
     # A rerun with the same prompts and models reuses the saved states, without loading a model.
     monkeypatch.setattr(landscape_module, "last_token_states", _fail)
-    monkeypatch.setattr(landscape_module, "_load_model", _fail)
+    monkeypatch.setattr(landscape_module, "load_causal_lm", _fail)
     again = run_landscape(cfg)
     assert again["metrics"]["conditions"] == result["metrics"]["conditions"]
 

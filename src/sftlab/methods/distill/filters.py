@@ -391,42 +391,20 @@ class PerplexityFilter(Filter):
 
 
 def completion_perplexities(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 16) -> list[float]:
-    """Perplexity of each completion given its prompt (prompt tokens are context, not scored).
+    """Perplexity ``exp(mean NLL of completion tokens | prompt)`` of each ``(prompt, completion)`` pair.
 
-    Prompt and completion are tokenized apart and concatenated, exactly as
-    training builds a sequence (:func:`sftlab.data.tokenize.encode_prompts`: the
-    tokenizer's BOS, then the prompt; the completion without special tokens).
-    An empty completion gets ``inf``.
+    The NLL comes from the scoring service (:func:`sftlab.generation.scoring.completion_losses`: no full logits),
+    which tokenizes the pair exactly as training builds the survivor's sequence (BOS, prompt, then the completion
+    joined by :func:`sftlab.data.completion_text`); the EOS is not scored. An empty completion gets ``inf``.
     """
-    import torch
+    from sftlab.generation.scoring import completion_losses
 
-    from sftlab.data.tokenize import encode_prompts
-
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    out: list[float] = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(pairs), batch_size):
-            seqs, masks = [], []
-            chunk = pairs[start : start + batch_size]
-            prompt_ids = encode_prompts([p for p, _ in chunk], tokenizer)
-            for p, (_, completion) in zip(prompt_ids, chunk):
-                c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-                seqs.append(p + c)
-                masks.append([0] * len(p) + [1] * len(c))
-            width = max(len(s) for s in seqs)
-            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)  # (B, T)
-            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
-            scored = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device, dtype=torch.float)
-            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()  # (B, T-1, V)
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (B, T-1)
-            mask = scored[:, 1:]
-            count = mask.sum(dim=1)
-            mean_nll = (nll * mask).sum(dim=1) / count.clamp(min=1)
-            out += [math.exp(v) if n > 0 else math.inf for v, n in zip(mean_nll.tolist(), count.tolist())]
-    model.train(was_training)
+    scored = [i for i, (_, completion) in enumerate(pairs) if completion.strip()]
+    losses = completion_losses(model, tokenizer, [pairs[i][0] for i in scored], [pairs[i][1] for i in scored],
+                               batch_size=batch_size, add_eos=False)
+    out = [math.inf] * len(pairs)
+    for i, loss in zip(scored, losses.tolist()):
+        out[i] = math.exp(loss) if math.isfinite(loss) else math.inf
     return out
 
 

@@ -153,7 +153,7 @@ def run_distill(cfg: DistillConfig) -> dict:
     elif base_file.exists():
         base = read_json(base_file)
     else:
-        model, tok = load_model_and_tokenizer(task.base_model)
+        model, tok = load_model_and_tokenizer(task.base_model, "infer")
         t0 = time.time()
         base = {"eval": task.evaluate(model, tok, out / "base", cfg.seed), "eval_seconds": time.time() - t0}
         atomic_write_json(base_file, base)
@@ -205,7 +205,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
     """One round: sample, filter, fine-tune, evaluate. Returns the round's metrics."""
     from sftlab.models import load_model_and_tokenizer
 
-    model, tok = load_model_and_tokenizer(model_path)
+    model, tok = load_model_and_tokenizer(model_path, "infer")  # samples, then evaluates
     timing = {}
 
     t0 = time.time()
@@ -248,7 +248,7 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
         metrics["train"] = _train(cfg, model_path, rdir / "train.jsonl", len(survivors + mixed), ckpt, seed=cfg.seed + r)
         timing["train_seconds"] = time.time() - t0
         metrics.update(model=_relative(str(ckpt), rdir.parent), trained=True)
-        model, tok = load_model_and_tokenizer(str(ckpt))
+        model, tok = load_model_and_tokenizer(str(ckpt), "infer")
 
     t0 = time.time()
     metrics["eval"] = task.evaluate(model, tok, rdir, cfg.seed + r)
@@ -280,7 +280,7 @@ def _build_filters(cfg: DistillConfig, task: Task):
     if any(s["name"] == "perplexity" for s in spec):
         from sftlab.models import load_model_and_tokenizer
 
-        ctx.model, ctx.tokenizer = load_model_and_tokenizer(task.base_model)  # the reference model: the start
+        ctx.model, ctx.tokenizer = load_model_and_tokenizer(task.base_model, "score")  # the reference: the start
     return build_filters(spec, ctx)
 
 

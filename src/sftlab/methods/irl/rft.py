@@ -31,6 +31,7 @@ import torch
 
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json
+from sftlab.models import load_reward_model as load_classifier
 from sftlab.models import load_tokenizer
 
 from .common import (
@@ -107,7 +108,7 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
     timing["generation_seconds"] = time.time() - t0
 
     # -- reward step
-    rm = load_reward_model(reward_start, tok, cfg)
+    rm = load_reward_model(reward_start, tok, cfg, bf16=bf16)
     t0 = time.time()
     reward_trainer = reward_step(cfg, rm, tok, pairs, idir / "reward_trainer", seed=cfg.seed + t, bf16=bf16)
     timing["reward_seconds"] = time.time() - t0
@@ -136,18 +137,9 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
     }  # fmt: skip
 
 
-def load_reward_model(path: str, tok, cfg: IRLConfig):
+def load_reward_model(path: str, tok, cfg: IRLConfig, *, bf16: bool | None = None):
     """A sequence classifier with one output on the backbone at ``path`` (its value head new on first use)."""
-    from transformers import AutoModelForSequenceClassification
-    from trl.trainer.reward_trainer import suppress_seqcls_warning
-
-    try:
-        with suppress_seqcls_warning():  # the causal LM's head is dropped and a value head added: expected
-            rm = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=1, trust_remote_code=cfg.trust_remote_code
-            )
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{path}: cannot load a reward model ({str(e).splitlines()[0]})") from None
+    rm = load_classifier(path, bf16=bf16, trust_remote_code=cfg.trust_remote_code)
     rm.config.pad_token_id = tok.pad_token_id  # the classifier pools at the last non-pad token
     return rm
 
@@ -182,7 +174,10 @@ def reward_step(cfg: IRLConfig, rm, tok, pairs: list[dict], out: Path, *, seed: 
 
 @torch.no_grad()
 def score(rm, tok, prompts: list[str], completions: list[str], batch_size: int = 32) -> torch.Tensor:
-    """The reward model's score of each prompt + completion, shape ``(N,)``."""
+    """The reward model's score of each prompt + completion, shape ``(N,)``.
+
+    A classifier's scalar output, not a log-likelihood, so not :mod:`sftlab.generation.scoring`.
+    """
     device = next(rm.parameters()).device
     scores = []
     for i in range(0, len(prompts), batch_size):

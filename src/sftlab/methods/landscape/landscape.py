@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from sftlab.config import help_meta as _h
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json, atomic_write_text
-from sftlab.models import load_tokenizer
+from sftlab.models import load_causal_lm, load_tokenizer
 
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
 from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
@@ -120,7 +120,8 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
 
         def extract(path=path, name=name, prompts=prompts, tok=tok):
             if loaded[path][0] is None:
-                loaded[path][0] = _load_model(path, cfg.trust_remote_code)
+                # float32 on CPU (distances want the precision), bf16 on a GPU that has it
+                loaded[path][0] = load_causal_lm(path, "score", trust_remote_code=cfg.trust_remote_code)
             return last_token_states(loaded[path][0], tok, prompts, batch_size=cfg.batch_size,
                                      progress=cfg.progress, desc=f"{name}: hidden states")
 
@@ -215,20 +216,6 @@ def _load(cfg, data_source: str, pool_source: str, label_fields: list[str]):
 def _is_chat(data) -> bool:
     first = data.records[0]
     return data.format == "messages" or (data.format == "prompt_completion" and isinstance(first["prompt"], list))
-
-
-
-def _load_model(path: str, trust_remote_code: bool):
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    gpu = torch.cuda.is_available()
-    try:  # float32 on CPU: bf16 matmuls are slow there, and distances want the precision
-        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code,
-                                                     dtype="auto" if gpu else torch.float32)
-    except (OSError, ValueError) as e:
-        raise SftlabError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
-    return model.to("cuda" if gpu else "cpu")
 
 
 def _cached_states(folder: Path, name: str, path: str, prompts: list[str], compute) -> np.ndarray:

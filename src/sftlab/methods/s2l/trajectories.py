@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sftlab.generation.scoring import example_losses
 from sftlab.io import atomic_file, atomic_write_json
+from sftlab.models import load_causal_lm
 
 INDEX = "index.json"
 MATRIX = "trajectories.npy"
@@ -33,7 +33,6 @@ def record_trajectories(
     *,
     batch_size: int = 32,
     max_length: int | None = None,
-    device: str | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """The ``(N, C)`` loss matrix of ``dataset`` over ``checkpoints`` (HF model folders), resumable.
@@ -67,7 +66,7 @@ def record_trajectories(
         if col_file.exists():
             columns.append(np.load(col_file))
             continue
-        model = load_proxy(path, device, progress=progress)
+        model = load_causal_lm(str(path), "score", quiet=not progress)  # fp32 on CPU, bf16 on a bf16 GPU
         losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress,
                                 desc=f"losses @ {name}")
         del model
@@ -77,23 +76,6 @@ def record_trajectories(
     save_npy(out_dir / MATRIX, matrix)
     atomic_write_json(index_file, {**index, "complete": True})
     return matrix
-
-
-def load_proxy(path, device: str | None = None, *, progress: bool = True):
-    """A causal LM from ``path`` for scoring: float32 on CPU, the saved dtype on GPU."""
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.float32 if device == "cpu" else "auto"
-    bars = hf_logging.is_progress_bar_enabled()
-    if not progress:
-        hf_logging.disable_progress_bar()
-    try:
-        return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def dataset_fingerprint(dataset, max_length: int | None = None) -> str:
