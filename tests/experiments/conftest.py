@@ -46,12 +46,18 @@ def demo_ctx(lab, tmp_path):
     return make
 
 
-def shrink_recipe(monkeypatch, ctx, path: str, options: dict | None = None, demo: dict | None = None) -> None:
-    """Make ``ctx.recipe(path, ...)`` return the recipe with ``options`` / ``demo`` overridden (a test-sized run)."""
-    real = ctx.recipe
+@pytest.fixture
+def shrink_recipe(monkeypatch):
+    """``shrink_recipe(ctx, path, options, demo)``: ``ctx.recipe(path, ...)`` then returns the recipe with
+    ``options`` / ``demo`` overridden (a test-sized run)."""
 
-    def recipe(p, cls):
-        r = real(p, cls)
-        return r if p != path else LabRecipe(r.path, {**r.options, **(options or {})}, {**r.demo, **(demo or {})})
+    def shrink(ctx, path: str, options: dict | None = None, demo: dict | None = None) -> None:
+        real = ctx.recipe
 
-    monkeypatch.setattr(ctx, "recipe", recipe)
+        def recipe(p, cls):
+            r = real(p, cls)
+            return r if p != path else LabRecipe(r.path, {**r.options, **(options or {})}, {**r.demo, **(demo or {})})
+
+        monkeypatch.setattr(ctx, "recipe", recipe)
+
+    return shrink
