@@ -53,30 +53,44 @@ def build_config(cls, args: argparse.Namespace, recipe_path: str | None = None):
 
 
 def load_recipe(path: str, cls) -> dict:
+    """The options a YAML recipe sets for ``cls``, typed. A top-level ``demo:`` block (settings that only
+    ``sftlab demo`` reads, see ``configs/lab/``) is skipped."""
     p = Path(path)
     if not p.is_file():
         raise SftlabError(f"{path}: recipe file not found")
+    data = read_yaml(p.read_text(encoding="utf-8"), str(path))
+    data.pop("demo", None)
+    return recipe_values(data, cls, str(path))
+
+
+def read_yaml(text: str, where: str) -> dict:
+    """A recipe's YAML text as a mapping; one clear error otherwise."""
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        where = f"{path}:{line + 1}" if line is not None else path
+        where = f"{where}:{line + 1}" if line is not None else where
         raise SftlabError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
     if not isinstance(data, dict):
-        raise SftlabError(f"{path}: a recipe must be a mapping of option: value")
+        raise SftlabError(f"{where}: a recipe must be a mapping of option: value")
+    return data
+
+
+def recipe_values(data: dict, cls, where: str) -> dict:
+    """``data`` (option: value) checked against the fields of dataclass ``cls``; numbers typed by the field."""
     names = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     out = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in names:
-            raise SftlabError(f"{path}: field '{key}': unknown option for {cls.__name__}")
+            raise SftlabError(f"{where}: field '{key}': unknown option for {cls.__name__}")
         kind = _base_type(hints[name])
         if value is not None and kind in (int, float):
             try:  # YAML reads "1e-4" (no dot) as a string
                 value = kind(float(value)) if kind is int else float(value)
             except (TypeError, ValueError):
-                raise SftlabError(f"{path}: field '{key}': expected a number, got {value!r}") from None
+                raise SftlabError(f"{where}: field '{key}': expected a number, got {value!r}") from None
         out[name] = value
     return out
 

@@ -1,15 +1,15 @@
-"""The lab mapper's training pairs, and the demo entries on a stub context (tiny models; evaluation stubbed)."""
+"""The lab mapper's training pairs, and the DART entries on the real DemoContext (stand-in lab; fine-tuning and
+evaluation stubbed)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 import sftlab.experiments.entries.dart as demo
 import sftlab.methods.dart.lab_mapper as lab_mapper
-from sftlab.experiments.runner import ENTRIES, DemoConfig, DemoContext
+from sftlab.experiments.registry import BY_NAME
 from sftlab.lab import LabConfig
 from sftlab.methods.dart.lab_mapper import mapper_pairs
 from sftlab.methods.dart.prompt import DEFAULT_MAPPER_TEMPLATE
@@ -35,47 +35,50 @@ def test_mapper_pairs_restate_fresh_problems_in_both_styles():
     assert rows == mapper_pairs(_lab_with(cfg, [question]), 40, 0.5, DEFAULT_MAPPER_TEMPLATE, seed=0)  # seeded
 
 
-class StubContext(DemoContext):
-    def __init__(self, out: Path, lab):  # evaluation and fine-tuning are stubbed
-        self.cfg, self.lab, self.out = DemoConfig(methods="dart,direct-rl"), lab, out
-        self.selected = ["dart", "direct-rl"]
-        self.quick, self.steps, self.splits, self.results, self.calls = True, 4, ["test_id", "test_ood"], {}, []
+def test_entries_adapt_once_train_per_seed_and_draw_the_section(demo_ctx, shrink_recipe, monkeypatch, lab, tmp_path):
+    ctx = demo_ctx(quick=True)
+    shrink_recipe(ctx, "configs/lab/dart.yaml", {
+        "max_examples": 6, "rl_steps": 2, "group_size": 4, "prompts_per_step": 2, "rl_learning_rate": 1e-3,
+        "n_samples": 2, "max_completion_length": 12, "generation_batch_size": 8, "scoring_batch_size": 8})
+    monkeypatch.setattr(lab_mapper, "ensure_lab_mapper", lambda lab, **kw: lab.model_dir)  # the tiny model as mapper
+    calls = []
 
-    def train_and_evaluate(self, name, seed, **kw):
-        self.calls.append((name, seed, kw))
+    def train_and_evaluate(name, seed, **kw):  # fine-tuning and evaluation are stubbed
+        calls.append((name, seed, kw))
         return {"seed": seed, "accuracy": {"test_id": 0.5, "test_ood": 0.25}, "n": {"test_id": 1, "test_ood": 1}}
 
-    def evaluate(self, name, seed, model_dir):
-        self.calls.append((name, seed, {"model_dir": model_dir}))
+    def evaluate(name, seed, model_dir):
+        calls.append((name, seed, {"model_dir": model_dir}))
         return {"accuracy": {"test_id": 0.1, "test_ood": 0.0}, "n": {"test_id": 1, "test_ood": 1}, "examples": []}
 
+    monkeypatch.setattr(ctx, "train_and_evaluate", train_and_evaluate)
+    monkeypatch.setattr(ctx, "evaluate", evaluate)
+    dart_entry, direct = BY_NAME["dart"], BY_NAME["direct-rl"]
 
-def test_entries_adapt_once_train_per_seed_and_draw_the_section(tmp_path, monkeypatch, data_file, target_dir,
-                                                                mapper_dir):
-    assert {"dart", "direct-rl"} <= set(ENTRIES)
-    tiny = demo.DartDemoSettings(adapt_examples=6, rl_steps=2, group_size=4, prompts_per_step=2,
-                                 rl_learning_rate=1e-3, n_samples=2, max_completion_length=12)
-    monkeypatch.setattr(demo, "settings_for", lambda ctx: tiny)
-    monkeypatch.setattr(lab_mapper, "ensure_lab_mapper", lambda lab, **kw: mapper_dir)
-    ctx = StubContext(tmp_path, SimpleNamespace(model_dir=target_dir, data={"train": data_file}))
-
-    runs = [demo.run_dart_entry(ctx, seed) for seed in (0, 1)]
+    runs = [demo.run_adapted_entry(ctx, dart_entry, seed) for seed in (0, 1)]
     ctx.results["dart"] = {"runs": runs}
-    adapted = tmp_path / "runs" / "dart" / "once" / "adapt" / "adapted.jsonl"
-    assert [(c[0], c[1], c[2]["data"]) for c in ctx.calls] == [("dart", 0, str(adapted)), ("dart", 1, str(adapted))]
-    assert runs[0]["adapt"]["manifest"]["n"] == 6 and runs[0]["adapt"]["rl"]["steps"] == 2
-    assert ENTRIES["dart"].section(ctx) is None  # drawn after the last selected entry of this module
+    adapted = ctx.run_dir("dart", None) / "adapt" / "adapted.jsonl"
+    assert [(c[0], c[1], c[2]["data"]) for c in calls] == [("dart", 0, str(adapted)), ("dart", 1, str(adapted))]
+    assert list(ctx.adaptations) == ["dart"]  # adapted once, shared through the context's declared cache
+    manifest = runs[0]["adapt"]["manifest"]
+    assert manifest["n"] == 6 and runs[0]["adapt"]["rl"]["steps"] == 2 and runs[1]["adapt"] == runs[0]["adapt"]
 
-    ctx.calls.clear()
-    run = demo.run_direct_rl_entry(ctx, 0)
-    assert ctx.calls == [("direct-rl", 0, {"model_dir": str(tmp_path / "runs" / "direct-rl" / "seed0" / "rl" / "policy")})]
+    calls.clear()
+    run = demo.run_direct_rl_entry(ctx, direct, 0)
+    assert calls == [("direct-rl", 0, {"model_dir": str(ctx.run_dir("direct-rl", 0) / "rl" / "policy")})]
     assert run["rl"]["steps"] == 2 and run["seed"] == 0
     ctx.results["direct-rl"] = {"runs": [run]}
 
-    sec = ENTRIES["direct-rl"].section(ctx)
-    assert sec is not None and sec.title == "DART: adapted data"
-    assert "kept rewrites whose answer verifies" in sec.markdown and "| DART | 6 |" in sec.markdown
+    sec = demo.section(ctx, [dart_entry, direct])
+    assert sec.title == "DART: adapted data" and sec.tables[0].columns == demo.HEAD
+    (row,) = sec.tables[0].rows
+    assert row[:3] == ["DART", "6", f"{manifest['mean_lp_original']:.3f} -> {manifest['mean_lp_adapted']:.3f}"]
+    assert row[-1] == f"2 steps, {runs[0]['adapt']['rl']['train_seconds']:.0f} s, {runs[0]['adapt']['rl']['rewrites']} rewrites"
     assert list(sec.images) == ["GRPO reward per step"]
+    (fig,) = sec.images.values()
+    curves = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].lines}
+    assert curves == {"DART mapper": runs[0]["adapt"]["rl"]["curve"]["reward"],
+                      "direct RL (target)": run["rl"]["curve"]["reward"]}
 
     from sftlab.report import write_report
 
@@ -83,6 +86,7 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(tmp_path, monkey
     paths = write_report(tmp_path / "report", metrics, sections=[sec])
     page = (tmp_path / "report" / "report.html").read_text()
     assert "DART: adapted data" in page and any("grpo-reward" in str(p) for p in paths)
+    assert "| DART | 6 |" in paths["summary.md"].read_text()
 
 
 @pytest.mark.parametrize("verified, word", [(1.0, "meets"), (0.9, "BELOW")])

@@ -1,21 +1,15 @@
-"""The IRFT/SPIN/RFT demo entries: registered, valid configs, and one report section after the last of them."""
+"""The IRFT/SPIN/RFT entries on the real DemoContext: valid configs from their recipes, and the section's table and
+curves equal to the runs' numbers."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 import sftlab.experiments.entries.irl as demo
-from sftlab.experiments.runner import ENTRIES, resolve_methods
+from sftlab.experiments.registry import BY_NAME
 from sftlab.methods.irl import check_config
 
-
-def _ctx(tmp_path, methods, results, quick=True):
-    lab = SimpleNamespace(data={"train": "train.jsonl"}, model_dir=Path("lab-model"))
-    return SimpleNamespace(quick=quick, cfg=SimpleNamespace(methods=methods, fresh=False), results=results, lab=lab,
-                           selected=resolve_methods(methods), notes=[], run_dir=lambda name, seed: tmp_path / name / f"seed{seed}")  # fmt: skip
+IRL = [BY_NAME[m] for m in ("irft", "spin", "rft")]
 
 
 def _its(key, values):
@@ -23,32 +17,31 @@ def _its(key, values):
              "sample_accuracy": 0.25} for i, v in enumerate(values)]  # fmt: skip
 
 
-def test_entries_are_registered():
-    assert {"irft", "spin", "rft"} <= set(ENTRIES)
-    assert all(ENTRIES[m].section is demo.section for m in ("irft", "spin", "rft"))
-
-
 @pytest.mark.parametrize("quick", [True, False])
-def test_entry_configs_are_valid(tmp_path, quick):
-    ctx = _ctx(tmp_path, None, {}, quick=quick)
-    for method in ("irft", "spin", "rft"):
-        cfg = demo.irl_config(ctx, method, 0, "start-model")
+def test_entry_configs_are_valid(demo_ctx, quick):
+    ctx = demo_ctx(quick=quick)
+    for entry in IRL:
+        cfg = demo.irl_config(ctx, entry, 3, "start-model")
         check_config(cfg)
-        assert cfg.method == method and cfg.model == "start-model" and cfg.output_dir.endswith("irl")
-    assert demo.irl_config(ctx, "spin", 0, "m").link == "logistic"
+        assert (cfg.method, cfg.model, cfg.seed) == (entry.name, "start-model", 3)
+        assert cfg.output_dir == str(ctx.run_dir(entry.name, 3) / "irl")
 
 
-def test_section_comes_once_after_the_last_irl_entry(tmp_path):
-    irft = {"runs": [{"iterations": _its("reward_accuracy", [0.5, 1.0])},
-                     {"iterations": _its("reward_accuracy", [1.0, 1.0])}]}
-    rft = {"runs": [{"iterations": _its("heldout_reward_accuracy", [0.6, 0.8])}]}
-    assert demo.section(_ctx(tmp_path, "sft,irft,rft", {"irft": irft})) is None  # rft still to run
-    sec = demo.section(_ctx(tmp_path, "sft,irft,rft", {"irft": irft, "rft": rft}))
-    assert sec is not None and len(sec.images) == 1
-    assert sec.html.count("<tr><td>") == 4  # first seed: 2 IRFT + 2 RFT iterations
-    means = demo._mean_over_seeds(_ctx(tmp_path, None, {"irft": irft}), "irft", "reward_accuracy")
-    assert means == ([1, 2], [0.75, 1.0])
-    assert demo.section(_ctx(tmp_path, "irft", {})) is None  # nothing ran
-    spin = {"runs": [{"iterations": _its("reward_accuracy", [1.0])}]}
-    assert demo.section(_ctx(tmp_path, "all", {"irft": irft})) is None  # --methods all: spin and rft still to run
-    assert demo.section(_ctx(tmp_path, "all", {"irft": irft, "spin": spin, "rft": rft})) is not None
+def test_section_shows_the_runs_numbers(demo_ctx):
+    ctx = demo_ctx(quick=True)
+    ctx.results["irft"] = {"runs": [{"iterations": _its("reward_accuracy", [0.5, 1.0])},
+                                    {"iterations": _its("reward_accuracy", [1.0, 1.0])}]}
+    ctx.results["rft"] = {"runs": [{"iterations": _its("heldout_reward_accuracy", [0.6, 0.8])}]}
+    assert demo.section(ctx, [BY_NAME["spin"]]) is None  # nothing ran
+    sec = demo.section(ctx, IRL)
+    assert sec.tables[0].rows == [  # first seed only: gaps, reward accuracy and generations correct in %
+        ["IRFT", 1, 4, "1.0", "2.0", "50", "25"], ["IRFT", 2, 4, "2.0", "3.0", "100", "25"],
+        ["RFT", 1, 4, "1.0", "2.0", "60", "25"], ["RFT", 2, 4, "2.0", "3.0", "80", "25"]]
+    assert "IRFT: 2 iteration(s) over 24 train prompts (cut into chunks), 4 steps per iteration." in sec.paragraphs[0]
+    assert "RFT: 2 iterations of a reward step (4 Bradley-Terry steps) and a policy step (3 GRPO steps)" in \
+        sec.paragraphs[0]
+    (fig,) = sec.images.values()
+    gap, acc = fig.axes
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in acc.lines}
+    assert lines == {"IRFT (implicit)": ([1, 2], [75.0, 100.0]), "RFT (reward model, held out)": ([1, 2], [60.0, 80.0])}
+    assert demo._mean_over_seeds(ctx, "irft", "logp_gap") == ([1, 2], [2.0, 3.0])

@@ -1,40 +1,39 @@
-"""The NFT demo entry: registered as opt-in, valid configs at both sizes, a report section once it has run."""
+"""The NFT entry on the real DemoContext: opt-in, its recipe's config, a section with the run's curves."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 import sftlab.experiments.entries.nft as demo
-from sftlab.experiments.runner import ENTRIES
+from sftlab.experiments.registry import BY_NAME
 from sftlab.methods.nft import check_config
 
-
-def _ctx(tmp_path, results, quick=True):
-    lab = SimpleNamespace(data={"train": "train.jsonl"}, model_dir=Path("lab-model"))
-    return SimpleNamespace(quick=quick, cfg=SimpleNamespace(methods="nft", fresh=False), results=results, lab=lab,
-                           notes=[], run_dir=lambda name, seed: tmp_path / name / f"seed{seed}")  # fmt: skip
+NFT = BY_NAME["nft"]
 
 
-def test_entry_is_registered_opt_in():
-    assert ENTRIES["nft"].default is False and ENTRIES["nft"].section is demo.section
+def test_entry_is_opt_in():
+    assert NFT.default is False and NFT.section is demo.section and NFT.recipe == "configs/lab/nft.yaml"
 
 
 @pytest.mark.parametrize("quick", [True, False])
-def test_entry_configs_are_valid(tmp_path, quick):
-    cfg = demo.nft_config(_ctx(tmp_path, {}, quick=quick), 0)
+def test_entry_configs_are_valid(demo_ctx, quick):
+    ctx = demo_ctx(quick=quick)
+    cfg = demo.nft_config(ctx, NFT, 0)
     check_config(cfg)
-    assert cfg.model == "lab-model" and cfg.data == "train.jsonl" and cfg.output_dir.endswith("nft")
+    assert cfg.model == str(ctx.lab.model_dir) and cfg.data == str(ctx.lab.data["train"])
+    assert cfg.output_dir == str(ctx.run_dir("nft", 0) / "nft")
     assert cfg.max_prompts >= cfg.prompts_per_step * cfg.updates_per_generation  # one generation batch fits
-    assert cfg.updates_per_generation > 1  # some steps are off-policy, as in the paper
-    if quick:
-        assert cfg.max_steps <= 8 and cfg.max_prompts <= 32
+    assert (cfg.max_steps, cfg.max_prompts) == ((8, 32) if quick else (30, 128))
 
 
-def test_section(tmp_path):
-    assert demo.section(_ctx(tmp_path, {})) is None
-    run = {"nft": {"step": [1, 2, 3], "reward": [0.4, 0.5, 0.55], "kept_groups": [0.75, None, 0.5]}}
-    sec = demo.section(_ctx(tmp_path, {"nft": {"runs": [run]}}))
-    assert sec is not None and len(sec.images) == 1 and "NFT" in sec.title
+def test_section(demo_ctx):
+    ctx = demo_ctx(quick=True)
+    assert demo.section(ctx, [NFT]) is None
+    ctx.results["nft"] = {"runs": [{"nft": {"step": [1, 2, 3], "reward": [0.4, 0.5, 0.55],
+                                            "kept_groups": [0.75, None, 0.5]}}]}
+    sec = demo.section(ctx, [NFT])
+    assert sec.paragraphs[0].startswith("NFT from the lab model: 8 steps of 4 questions x 4 sampled answers, 2 steps")
+    (fig,) = sec.images.values()
+    reward, kept = fig.axes
+    assert list(reward.lines[0].get_ydata()) == [0.4, 0.5, 0.55]
+    assert list(kept.lines[0].get_xdata()) == [1, 3] and list(kept.lines[0].get_ydata()) == [75.0, 50.0]

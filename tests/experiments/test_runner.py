@@ -1,4 +1,5 @@
-"""`sftlab demo`: the registry runs end to end, writes the report, and resumes from its cached runs."""
+"""`sftlab demo`: sections drawn once per group after its last entry; the entry list runs end to end, writes the
+report, and resumes from its cached runs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,52 @@ import sys
 import pytest
 
 import sftlab.experiments.runner as demo
+from sftlab.experiments.context import DemoEntry
 from sftlab.lab import LabConfig, build_lab
+from sftlab.report import Section, Table
+
+
+def _fake_run(ctx, entry, seed):
+    return {"seed": seed, "accuracy": {"test_id": 0.5, "test_ood": 0.25}, "n": {"test_id": 48, "test_ood": 4},
+            "train_seconds": 1.0}
+
+
+def test_each_groups_section_is_drawn_once_right_after_its_last_entry(demo_ctx):
+    """Groups interleaved in the run order: a section drawn early would miss a run, one drawn twice shows twice."""
+    calls = []
+
+    def section(ctx, entries):
+        calls.append(([e.name for e in entries], sorted(ctx.results)))
+        rows = [[e.name, len(ctx.results[e.name]["runs"])] for e in entries]
+        return Section(f"group {entries[0].group}", tables=[Table(["entry", "runs"], rows)])
+
+    def entry(name, group, with_section=True, run=_fake_run):
+        return DemoEntry(name, name.upper(), "", group, run, section=section if with_section else None)
+
+    entries = [entry("a1", "a"), entry("b1", "b"), entry("a2", "a"), entry("c1", "c", False),
+               entry("b2", "b"), entry("only", "d", run=None)]
+    assert {k: [e.name for e in v] for k, v in demo.section_points(entries).items()} == {
+        "a2": ["a1", "a2"], "b2": ["b1", "b2"], "only": ["only"]}
+    ctx = demo_ctx()
+    methods, sections, timings = demo.run_entries(ctx, entries, seeds=[0, 1])
+    assert calls == [(["a1", "a2"], ["a1", "a2", "b1"]),  # after a2, before b2 ran
+                     (["b1", "b2"], ["a1", "a2", "b1", "b2", "c1"]),
+                     (["only"], ["a1", "a2", "b1", "b2", "c1", "only"])]
+    assert [s.title for s in sections] == ["group a", "group b", "group d"]
+    assert sections[0].tables[0].rows == [["a1", 2], ["a2", 2]]  # both seeds of both entries were in
+    assert sections[2].tables[0].rows == [["only", 0]]
+    assert list(methods) == ["a1", "b1", "a2", "c1", "b2"] and list(timings) == [e.name for e in entries]
+    assert methods["a1"]["summary"]["test_id"] == {"mean": 0.5, "std": 0.0, "n_seeds": 2}
+
+
+def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
+    from sftlab.experiments.registry import BY_NAME
+
+    selected = [BY_NAME[n] for n in demo.resolve_methods("irft,sft,rft")]
+    points = demo.section_points(selected)
+    assert list(points) == ["rft"] and [e.name for e in points["rft"]] == ["irft", "rft"]
+    assert list(demo.section_points([BY_NAME[n] for n in demo.resolve_methods("all")])) == [
+        "random-subset", "landscape", "distill", "dart-dft-noprior", "rft", "nft"]
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +74,19 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["methods"]) == ["base", "sft", "dft", "asft"]
     for name, m in metrics["methods"].items():
+        evaluated = json.loads((out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" /
+                                "metrics.json").read_text())["splits"]
         for split in ("test_id", "test_ood"):
-            assert 0.0 <= m["summary"][split]["mean"] <= 1.0
+            correct = sum(json.loads(line)["correct"] for line in
+                          (out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" /
+                           "generations.jsonl").read_text().splitlines() if json.loads(line)["split"] == split)
+            assert m["runs"][0]["accuracy"][split] == evaluated[split]["accuracy"] == correct / 6
+            assert m["summary"][split] == {"mean": correct / 6, "std": 0.0, "n_seeds": 1}
             assert all(r["n"][split] == 6 for r in m["runs"])
         if name != "base":
             assert m["runs"][0]["seed"] == 0 and m["runs"][0]["curve"]["nll"]
+    assert metrics["config"]["fine-tuning"] == {"steps": 3, "learning_rate": 1e-3, "batch_size": 4,
+                                                "recipe": "configs/lab/sft.yaml"}
     assert metrics["seeds"] == [0]
     html = (out / "report.html").read_text()
     assert "DFT" in html and "ASFT" in html and (out / "summary.md").is_file()
@@ -77,8 +131,9 @@ def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
                            "--output-dir", str(out)], capture_output=True, text=True, env=env, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    demo._load_entry_modules()
-    methods = [name for name, entry in demo.ENTRIES.items() if entry.run is not None]
+    from sftlab.experiments.registry import ENTRIES
+
+    methods = [entry.name for entry in ENTRIES if entry.run is not None]
     assert len(methods) >= 18 and sorted(metrics["methods"]) == sorted(methods)
     for name in methods:
         for split in ("test_id", "test_ood"):

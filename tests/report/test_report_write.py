@@ -11,7 +11,7 @@ import pytest
 
 import sftlab.io
 from sftlab.errors import SftlabError
-from sftlab.report import Section, write_report
+from sftlab.report import Section, Table, section_markdown, write_report
 from sftlab.report.plots import new_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -28,7 +28,9 @@ def _section() -> Section:
     buf = io.BytesIO()
     other.savefig(buf, format="png")
     images = {"accuracy vs budget": fig, "clusters": buf.getvalue()}  # a Figure and PNG bytes
-    return Section("S2L selection", html="<p>selected subsets</p>", images=images, markdown="S2L at 10%: 1.0 ± 0.0")
+    return Section("S2L selection", paragraphs=["selected **subsets** <of> data"], images=images,
+                   tables=[Table(["subset", "acc"], [["S2L at 10%", "1.0 ± 0.0"], ["<b>", None]]),
+                           Table(["example"], [["not in summary"]], summary=False)])
 
 
 def test_files_written(tmp_path, fake_metrics):
@@ -56,7 +58,9 @@ def test_html_self_contained_and_escaped(tmp_path, fake_metrics):
     assert embedded == {p.read_bytes() for rel, p in out.items() if rel.endswith(".png")}
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page  # examples, notes, config
     assert "report test &lt;b&gt;" in page
-    assert "<p>selected subsets</p>" in page  # a section's own HTML goes in as is
+    # a section is data: its text escaped, **bold** marked up, its tables rendered here
+    assert "<p>selected <b>subsets</b> &lt;of&gt; data</p>" in page
+    assert "<tr><td>S2L at 10%</td><td>1.0 ± 0.0</td></tr><tr><td>&lt;b&gt;</td><td></td></tr>" in page
 
 
 def test_numbers_in_html_and_markdown(tmp_path, fake_metrics):
@@ -85,7 +89,10 @@ def test_given_summary_is_shown(tmp_path, fake_metrics):
 
 def test_section_markdown_and_html(tmp_path, fake_metrics):
     out = write_report(tmp_path, fake_metrics, sections=[_section()])
-    assert "### S2L selection\n\nS2L at 10%: 1.0 ± 0.0" in out["summary.md"].read_text(encoding="utf-8")
+    summary = out["summary.md"].read_text(encoding="utf-8")
+    assert "### S2L selection\n\n| subset | acc |\n| --- | --- |\n| S2L at 10% | 1.0 ± 0.0 |\n| <b> |  |\n" in summary
+    assert "not in summary" not in summary
+    assert section_markdown(_section()).startswith("## S2L selection\n\nselected **subsets** <of> data\n\n| subset |")
     assert "accuracy vs budget</figcaption>" in out["report.html"].read_text(encoding="utf-8")
 
 

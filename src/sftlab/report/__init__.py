@@ -54,6 +54,7 @@ when one is installed.
 
 from .screenshot import screenshot
 from .summary import format_accuracy, machine_info, summarize_runs
-from .write import Section, write_report
+from .write import Section, Table, section_markdown, write_report
 
-__all__ = ["Section", "format_accuracy", "machine_info", "screenshot", "summarize_runs", "write_report"]
+__all__ = ["Section", "Table", "format_accuracy", "machine_info", "screenshot", "section_markdown", "summarize_runs",
+           "write_report"]

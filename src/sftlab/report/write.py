@@ -23,21 +23,36 @@ NAV = {"accuracy": "Accuracy", "examples": "Examples"}  # short names in the pag
 
 
 @dataclasses.dataclass
-class Section:
-    """An extra report section that a method adds (DART, S2L, landscape, ...).
+class Table:
+    """A table of a report section, as data: ``columns`` (header texts) and ``rows`` (one list of cells each).
 
-    ``html`` is inserted as is, so its producer escapes any text it did not
-    write itself (``html.escape``). ``images`` maps a caption to a matplotlib
-    ``Figure`` or PNG bytes; each is embedded in the HTML and saved under
-    ``plots/``; PNGs show at 150 dpi, and ``sftlab.report.plots`` has
-    ``new_figure``/``style_axes`` for figures that match the report's own.
-    ``markdown`` is appended to summary.md under the title.
+    Cells are shown as ``str(cell)`` (None: empty), escaped, so a producer formats its numbers
+    itself (``format_accuracy``, f-strings) and never writes HTML. ``summary``: also in summary.md.
+    """
+
+    columns: list[str]
+    rows: list[list]
+    caption: str = ""
+    summary: bool = True
+
+
+@dataclasses.dataclass
+class Section:
+    """An extra report section that a method adds (DART, S2L, landscape, ...), as data.
+
+    ``paragraphs`` are plain text (escaped; ``**word**`` shows in bold), then
+    come the ``tables`` (:class:`Table`), then the ``images``: a caption ->
+    a matplotlib ``Figure`` or PNG bytes; each is embedded in the HTML and
+    saved under ``plots/``; PNGs show at 150 dpi, and ``sftlab.report.plots``
+    has ``new_figure``/``style_axes`` for figures that match the report's own.
+    summary.md gets the tables marked ``summary`` under the title. Only this
+    module writes HTML.
     """
 
     title: str
-    html: str = ""
+    paragraphs: list[str] = dataclasses.field(default_factory=list)
+    tables: list[Table] = dataclasses.field(default_factory=list)
     images: dict = dataclasses.field(default_factory=dict)
-    markdown: str = ""
 
 
 def write_report(output_dir: str | os.PathLike, metrics: dict, *, sections=()) -> dict[str, Path]:
@@ -119,7 +134,7 @@ def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
         figs = "".join(
             f"<figure>{_img(png, cap)}<figcaption>{e(cap)}</figcaption></figure>" for cap, png in images.items()
         )
-        parts.append((f"s{i}-{_slug(section.title)}", section.title, section.html + figs, ""))
+        parts.append((f"s{i}-{_slug(section.title)}", section.title, _section_body(section) + figs, ""))
     examples = _examples_html(methods, split_labels)
     if examples:
         parts.append(("examples", "Example generations", examples,
@@ -203,6 +218,27 @@ def _examples_html(methods, split_labels) -> str:
     return "".join(parts)
 
 
+def _section_body(section: Section) -> str:
+    """A section's paragraphs and tables as HTML, every text escaped."""
+    e = html.escape
+    parts = [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
+    for t in section.tables:
+        cap = f'<p class="caption">{e(t.caption)}</p>' if t.caption else ""
+        head = "".join(f"<th>{e(str(c))}</th>" for c in t.columns)
+        body = "".join("<tr>" + "".join(f"<td>{e(_cell(c))}</td>" for c in row) + "</tr>" for row in t.rows)
+        parts.append(f"{cap}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
+
+
+def _inline(text: str) -> str:
+    """Escaped text; ``**word**`` in bold."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(str(text)))
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
 def _section(sid, title, content, caption="") -> str:
     cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
     return f'<section id="{html.escape(sid)}"><h2>{html.escape(title)}</h2>{cap}{content}</section>'
@@ -239,9 +275,22 @@ def _render_markdown(metrics, summaries, split_labels, sections) -> str:
     if metrics.get("notes"):
         lines += ["", "Notes:", *[f"- {n}" for n in metrics["notes"]]]
     for section in sections:
-        if section.markdown:
-            lines += ["", f"### {section.title}", "", section.markdown.strip()]
+        tables = [_table_markdown(t) for t in section.tables if t.summary]
+        if tables:
+            lines += ["", f"### {section.title}", "", "\n\n".join(tables)]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def section_markdown(section: Section) -> str:
+    """A section on its own as Markdown: its title, paragraphs and tables (e.g. a command's summary.md)."""
+    parts = [f"## {section.title}", *section.paragraphs, *[_table_markdown(t) for t in section.tables]]
+    return "\n\n".join(parts) + "\n"
+
+
+def _table_markdown(table: Table) -> str:
+    lines = ["| " + " | ".join(_md(c) for c in table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(_md(_cell(c)) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines)
 
 
 def _md(text) -> str:

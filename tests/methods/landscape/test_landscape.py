@@ -34,8 +34,9 @@ def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, 
     for name in ("id_gride", "n_clusters", "core_fraction", "ari_family", "ari_answer"):
         assert (tmp_path / "out" / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     section = result["section"]
-    assert isinstance(section, Section) and len(section.images) == 5 and "base 2-shot" in section.html
-    assert "| base 0-shot | 0 |" in section.markdown
+    assert isinstance(section, Section) and len(section.images) == 5
+    assert [row[:2] for row in section.tables[0].rows][:2] == [["base 0-shot", "0"], ["base 2-shot", "2"]]
+    assert "| base 0-shot | 0 |" in (tmp_path / "out" / "summary.md").read_text()
 
     # A rerun with the same prompts and models reuses the saved states, without loading a model.
     monkeypatch.setattr(landscape_module, "last_token_states", _fail)

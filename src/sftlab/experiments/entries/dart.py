@@ -12,7 +12,8 @@
   original's, the share of kept rewrites whose answer verifies, the fallback
   rate, the RL curves and example rewrites.
 
-Extras (registered with ``default=False`` because of their cost; run them with
+Settings: the lab recipe ``configs/lab/dart.yaml`` (direct RL takes its RL
+part). Extras (``default=False`` because of their cost; run them with
 ``sftlab demo --methods all`` or by name): ``sft-subset`` (SFT on the same original records DART adapts),
 ``sdft`` and ``grape`` (the no-RL baselines), and ``dft-noprior`` /
 ``dart-dft-noprior`` (DFT on the original vs the DART-adapted data on the lab
@@ -21,63 +22,40 @@ variant whose base model never saw the expert style).
 
 from __future__ import annotations
 
-import html
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from sftlab.experiments.runner import DemoEntry, register
+from sftlab.experiments.context import DemoEntry, EntryContext
 from sftlab.methods.dart.config import AdaptConfig, DartConfig
 from sftlab.methods.dart.run import run_adapt, run_dart
+from sftlab.report import Section, Table
 
 
-@dataclass
-class DartDemoSettings:
-    """How much DART the demo does (see docs/dart.md for the measured budget)."""
-
-    adapt_examples: int = 512
-    rl_steps: int = 30
-    group_size: int = 4
-    prompts_per_step: int = 4
-    rl_learning_rate: float = 1e-4
-    kl_beta: float = 0.04
-    n_samples: int = 2
-    max_completion_length: int = 96
-
-    @classmethod
-    def quick(cls) -> DartDemoSettings:
-        return cls(adapt_examples=128, rl_steps=8, n_samples=2)
+def adapt_config(ctx: EntryContext, entry: DemoEntry, lab, out: Path, method: str, mapper: str | None,
+                 seed: int = 0) -> AdaptConfig:
+    """The adaptation step of the entry's recipe (configs/lab/dart.yaml) as ``method`` on ``lab``'s train split."""
+    recipe = ctx.recipe(entry.recipe, DartConfig)
+    return AdaptConfig(**{
+        **recipe.only(AdaptConfig), "method": method, "model": str(lab.model_dir), "mapper": mapper,
+        "data": str(lab.data["train"]), "output_dir": str(out), "save_steps": 10**9, "seed": seed, "progress": False,
+    })  # fmt: skip
 
 
-def settings_for(ctx) -> DartDemoSettings:
-    return DartDemoSettings.quick() if ctx.quick else DartDemoSettings()
+def adapted(ctx: EntryContext, entry: DemoEntry, lab=None, name: str = "dart", method: str = "dart") -> dict:
+    """The adaptation of ``lab``'s train split (run once per demo output folder, resumable); its summary.
 
-
-def _adapt_config(ctx, s: DartDemoSettings, lab, out: Path, method: str = "dart", mapper: str | None = None,
-                  seed: int = 0) -> AdaptConfig:
-    return AdaptConfig(
-        method=method, model=str(lab.model_dir), mapper=mapper, data=str(lab.data["train"]), output_dir=str(out),
-        max_examples=s.adapt_examples, rl_steps=s.rl_steps, group_size=s.group_size,
-        prompts_per_step=s.prompts_per_step, kl_beta=s.kl_beta, rl_learning_rate=s.rl_learning_rate,
-        n_samples=s.n_samples, max_completion_length=s.max_completion_length, save_steps=10**9, seed=seed,
-        generation_batch_size=64, scoring_batch_size=64, progress=False,
-    )  # fmt: skip
-
-
-def adapted(ctx, lab=None, name: str = "dart", method: str = "dart") -> dict:
-    """The adaptation of the lab's train split (run once per demo output folder, resumable); its summary."""
+    Every seed reuses the one adaptation: it is kept in ``ctx.adaptations`` under ``name``.
+    """
     from sftlab.methods.dart.lab_mapper import ensure_lab_mapper
 
-    cache = ctx.__dict__.setdefault("_adapted", {})  # every seed reuses the one adaptation
-    if name in cache:
-        return cache[name]
+    if name in ctx.adaptations:
+        return ctx.adaptations[name]
     lab = lab or ctx.lab
-    s = settings_for(ctx)
     mapper = None if method == "sdft" else str(ensure_lab_mapper(lab, progress=False))
     t0 = time.time()
-    summary = run_adapt(_adapt_config(ctx, s, lab, ctx.run_dir(name, None) / "adapt", method, mapper))
+    summary = run_adapt(adapt_config(ctx, entry, lab, ctx.run_dir(name, None) / "adapt", method, mapper))
     summary["seconds"] = time.time() - t0
-    cache[name] = summary
+    ctx.adaptations[name] = summary
     return summary
 
 
@@ -95,28 +73,23 @@ def _brief(summary: dict) -> dict:
             "native_share_kept": native, "seconds": summary.get("seconds")}
 
 
-def _train_on(ctx, name: str, seed: int, summary: dict, **train) -> dict:
-    run = ctx.train_and_evaluate(name, seed, data=summary["data"], **train)
+def run_adapted_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """DART (or a no-RL baseline: ``entry.options["method"]``): adapt once, fine-tune on the result per seed."""
+    summary = adapted(ctx, entry, name=entry.name, method=entry.options.get("method", "dart"))
+    run = ctx.train_and_evaluate(entry.name, seed, data=summary["data"])
     run["adapt"] = _brief(summary)
     return run
 
 
-def run_dart_entry(ctx, seed: int) -> dict:
-    return _train_on(ctx, "dart", seed, adapted(ctx))
-
-
-def run_direct_rl_entry(ctx, seed: int) -> dict:
-    """GRPO on the lab model with the correctness reward, then the demo's evaluation."""
-    s = settings_for(ctx)
+def run_direct_rl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """GRPO on the lab model with the correctness reward (the recipe's RL settings), then the demo's evaluation."""
+    recipe = ctx.recipe(entry.recipe, DartConfig)
     t0 = time.time()
-    out = run_dart(DartConfig(
-        method="direct_rl", model=str(ctx.lab.model_dir), data=str(ctx.lab.data["train"]),
-        output_dir=str(ctx.run_dir("direct-rl", seed) / "rl"), max_examples=s.adapt_examples, rl_steps=s.rl_steps,
-        group_size=s.group_size, prompts_per_step=s.prompts_per_step, kl_beta=s.kl_beta,
-        rl_learning_rate=s.rl_learning_rate, max_completion_length=s.max_completion_length, save_steps=10**9,
-        seed=seed, progress=False,
-    ))  # fmt: skip
-    run = ctx.evaluate("direct-rl", seed, out["model"])
+    out = run_dart(DartConfig(**{
+        **recipe.options, "method": "direct_rl", "model": str(ctx.lab.model_dir), "data": str(ctx.lab.data["train"]),
+        "output_dir": str(ctx.run_dir(entry.name, seed) / "rl"), "save_steps": 10**9, "seed": seed, "progress": False,
+    }))  # fmt: skip
+    run = ctx.evaluate(entry.name, seed, out["model"])
     run.update(seed=seed, train_seconds=out["rl"]["train_seconds"], curve={}, wall_seconds=time.time() - t0,
                rl=out["rl"])
     return run
@@ -124,81 +97,66 @@ def run_direct_rl_entry(ctx, seed: int) -> dict:
 
 # -- opt-in extras ------------------------------------------------------------------------------
 
-def run_sft_subset_entry(ctx, seed: int) -> dict:
+def run_sft_subset_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Plain SFT on exactly the original records DART adapts (same size, same steps)."""
     from sftlab.io import atomic_write_jsonl, read_jsonl
 
-    s = settings_for(ctx)
-    path = ctx.run_dir("sft-subset", None) / "subset.jsonl"
+    max_examples = ctx.recipe(entry.recipe, DartConfig).options["max_examples"]
+    path = ctx.run_dir(entry.name, None) / "subset.jsonl"
     if not path.is_file():
-        atomic_write_jsonl(path, read_jsonl(ctx.lab.data["train"])[: s.adapt_examples])
-    return ctx.train_and_evaluate("sft-subset", seed, data=str(path))
+        atomic_write_jsonl(path, read_jsonl(ctx.lab.data["train"])[:max_examples])
+    return ctx.train_and_evaluate(entry.name, seed, data=str(path))
 
 
-def _baseline_entry(method: str):
-    def run(ctx, seed: int) -> dict:
-        return _train_on(ctx, method, seed, adapted(ctx, name=method, method=method))
-
-    return run
-
-
-def _noprior_lab(ctx):
+def _noprior_lab(ctx: EntryContext):
     from sftlab.lab import LabConfig, ensure_lab
 
     cfg = LabConfig(**{**ctx.lab.info["config"], "expert_prior_fraction": 0.0})
     return ensure_lab(cfg, cache_dir=ctx.cfg.cache_dir, progress=False)
 
 
-def run_dft_noprior_entry(ctx, seed: int) -> dict:
+def run_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     lab = _noprior_lab(ctx)
-    return ctx.train_and_evaluate("dft-noprior", seed, model=str(lab.model_dir), objective="dft")
+    return ctx.train_and_evaluate(entry.name, seed, model=str(lab.model_dir), objective="dft")
 
 
-def run_dart_dft_noprior_entry(ctx, seed: int) -> dict:
+def run_dart_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     lab = _noprior_lab(ctx)
-    summary = adapted(ctx, lab=lab, name="dart-noprior")
-    run = ctx.train_and_evaluate("dart-dft-noprior", seed, data=summary["data"], model=str(lab.model_dir),
-                                 objective="dft")
+    summary = adapted(ctx, entry, lab=lab, name="dart-noprior")
+    run = ctx.train_and_evaluate(entry.name, seed, data=summary["data"], model=str(lab.model_dir), objective="dft")
     run["adapt"] = _brief(summary)
     return run
 
 
 # -- the report section -------------------------------------------------------------------------
 
-ADAPTED = {"dart": "DART", "sdft": "SDFT-style", "grape": "GRAPE-style", "dart-dft-noprior": "DART (no-prior lab)"}
-MINE = ("dart", "direct-rl", "sft-subset", "sdft", "grape", "dft-noprior", "dart-dft-noprior")
-
-
-def _section_after(name: str):
-    """The section, drawn once: after whichever of this module's selected entries runs last."""
-
-    def draw(ctx):
-        mine = [m for m in ctx.selected if m in MINE]
-        return section(ctx) if mine and mine[-1] == name else None
-
-    return draw
-
-
-def section(ctx):
+def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     """Adapted-data statistics per adapting entry, the RL curves and a few rewrites."""
-    from sftlab.report import Section
-
     rows, curves = [], {}
-    for name, label in ADAPTED.items():
-        runs = ctx.results.get(name, {}).get("runs") or []
+    for e in entries:
+        runs = ctx.results.get(e.name, {}).get("runs") or []
         if runs and runs[0].get("adapt"):
-            rows.append((label, runs[0]["adapt"]))
+            rows.append((e.label, runs[0]["adapt"]))
     if not rows:
         return None
     for label, a in rows:
         if a["rl"]:
             curves[f"{label} mapper"] = a["rl"]["curve"]
-    direct = ctx.results.get("direct-rl", {}).get("runs") or []
-    if direct and direct[0].get("rl"):
-        curves["direct RL (target)"] = direct[0]["rl"]["curve"]
+    for e in entries:
+        runs = ctx.results.get(e.name, {}).get("runs") or []
+        if runs and runs[0].get("rl"):
+            curves[f"{e.label} (target)"] = runs[0]["rl"]["curve"]
     images = {"GRPO reward per step": _curves_figure(curves)} if curves else {}
-    return Section("DART: adapted data", html=_table_html(rows) + _examples_html(rows[0][1]["data"]),
-                   images=images, markdown=_table_markdown(rows))
+    text = ("Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
+            "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
+            "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
+            "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
+            "on all of it; the opt-in entry sft-subset is SFT on the same original records.")
+    tables = [Table(HEAD, [[label, *_cells(a)] for label, a in rows])]
+    examples = _examples(rows[0][1]["data"])
+    if examples:
+        tables.append(examples)
+    return Section("DART: adapted data", paragraphs=[text], tables=tables, images=images)
 
 
 def _fmt(x, digits=3, pct=False):
@@ -225,35 +183,16 @@ HEAD = ["adapted by", "examples", "target log-lik./token, original -> adapted (a
         "native style among kept rewrites", "RL"]
 
 
-def _table_html(rows) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEAD)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [label, *_cells(a)]) + "</tr>"
-                   for label, a in rows)
-    text = ("<p>Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
-            "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
-            "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
-            "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
-            "on all of it; the opt-in entry sft-subset is SFT on the same original records.</p>")
-    return text + f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _table_markdown(rows) -> str:
-    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    lines += ["| " + " | ".join([label, *_cells(a)]) + " |" for label, a in rows]
-    return "\n".join(lines)
-
-
-def _examples_html(data_path: str, k: int = 3) -> str:
+def _examples(data_path: str, k: int = 3) -> Table | None:
+    """The first ``k`` kept rewrites beside their originals."""
     from sftlab.io import read_jsonl
 
     rows = [r for r in read_jsonl(data_path) if not r["dart"]["fallback"]][:k]
     if not rows:
-        return ""
-    items = "".join(
-        f"<tr><td>{html.escape(r['dart']['original'])}</td><td>{html.escape(r['solution'])}</td>"
-        f"<td>{r['dart']['reward']['alignment']:+.2f}</td></tr>" for r in rows
-    )
-    return f"<table><tr><th>original</th><th>rewrite (kept)</th><th>alignment</th></tr>{items}</table>"
+        return None
+    return Table(["original", "rewrite (kept)", "alignment"],
+                 [[r["dart"]["original"], r["solution"], f"{r['dart']['reward']['alignment']:+.2f}"] for r in rows],
+                 summary=False)
 
 
 def _curves_figure(curves: dict):
@@ -274,29 +213,3 @@ def _curves_figure(curves: dict):
         if ax.lines:
             ax.legend(fontsize=7, frameon=False)
     return fig
-
-
-register(DemoEntry(
-    "dart", "DART", "DART (arXiv 2605.26924, sftlab's design): a GRPO-trained mapper rewrites the expert data into the "
-    "lab model's own style (best of n, fallback to the original), then SFT on the adapted records.",
-    run_dart_entry, section=_section_after("dart"),
-))  # fmt: skip
-register(DemoEntry(
-    "direct-rl", "direct RL", "GRPO on the lab model itself with the correctness reward, as many policy updates as "
-    "DART's mapper gets (DART's ablation).", run_direct_rl_entry, section=_section_after("direct-rl"),
-))  # fmt: skip
-
-register(DemoEntry("sft-subset", "SFT (DART's subset)", "Plain SFT on the original records DART adapts.",
-                   run_sft_subset_entry, default=False, section=_section_after("sft-subset")))
-register(DemoEntry("sdft", "SDFT-style", "No RL (after arXiv 2402.13669): the lab model rewrites each solution "
-                   "given the question and the original; kept if correct; then SFT.", _baseline_entry("sdft"),
-                   default=False, section=_section_after("sdft")))
-register(DemoEntry("grape", "GRAPE-style", "No RL (after arXiv 2502.04194): the most target-likely correct one "
-                   "among the initial mapper's rewrites and the lab model's own samples; then SFT.",
-                   _baseline_entry("grape"), default=False, section=_section_after("grape")))
-register(DemoEntry("dft-noprior", "DFT (no-prior lab)", "DFT on the original expert data, on the lab variant "
-                   "whose base model never saw the expert style.", run_dft_noprior_entry,
-                   default=False, section=_section_after("dft-noprior")))
-register(DemoEntry("dart-dft-noprior", "DART + DFT (no-prior lab)", "DFT on DART-adapted data, same no-prior "
-                   "lab variant (mapper, RL and target all from that variant).", run_dart_dft_noprior_entry,
-                   default=False, section=_section_after("dart-dft-noprior")))

@@ -8,58 +8,48 @@ number of epochs as the full-set SFT run (steps = the demo's steps x budget,
 the protocol of the S2L paper's subset runs) and evaluated in-domain and
 out-of-domain. The demo's SFT run on the whole split is the reference.
 
-Two registry entries, ``s2l`` and ``random-subset``: each headline run is the
-30% budget, and every run carries ``by_budget`` (10/30/50%, or 30% alone in
-``--quick``) for the section's accuracy-vs-budget plot.
+Two entries, ``s2l`` and ``random-subset``, with one lab recipe
+(``configs/lab/s2l.yaml``): each headline run is the 30% budget, and every run
+carries ``by_budget`` (the recipe's ``demo.budgets``: 10/30/50%, or 30% alone
+with ``--quick``) for the section's accuracy-vs-budget plot.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import time
-from dataclasses import dataclass
 
+from sftlab.experiments.context import DemoEntry, EntryContext
 from sftlab.methods.s2l.select import SelectConfig, run_select
+from sftlab.report import Section, Table, format_accuracy, summarize_runs
 
 HEADLINE = 0.3
 LABELS = {"s2l": "S2L", "random": "random"}
 
 
-@dataclass
-class S2LDemoSettings:
-    """How much S2L work the demo does (the proxy keeps fewer checkpoints than the paper's 12, to fit)."""
-
-    budgets: tuple[float, ...] = (0.1, 0.3, 0.5)
-    n_checkpoints: int = 4
-    n_clusters: int = 100
-    max_length: int = 512
-
-    @classmethod
-    def for_ctx(cls, ctx) -> S2LDemoSettings:
-        return cls(budgets=(HEADLINE,), n_checkpoints=3, n_clusters=50) if ctx.quick else cls()
-
-
-def proxy_checkpoints(ctx, settings: S2LDemoSettings) -> str:
+def proxy_checkpoints(ctx: EntryContext, n_checkpoints: int) -> str:
     """The proxy: the demo's SFT recipe on the whole train split with ``n_checkpoints`` evenly spaced checkpoints.
 
     The demo's own SFT run (seed 0) serves when it kept that many checkpoints;
     otherwise a proxy run is trained once (cached by the demo).
     """
     sft_run = ctx.run_dir("sft", 0) / "model"
-    if len(list(sft_run.glob("checkpoint-*"))) >= settings.n_checkpoints:
+    if len(list(sft_run.glob("checkpoint-*"))) >= n_checkpoints:
         return str(sft_run)
-    save_steps = max(1, ctx.steps // settings.n_checkpoints)
-    summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * settings.n_checkpoints, save_steps=save_steps)
+    save_steps = max(1, ctx.steps // n_checkpoints)
+    summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * n_checkpoints, save_steps=save_steps)
     return summary["output_dir"]
 
 
-def run_budgets(ctx, method: str, seed: int, settings: S2LDemoSettings | None = None) -> dict:
-    """Select with ``method`` at each budget, fine-tune, evaluate; the headline run with ``by_budget`` inside."""
-    settings = settings or S2LDemoSettings.for_ctx(ctx)
-    proxy = proxy_checkpoints(ctx, settings) if method == "s2l" else None
+def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """Select with ``entry.options["method"]`` at each budget of the recipe, fine-tune, evaluate; the headline run
+    with ``by_budget`` inside."""
+    method = entry.options["method"]
+    recipe = ctx.recipe(entry.recipe, SelectConfig)
+    options = {**recipe.options, "method": method}
+    proxy = proxy_checkpoints(ctx, options["n_checkpoints"]) if method == "s2l" else None
     by_budget, headline = {}, None
-    for budget in settings.budgets:
+    for budget in recipe.demo["budgets"]:
         pct = round(100 * budget)
         name = f"{method}-{pct}"
         sel_dir = ctx.run_dir(name, seed) / "selection"
@@ -69,12 +59,11 @@ def run_budgets(ctx, method: str, seed: int, settings: S2LDemoSettings | None = 
             selection = json.loads(manifest_file.read_text(encoding="utf-8"))
             selected = str(sel_dir / "selected.jsonl")
         else:
-            selection = run_select(SelectConfig(
-                method=method, budget=str(float(budget)), data=str(ctx.lab.data["train"]),
-                proxy_model=str(ctx.lab.model_dir), proxy_checkpoints=proxy, output_dir=str(sel_dir),
-                work_dir=str(ctx.run_dir("s2l-proxy", 0) / "selection"), n_checkpoints=settings.n_checkpoints,
-                n_clusters=settings.n_clusters, max_length=settings.max_length, seed=seed, progress=False,
-            ))
+            selection = run_select(SelectConfig(**{
+                **options, "budget": str(float(budget)), "data": str(ctx.lab.data["train"]),
+                "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
+                "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
+            }))  # fmt: skip
             selected = selection["selected_path"]
         select_seconds = time.time() - t0
         run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * budget)))
@@ -86,47 +75,44 @@ def run_budgets(ctx, method: str, seed: int, settings: S2LDemoSettings | None = 
     return {**headline, "by_budget": by_budget}
 
 
-def section(ctx):
-    """Accuracy vs budget for S2L and random (mean ± std over seeds), with the full-set SFT run as reference."""
-    from sftlab.report import Section, format_accuracy, summarize_runs
+def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, list[int], dict | None]:
+    """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT summary."""
+    runs = {e.options["method"]: ctx.results.get(e.name, {}).get("runs") or [] for e in entries}
+    budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
+    table = {m: {p: summarize_runs([r["by_budget"][str(p)] for r in rs if str(p) in r.get("by_budget", {})],
+                                   ctx.splits) for p in budgets} for m, rs in runs.items()}
+    full_runs = ctx.results.get("sft", {}).get("runs") or []
+    return table, budgets, (summarize_runs(full_runs, ctx.splits) if full_runs else None)
 
-    results = getattr(ctx, "results", {})
-    runs = {m: results.get(entry, {}).get("runs", []) for m, entry in (("s2l", "s2l"), ("random", "random-subset"))}
-    if not any(runs.values()):
+
+def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
+    """Accuracy vs budget for S2L and random (mean ± std over seeds), with the full-set SFT run as reference."""
+    if not any(ctx.results.get(e.name, {}).get("runs") for e in entries):
         return None
     splits = list(ctx.splits)
     labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
-    budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
-    table = {m: {p: summarize_runs([r["by_budget"][str(p)] for r in rs if str(p) in r.get("by_budget", {})], splits)
-                 for p in budgets} for m, rs in runs.items()}
-    full_runs = results.get("sft", {}).get("runs") or []
-    full = summarize_runs(full_runs, splits) if full_runs else None
+    table, budgets, full = budget_table(ctx, entries)
     fig = accuracy_vs_budget_figure(table, budgets, splits, labels, full)
-
-    head = "".join(f"<th>{html.escape(labels.get(s, s))}</th>" for s in splits)
-    rows = [f"<tr><td>{LABELS[m]} {p}%</td>" + "".join(f"<td>{format_accuracy(table[m][p][s])}</td>" for s in splits)
-            + "</tr>" for p in budgets for m in table]
-    md = ["| subset | " + " | ".join(labels.get(s, s) for s in splits) + " |", "|---|" + "---|" * len(splits)]
-    md += [f"| {LABELS[m]} {p}% | " + " | ".join(format_accuracy(table[m][p][s]) for s in splits) + " |"
-           for p in budgets for m in table]
+    rows = [[f"{LABELS[m]} {p}%", *[format_accuracy(table[m][p][s]) for s in splits]] for p in budgets for m in table]
     if full:
-        rows.append("<tr><td>full set (SFT)</td>" + "".join(f"<td>{format_accuracy(full[s])}</td>" for s in splits) + "</tr>")
-        md.append("| full set (SFT) | " + " | ".join(format_accuracy(full[s]) for s in splits) + " |")
-    sizes = next((r["by_budget"][p].get("cluster_sizes") for r in runs["s2l"] for p in r.get("by_budget", {})), None)
-    settings = S2LDemoSettings.for_ctx(ctx)
-    text = (
-        f"<p>S2L (arXiv 2403.07384) fine-tunes the lab model on the whole train split as a proxy (the demo's SFT "
-        f"recipe, {settings.n_checkpoints} evenly spaced checkpoints), records each example's mean completion loss "
+        rows.append(["full set (SFT)", *[format_accuracy(full[s]) for s in splits]])
+    s2l_runs = [r for e in entries if e.options["method"] == "s2l" for r in ctx.results.get(e.name, {}).get("runs") or []]
+    sizes = next((r["by_budget"][p].get("cluster_sizes") for r in s2l_runs for p in r.get("by_budget", {})), None)
+    n_checkpoints = ctx.recipe(entries[0].recipe, SelectConfig).options["n_checkpoints"]
+    paragraphs = [
+        f"S2L (arXiv 2403.07384) fine-tunes the lab model on the whole train split as a proxy (the demo's SFT "
+        f"recipe, {n_checkpoints} evenly spaced checkpoints), records each example's mean completion loss "
         f"at each checkpoint, clusters these trajectories with k-means and spends the budget smallest cluster "
         f"first, uniformly at random within a cluster. Random picks uniformly from the whole split. Each subset is "
         f"fine-tuned for the same number of epochs as the full-set SFT run ({ctx.steps} steps x budget), from the "
         f"base model, and evaluated like the other methods. Seeds vary the selection and the fine-tuning; the proxy "
-        f"is trained once.</p>"
-        + (f"<p>k-means found {len(sizes)} clusters (sizes {min(sizes)} to {max(sizes)}).</p>" if sizes else "")
-        + f"<table><tr><th>subset</th>{head}</tr>{''.join(rows)}</table>"
-    )
-    return Section(title="S2L data selection vs random", html=text,
-                   images={"Accuracy vs data budget (mean ± std over seeds)": fig}, markdown="\n".join(md) + "\n")
+        f"is trained once."
+    ]
+    if sizes:
+        paragraphs.append(f"k-means found {len(sizes)} clusters (sizes {min(sizes)} to {max(sizes)}).")
+    return Section(title="S2L data selection vs random", paragraphs=paragraphs,
+                   tables=[Table(["subset", *[labels.get(s, s) for s in splits]], rows)],
+                   images={"Accuracy vs data budget (mean ± std over seeds)": fig})
 
 
 def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, full=None):
@@ -157,32 +143,3 @@ def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, f
     axes[0].set_ylabel("accuracy (%)")
     axes[0].legend(frameon=False)
     return fig
-
-
-def _register() -> None:
-    from sftlab.experiments.runner import DemoEntry, register
-
-    register(DemoEntry(
-        "s2l", f"S2L {round(100 * HEADLINE)}%",
-        "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
-        "cluster first. Headline: 30% of the train split; the S2L section has 10/30/50%.",
-        lambda ctx, seed: run_budgets(ctx, "s2l", seed), section=_section_after("s2l"),
-    ))
-    register(DemoEntry(
-        "random-subset", f"random {round(100 * HEADLINE)}%",
-        "SFT on a uniformly random subset of the train split (the selection baseline), same budgets as S2L.",
-        lambda ctx, seed: run_budgets(ctx, "random", seed), section=_section_after("random-subset"),
-    ))
-
-
-def _section_after(name: str):
-    """The section, drawn once: after whichever of the two entries the demo runs last."""
-
-    def draw(ctx):
-        mine = [m for m in getattr(ctx, "selected", []) if m in ("s2l", "random-subset")]
-        return section(ctx) if mine and mine[-1] == name else None
-
-    return draw
-
-
-_register()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import asdict
 from pathlib import Path
 
@@ -76,27 +75,17 @@ def _notes(cfg, task) -> list[str]:
 
 def filter_section(rounds: list[dict]):
     """Table and plot: per round, per filter, how many were seen and kept."""
-    from sftlab.report import Section
+    from sftlab.report import Section, Table
     from sftlab.report.plots import new_figure, style_axes
 
     names = list(dict.fromkeys(s["filter"] for m in rounds for s in m["filters"]))
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    body = ""
+    rows = []
     for m in rounds:
         by = {s["filter"]: s for s in m["filters"]}
-        cells = "".join(
-            f"<td>{by[n]['kept']}/{by[n]['seen']}" + (f" ({100 * by[n]['pass_rate']:.0f}%)" if by[n]["pass_rate"] is not None else "") + "</td>"
-            if n in by else "<td></td>"
-            for n in names
-        )  # fmt: skip
-        body += f"<tr><td>round {m['round']}</td><td>{m['n_samples']}</td>{cells}<td>{m['n_survivors']}</td></tr>"
-    table = f"<table><tr><th>round</th><th>samples</th>{head}<th>survivors</th></tr>{body}</table>"
-    md = "| round | samples | " + " | ".join(names) + " | survivors |\n|" + "---|" * (len(names) + 3) + "\n"
-    for m in rounds:
-        by = {s["filter"]: s for s in m["filters"]}
-        md += f"| {m['round']} | {m['n_samples']} | " + " | ".join(
-            f"{by[n]['kept']}/{by[n]['seen']}" if n in by else "" for n in names
-        ) + f" | {m['n_survivors']} |\n"
+        cells = [f"{by[n]['kept']}/{by[n]['seen']}" + (f" ({100 * by[n]['pass_rate']:.0f}%)" if by[n]["pass_rate"] is not None else "")
+                 if n in by else "" for n in names]  # fmt: skip
+        rows.append([f"round {m['round']}", m["n_samples"], *cells, m["n_survivors"]])
+    table = Table(["round", "samples", *names, "survivors"], rows)
     fig = new_figure(6.5, 3.2)
     ax = fig.add_subplot()
     xs = [m["round"] for m in rounds]
@@ -109,15 +98,13 @@ def filter_section(rounds: list[dict]):
     ax.set_xticks(xs)
     ax.legend(fontsize=8, frameon=False)
     style_axes(ax)
-    return Section(
-        "Filters per round", html=f"<p>kept/seen per filter, cheapest first.</p>{table}",
-        images={"filter pass rates": fig}, markdown=md,
-    )  # fmt: skip
+    return Section("Filters per round", paragraphs=["kept/seen per filter, cheapest first."], tables=[table],
+                   images={"filter pass rates": fig})
 
 
 def round_section(cfg, base: dict, rounds: list[dict]):
     """Base vs each round: sample accuracy (math) or each constraint's pass rate, novelty (protein)."""
-    from sftlab.report import Section
+    from sftlab.report import Section, Table
     from sftlab.report.plots import new_figure, style_axes
 
     rows = [("base", base["eval"], None)] + [(f"round {m['round']}", m["eval"], m) for m in rounds]
@@ -126,11 +113,7 @@ def round_section(cfg, base: dict, rounds: list[dict]):
     if cfg.pack == "protein":
         keys = list(base["eval"]["protein"]["pass_rates"]) + ["all_constraints", "mean_max_identity", "unique"]
         values = {k: [_protein_value(ev["protein"], k) for _, ev, _ in rows] for k in keys}
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-        body = "".join(
-            f"<tr><td>{label}</td>" + "".join(f"<td>{values[k][i]:.3f}</td>" for k in keys) + "</tr>"
-            for i, (label, _, _) in enumerate(rows)
-        )
+        cells = [[f"{values[k][i]:.3f}" for k in keys] for i in range(len(rows))]
         for k in ("all_constraints", "novelty", "conserved", "length", "mean_max_identity"):
             if k in values:
                 ax.plot(range(len(rows)), values[k], marker="o", label=k, color=_color(k))
@@ -141,11 +124,7 @@ def round_section(cfg, base: dict, rounds: list[dict]):
         vals = [[(m or {}).get("sample_accuracy") for _, _, m in rows]]
         vals += [[ev.get("accuracy", {}).get(s) for _, ev, _ in rows] for s in base["eval"].get("accuracy", {})]
         values = dict(zip(keys, vals))
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-        body = "".join(
-            f"<tr><td>{label}</td>" + "".join(f"<td>{_fmt(values[k][i])}</td>" for k in keys) + "</tr>"
-            for i, (label, _, _) in enumerate(rows)
-        )
+        cells = [[_fmt(values[k][i]) for k in keys] for i in range(len(rows))]
         for k in keys:
             ax.plot(range(len(rows)), [float("nan") if v is None else v for v in values[k]], marker="o", label=k,
                     color=_color(k))
@@ -155,15 +134,12 @@ def round_section(cfg, base: dict, rounds: list[dict]):
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8, frameon=False)
     style_axes(ax)
-    table = f"<table><tr><th></th>{head}</tr>{body}</table>"
-    md = "| | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 1) + "\n" + "".join(
-        f"| {label} | " + " | ".join(_fmt(values[k][i]) for k in keys) + " |\n" for i, (label, _, _) in enumerate(rows)
-    )
-    note = ("<p>sample_accuracy: share of a round's samples (before filtering) whose answer verifies; "
-            "eval: greedy accuracy on held-out splits.</p>" if cfg.pack != "protein" else
-            "<p>Each constraint checked on its own over sequences sampled from the model at that stage; "
-            "mean_max_identity: mean over sequences of the highest identity to the natural set.</p>")  # fmt: skip
-    return Section("Base vs rounds", html=note + table, images={caption: fig}, markdown=md)
+    table = Table(["", *keys], [[label, *cells[i]] for i, (label, _, _) in enumerate(rows)])
+    note = ("sample_accuracy: share of a round's samples (before filtering) whose answer verifies; "
+            "eval: greedy accuracy on held-out splits." if cfg.pack != "protein" else
+            "Each constraint checked on its own over sequences sampled from the model at that stage; "
+            "mean_max_identity: mean over sequences of the highest identity to the natural set.")  # fmt: skip
+    return Section("Base vs rounds", paragraphs=[note], tables=[table], images={caption: fig})
 
 
 _NAMES = ["met_start", "alphabet", "length", "conserved", "novelty", "all_constraints", "mean_max_identity",

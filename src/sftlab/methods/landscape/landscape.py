@@ -16,7 +16,6 @@ extracted vectors, reused by a rerun with the same prompts and model).
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import re
@@ -136,12 +135,13 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
 
     figures = landscape_figures(metrics)
     files = {"metrics.json": atomic_write_json(out / "metrics.json", metrics)}
+    from sftlab.report import section_markdown
     from sftlab.report.plots import figure_png
 
     for key, fig in figures.items():
         files[f"plots/{key}.png"] = _write_bytes(out / "plots" / f"{key}.png", figure_png(fig))
     section = landscape_section(metrics, figures)
-    files["summary.md"] = atomic_write_text(out / "summary.md", f"## {section.title}\n\n{section.markdown}")
+    files["summary.md"] = atomic_write_text(out / "summary.md", section_markdown(section))
     return {"output_dir": str(out), "metrics": metrics, "files": files, "section": section}
 
 
@@ -300,7 +300,7 @@ def landscape_figures(metrics: dict) -> dict:
 
 def landscape_section(metrics: dict, figures: dict | None = None):
     """A report ``Section``: what was measured, a table of each condition's peaks, and the per-layer plots."""
-    from sftlab.report import Section
+    from sftlab.report import Section, Table
 
     figures = landscape_figures(metrics) if figures is None else figures
     label_fields = list(metrics["labels"])
@@ -321,12 +321,6 @@ def landscape_section(metrics: dict, figures: dict | None = None):
              f"Computed with {metrics['implementation']}. Dashed lines: the base model with solved examples "
              f"in the prompt (ICL); solid: 0-shot. Layers with fewer than 2k+2 distinct vectors are not "
              f"shown.")  # fmt: skip
-    e = html.escape
-    table = "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
-    table += "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>"
-    md = [intro, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    md += ["| " + " | ".join(c.replace("|", r"\|") for c in r) + " |" for r in rows]
     captions = {**PLOTTED, **{f"ari_{_slug(f)}": f"ARI of the peaks vs '{f}'" for f in label_fields}}
     images = {captions[k]: fig for k, fig in figures.items()}
-    return Section(title="Representation landscape", html=f"<p>{e(intro)}</p>{table}", images=images,
-                   markdown="\n".join(md) + "\n")
+    return Section(title="Representation landscape", paragraphs=[intro], tables=[Table(head, rows)], images=images)

@@ -1,0 +1,201 @@
+"""What a demo entry is and what it may use: :class:`DemoEntry`, the :class:`EntryContext` protocol, and
+:class:`DemoContext`, the one implementation the runner passes to every entry.
+
+An entry is data (name, label, group, recipe, default, section); its ``run``
+and ``section`` functions reach the demo only through :class:`EntryContext`.
+What entries share goes through the context's declared fields (``results``,
+``notes``, ``adaptations``) or through runs on disk (``run_dir``), never
+through attributes added on the fly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sftlab.config import help_meta as _h
+
+from .recipes import LabRecipe, read_recipe
+
+if TYPE_CHECKING:
+    from sftlab.report import Section
+
+SFT_RECIPE = "configs/lab/sft.yaml"  # the fine-tuning recipe of DemoContext.train (every entry that fine-tunes)
+
+
+@dataclass
+class DemoConfig:
+    """Options of ``sftlab demo``."""
+
+    quick: bool = field(default=False, metadata=_h("A fast pass: one seed, fewer steps, smaller test splits (about a minute on 2 cores once the lab is built)."))
+    seeds: int | None = field(default=None, metadata=_h("Training seeds per method (default: 2, or 1 with --quick)."))
+    output_dir: str = field(default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go."))
+    methods: str | None = field(default=None, metadata=_h("Comma-separated entries to run, or 'all' (default: the entries marked default, which fit the demo's time budget). See --list-methods."))
+    list_methods: bool = field(default=False, metadata=_h("Print the demo's entries and exit."))
+    steps: int | None = field(default=None, metadata=_h("Optimizer steps per training run (default: configs/lab/sft.yaml's, 300, or 80 with --quick)."))
+    learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate of the lab's fine-tuning runs (default: configs/lab/sft.yaml's, 1e-3: tiny models take large steps)."))
+    batch_size: int | None = field(default=None, metadata=_h("Sequences per optimizer step (default: configs/lab/sft.yaml's, 16)."))
+    eval_limit: int | None = field(default=None, metadata=_h("Test problems per split (default: 400, or 150 with --quick)."))
+    max_new_tokens: int = field(default=160, metadata=_h("Generation budget per test problem."))
+    examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
+    screenshot: bool = field(default=False, metadata=_h("Also save report.png (needs Chromium)."))
+    fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    cache_dir: str | None = field(default=None, metadata=_h("Lab build cache (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."))
+
+
+class EntryContext(Protocol):
+    """What an entry's ``run`` and ``section`` may use of the demo (implemented by :class:`DemoContext`)."""
+
+    cfg: DemoConfig
+    lab: Any  # sftlab.lab.LabArtifacts: model_dir, data[split], info
+    quick: bool
+    steps: int  # optimizer steps of a fine-tuning run (configs/lab/sft.yaml, or --steps)
+    batch_size: int
+    splits: list[str]
+    selected: list[str]  # the entries this demo runs, in order
+    results: dict[str, dict]  # entry name -> {"runs": [...]}, filled as entries finish
+    notes: list[str]
+    adaptations: dict[str, dict]  # adaptation summaries by name, shared by the seeds of DART-style entries
+
+    def run_dir(self, name: str, seed: int | None) -> Path: ...
+
+    def recipe(self, path: str, cls) -> LabRecipe: ...
+
+    def add_note(self, text: str) -> None: ...
+
+    def train(self, name: str, seed: int, *, data: str | None = None, model: str | None = None,
+              **overrides) -> dict: ...
+
+    def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict: ...
+
+    def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict: ...
+
+
+RunFn = Callable[[EntryContext, "DemoEntry", "int | None"], dict]
+SectionFn = Callable[[EntryContext, "list[DemoEntry]"], "Section | None"]
+
+
+@dataclass(frozen=True)
+class DemoEntry:
+    """One entry of the demo, as data.
+
+    ``run(ctx, entry, seed)`` returns a run dict (see :mod:`sftlab.report`);
+    an entry with ``run=None`` only adds its group's section (an analysis, not
+    a method). ``recipe`` names the lab recipe that holds its settings.
+    ``section(ctx, entries)`` draws the report section of ``group``: the runner
+    calls it once, after the last selected entry of the group, with the group's
+    selected entries. ``options`` are the entry's own arguments to ``run``
+    (e.g. the SFT objective).
+    """
+
+    name: str
+    label: str
+    description: str
+    group: str
+    run: RunFn | None
+    recipe: str | None = None
+    default: bool = False  # part of a plain `sftlab demo`; others run with --methods all or by name
+    section: SectionFn | None = None
+    per_seed: bool = True  # False: deterministic, run once (e.g. evaluating the base model)
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class DemoContext:
+    """The :class:`EntryContext` of a demo: the lab, the test items, the settings, and cached train/eval helpers."""
+
+    def __init__(self, cfg: DemoConfig, lab, out: str | Path):
+        from sftlab.data import eval_items, load_sft_data
+        from sftlab.methods.sft import TrainConfig
+
+        self.cfg, self.lab, self.out = cfg, lab, Path(out)
+        self.quick = cfg.quick
+        self.sft = read_recipe(SFT_RECIPE, TrainConfig, quick=cfg.quick)
+        self.steps: int = cfg.steps or self.sft.options["max_steps"]
+        self.learning_rate: float = cfg.learning_rate or self.sft.options["learning_rate"]
+        self.batch_size: int = cfg.batch_size or self.sft.options["per_device_train_batch_size"]
+        limit = cfg.eval_limit or (150 if cfg.quick else 400)
+        self.splits = ["test_id", "test_ood"]
+        self.items = {split: eval_items(load_sft_data(str(lab.data[split])))[:limit] for split in self.splits}
+        self.selected: list[str] = []
+        self.results: dict[str, dict] = {}
+        self.notes: list[str] = []
+        self.adaptations: dict[str, dict] = {}
+
+    def run_dir(self, name: str, seed: int | None) -> Path:
+        return self.out / "runs" / name / ("once" if seed is None else f"seed{seed}")
+
+    def recipe(self, path: str, cls) -> LabRecipe:
+        """Lab recipe ``path`` for config class ``cls``, at this demo's size (``--quick`` or not)."""
+        return read_recipe(path, cls, quick=self.quick)
+
+    def add_note(self, text: str) -> None:
+        """A note for the report, once however many entries add it."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def train(self, name: str, seed: int, *, data: str | None = None, model: str | None = None, **overrides) -> dict:
+        """Fine-tune on the lab with configs/lab/sft.yaml (default: the expert-style train split); cached.
+        Returns the train summary."""
+        from sftlab.methods.sft import TrainConfig, run_train
+
+        run_dir = self.run_dir(name, seed)
+        done = run_dir / "model" / "train_summary.json"
+        if done.is_file() and not self.cfg.fresh:
+            return json.loads(done.read_text())
+        cfg = TrainConfig(**{
+            **self.sft.options, "model": model or str(self.lab.model_dir), "data": data or str(self.lab.data["train"]),
+            "output_dir": str(run_dir / "model"), "max_steps": self.steps, "learning_rate": self.learning_rate,
+            "per_device_train_batch_size": self.batch_size, "logging_steps": max(1, self.steps // 20),
+            "save_steps": 10**9, "save_total_limit": None, "seed": seed, "progress": False, **overrides,
+        })  # fmt: skip
+        return run_train(cfg)
+
+    def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict:
+        """Greedy accuracy on the in-domain and OOD test items; cached. Returns accuracy, n and examples."""
+        from sftlab.evaluation import evaluate
+        from sftlab.generation import SamplingConfig
+        from sftlab.models import load_model_and_tokenizer
+
+        eval_dir = self.run_dir(name, seed) / "eval"
+        if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
+            model, tok = load_model_and_tokenizer(model_dir, "infer")
+            evaluate(model, tok, self.items, sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens,
+                     batch_size=128), output_dir=str(eval_dir), progress=False)
+        metrics = json.loads((eval_dir / "metrics.json").read_text())
+        examples = _examples(eval_dir / "generations.jsonl", self.cfg.examples)
+        splits = metrics["splits"]
+        return {"accuracy": {s: splits[s]["accuracy"] for s in self.splits},
+                "n": {s: splits[s]["n"] for s in self.splits}, "examples": examples}
+
+    def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
+        t0 = time.time()
+        summary = self.train(name, seed, **train_kwargs)
+        run = self.evaluate(name, seed, summary["output_dir"])
+        run.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve_of(summary["log_history"]),
+                   wall_seconds=time.time() - t0)
+        return run
+
+
+def curve_of(log_history: list[dict]) -> dict:
+    rows = [h for h in log_history if "loss" in h and "nll" in h]
+    return {"step": [h["step"] for h in rows], "objective": [h["loss"] for h in rows], "nll": [h["nll"] for h in rows]}
+
+
+def _examples(path: Path, n: int) -> list[dict]:
+    rows, per_split = [], {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("kind", "greedy") != "greedy":
+                continue
+            limit = n - n // 3 if r["split"] == "test_id" else max(1, n // 3)
+            if per_split.get(r["split"], 0) < limit:
+                per_split[r["split"]] = per_split.get(r["split"], 0) + 1
+                rows.append({"split": r["split"], "prompt": r["prompt"], "completion": r["completion"],
+                             "answer": r["reference"], "correct": r["correct"]})
+    return rows
