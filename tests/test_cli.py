@@ -41,7 +41,7 @@ def test_recipe_values_are_defaults_that_flags_override(tmp_path):
     import argparse
 
     from sftlab.config import build_config
-    from sftlab.trainers import TrainConfig
+    from sftlab.methods.sft import TrainConfig
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("objective: dft\nlearning_rate: 1e-4\nmax_steps: 7\n")
