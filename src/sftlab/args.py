@@ -51,7 +51,7 @@ class Validated:
 class ModelArgs(Validated):
     """The model a command starts from."""
 
-    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path (the starting model). Omitted: the embedded lab model."))
+    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model."))
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
 
