@@ -84,7 +84,7 @@ def test_configs_become_cli_flags_and_recipes_load():
 
     from sftlab.config import add_dataclass_args, build_config
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for cls in (AdaptConfig, DartConfig):
         assert all(f.metadata.get("help") for f in dataclasses.fields(cls)), cls
         parser = argparse.ArgumentParser()
