@@ -68,6 +68,6 @@ def test_reward_model_learns_to_rank_demonstrations(tiny_dir, tmp_path):
                     max_length=64, progress=False, warmup_ratio=0.0)  # fmt: skip
     rm = rft.load_reward_model(str(tiny_dir), tok, cfg)
     before = rft.reward_accuracy(rm, tok, pairs)
-    trainer = rft.reward_step(cfg, rm, tok, pairs, tmp_path / "rm", seed=0, bf16=False)
+    trainer = rft.reward_step(cfg, rm, tok, pairs, tmp_path / "rm", seed=0)
     after = rft.reward_accuracy(trainer.model.eval(), tok, pairs)
     assert after["accuracy"] == 1.0 and after["margin"] > before["margin"] + 0.5

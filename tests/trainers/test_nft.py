@@ -17,7 +17,7 @@ import sftlab.methods.nft as nft
 from sftlab.cli import main
 from sftlab.config import build_config
 from sftlab.errors import SftlabError
-from sftlab.methods.nft import NFTTrainConfig, check_config, run_nft
+from sftlab.methods.nft import NFTTrainConfig, run_nft
 from sftlab.objectives.nft import informative, nft_loss
 from sftlab.trainers.nft import NFTConfig, NFTTrainer, group_outcomes
 from tiny import make_tokenizer
@@ -147,13 +147,16 @@ def test_run_nft_trains_saves_and_resumes(tiny_dir, data_file, tmp_path, monkeyp
 
 
 def test_config_checks():
-    check_config(NFTTrainConfig())  # the paper's defaults: 32 x 16 completions per step, 16 per micro-batch
+    NFTTrainConfig()  # the paper's defaults: 32 x 16 completions per step, 16 per micro-batch
     with pytest.raises(SftlabError, match="multiple"):
-        check_config(NFTTrainConfig(prompts_per_step=3, num_generations=4, per_device_train_batch_size=8))
-    with pytest.raises(SftlabError, match="num_generations"):
-        check_config(NFTTrainConfig(num_generations=1, per_device_train_batch_size=1))
-    with pytest.raises(SftlabError, match="correct_rate_clip"):
-        check_config(NFTTrainConfig(correct_rate_clip=0.5))
+        NFTTrainConfig(prompts_per_step=3, num_generations=4, per_device_train_batch_size=8)
+    with pytest.raises(SftlabError, match="^--num-generations: r_q needs at least 2"):
+        NFTTrainConfig(num_generations=1, per_device_train_batch_size=1)
+    with pytest.raises(SftlabError, match=r"^--correct-rate-clip: must be in \[0, 0.5\), got 0.5$"):
+        NFTTrainConfig(correct_rate_clip=0.5)
+    cfg = NFTTrainConfig()
+    with pytest.raises(SftlabError, match="^--learning-rate: must be > 0"):
+        replace(cfg, learning_rate=0.0)  # a changed copy is checked too
 
 
 def test_cli_and_recipes(capsys):
@@ -165,7 +168,5 @@ def test_cli_and_recipes(capsys):
     paper = build_config(NFTTrainConfig, Namespace(), str(ROOT / "configs" / "nft.yaml"))
     assert (paper.method, paper.learning_rate, paper.num_generations, paper.epsilon) == ("nft", 1e-6, 16, 1.0)
     assert paper.prompts_per_step * paper.updates_per_generation == 512
-    check_config(paper)
-    lab = build_config(NFTTrainConfig, Namespace(), str(ROOT / "configs" / "lab" / "nft.yaml"))
-    check_config(lab)
+    lab = build_config(NFTTrainConfig, Namespace(), str(ROOT / "configs" / "lab" / "nft.yaml"))  # checked when built
     assert lab.method == "nft" and lab.max_completion_length < paper.max_completion_length

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from sftlab.args import ModelArgs, flag_error
 from sftlab.config import help_meta as _h
-from sftlab.errors import SftlabError
 from sftlab.evaluation import evaluate, format_table
 from sftlab.generation import SamplingConfig
 from sftlab.models import load_model_and_tokenizer
 
 
 @dataclass
-class EvalConfig:
-    """Options of ``sftlab eval``."""
+class EvalConfig(ModelArgs):
+    """Options of ``sftlab eval``: the model options (:class:`~sftlab.args.ModelArgs`) and the evaluation's."""
 
-    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model."))
     data: str | None = field(
         default=None,
         metadata=_h(
@@ -36,8 +35,17 @@ class EvalConfig:
     prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
     limit: int | None = field(default=None, metadata=_h("Evaluate at most this many items per split (the first ones)."))
     seed: int = field(default=0, metadata=_h("Random seed of the k samples."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
+
+    def validate(self) -> None:
+        super().validate()
+        self.require_positive("k", "max_new_tokens", "batch_size")
+        if self.limit is not None and self.limit < 1:
+            raise flag_error("limit", f"must be at least 1, got {self.limit}")
+        if self.mode not in ("exact", "math"):
+            raise flag_error("mode", f"must be exact or math, got {self.mode!r}")
+        if self.verify_timeout is not None and self.verify_timeout <= 0:
+            raise flag_error("verify_timeout", f"must be > 0, got {self.verify_timeout}")
 
 
 def run_eval(cfg: EvalConfig) -> dict:
@@ -46,7 +54,6 @@ def run_eval(cfg: EvalConfig) -> dict:
     A missing ``--model`` or ``--data`` is filled from the embedded lab:
     the lab's eval setup (:func:`sftlab.methods.lab_defaults.eval_setup`) gives ``(model_path, {split: data_source})``.
     """
-    _check(cfg)
     model_path, sources = cfg.model, {"eval": cfg.data} if cfg.data else None
     if model_path is None or sources is None:
         from sftlab.methods.lab_defaults import eval_setup
@@ -81,16 +88,3 @@ def run_eval(cfg: EvalConfig) -> dict:
     print(format_table(metrics))
     print(f"sftlab: wrote {cfg.output_dir}/metrics.json and {cfg.output_dir}/generations.jsonl")
     return metrics
-
-
-def _check(cfg: EvalConfig) -> None:
-    if cfg.k < 1:
-        raise SftlabError(f"--k must be at least 1 (got {cfg.k})")
-    if cfg.limit is not None and cfg.limit < 1:
-        raise SftlabError(f"--limit must be at least 1 (got {cfg.limit})")
-    if cfg.mode not in ("exact", "math"):
-        raise SftlabError(f"--mode must be exact or math (got {cfg.mode!r})")
-    if cfg.verify_timeout is not None and cfg.verify_timeout <= 0:
-        raise SftlabError(f"--verify-timeout must be > 0 (got {cfg.verify_timeout})")
-    if cfg.max_new_tokens < 1 or cfg.batch_size < 1:
-        raise SftlabError("--max-new-tokens and --batch-size must be at least 1")

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch
 
+from sftlab.args import RunArgs
 from sftlab.data import render_prompt
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_dir, atomic_write_json
+from sftlab.methods.trainer_args import trainer_args
 from sftlab.models import load_model_and_tokenizer
 from sftlab.trainers.rewards import CorrectnessReward, grpo_prompt
 
@@ -29,23 +31,21 @@ def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int,
               use_vllm: bool = False, progress: bool = True):
     """A ``GRPOConfig`` for one device: ``prompts_per_step`` groups of ``group_size`` completions per update.
 
-    On CPU: fp32, no gradient checkpointing, transformers generation. On GPU:
-    bf16 where supported, and vLLM (colocated) generation when asked.
+    A constant learning rate without warmup, a log line every step, no gradient checkpointing; bf16 and the
+    device by :func:`trainer_args`'s rules, and vLLM (colocated) generation on a GPU when asked.
     """
     from trl import GRPOConfig
 
     gpu = torch.cuda.is_available()
     if use_vllm and gpu and importlib.util.find_spec("vllm") is None:
         raise SftlabError("--use-vllm needs the [vllm] extra (pip install 'sftlab[vllm]'); or leave it off")
-    return GRPOConfig(
-        output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, beta=beta,
-        num_generations=group_size, per_device_train_batch_size=group_size * prompts_per_step,
+    run = RunArgs(learning_rate=learning_rate, lr_scheduler_type="constant", per_device_train_batch_size=group_size * prompts_per_step,
+                  gradient_checkpointing=False, logging_steps=1, seed=seed, report_to="none", progress=progress)  # fmt: skip
+    return trainer_args(
+        GRPOConfig, run, output_dir=output_dir, max_steps=steps, beta=beta, num_generations=group_size,
         gradient_accumulation_steps=1, max_completion_length=max_completion_length, temperature=temperature,
-        lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="steps", save_steps=save_steps,
-        save_total_limit=1, seed=seed, report_to="none", disable_tqdm=not progress, use_cpu=not gpu,
-        bf16=bool(gpu and torch.cuda.is_bf16_supported()), activation_checkpointing=False,
-        use_vllm=bool(use_vllm and gpu), vllm_mode="colocate", dataloader_num_workers=0, log_completions=False,
-        save_only_model=False,
+        warmup_steps=0, save_strategy="steps", save_steps=save_steps, save_total_limit=1,
+        use_vllm=bool(use_vllm and gpu), vllm_mode="colocate", log_completions=False, save_only_model=False,
     )  # fmt: skip
 
 

@@ -16,21 +16,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
+from sftlab.args import LoraArgs, ModelArgs, RunArgs, flag_error
 from sftlab.config import help_meta as _h
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json
+from sftlab.methods.trainer_args import trainer_args
 from sftlab.objectives.nft import PROMPT_WEIGHTINGS
 from sftlab.trainers.nft import NFTConfig, NFTTrainer
 
 
 @dataclass
-class NFTTrainConfig:
-    """Options of ``sftlab train --method nft``. Defaults follow the NFT authors' 7B script (arXiv 2505.18116)."""
+class NFTTrainConfig(RunArgs, LoraArgs, ModelArgs):
+    """Options of ``sftlab train --method nft``. Defaults follow the NFT authors' 7B script (arXiv 2505.18116).
+
+    The model, LoRA and run options are the shared groups of :mod:`sftlab.args`; redeclared here are the ones
+    whose default is the authors' (learning rate, schedule, weight decay, batch, logging).
+    """
 
     method: str = field(default="nft", metadata=_h("nft: Negative-aware Fine-Tuning (online, verifier rewards).", choices=["nft"]))
-    model: str | None = field(default=None, metadata=_h("Starting policy: hub id or local path. Omitted: the embedded lab model."))
     data: str | None = field(default=None, metadata=_h("Questions with reference answers (any sftlab format; solutions are not used). Omitted: the lab's train split."))
     output_dir: str = field(default="outputs/nft", metadata=_h("Where checkpoints, the final model and train_summary.json go."))
     max_steps: int = field(default=0, metadata=_h("Optimizer steps (0: --num-train-epochs passes over the questions)."))
@@ -44,7 +47,6 @@ class NFTTrainConfig:
     lr_scheduler_type: str = field(default="constant_with_warmup", metadata=_h("Learning-rate schedule (transformers names; the authors: constant after warmup)."))
     warmup_steps: int = field(default=10, metadata=_h("Linear warmup steps (the authors: 10)."))
     weight_decay: float = field(default=0.1, metadata=_h("AdamW weight decay (the authors' scripts: 0.1)."))
-    max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
     temperature: float = field(default=1.0, metadata=_h("Sampling temperature (also divides the logits of R_t, as TRL does)."))
     top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold."))
     max_completion_length: int = field(default=3584, metadata=_h("Longest sampled answer in tokens (the authors' 7B: 4096 - 512)."))
@@ -56,47 +58,33 @@ class NFTTrainConfig:
     token_normalizer: float = field(default=0.0, metadata=_h("0: the loss is a mean over the kept completion tokens of each optimizer step (sftlab's aggregation); > 0: their sum divided by this constant per device (the authors' code: 1000)."))
     verify_mode: str = field(default="math", metadata=_h("How a sampled answer is checked against the reference: math (math-verify) or exact. Strict: a sample that states no final answer (\\boxed{}, 'The answer is', ####) earns nothing.", choices=["math", "exact"]))
     use_vllm: bool = field(default=False, metadata=_h("Sample with vLLM (colocated) on GPU; needs the [vllm] extra."))
-    lora: bool = field(default=False, metadata=_h("Train LoRA adapters instead of all weights; the saved model is merged."))
-    lora_r: int = field(default=16, metadata=_h("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_h("LoRA alpha."))
-    lora_dropout: float = field(default=0.05, metadata=_h("LoRA dropout."))
-    lora_target_modules: str = field(default="all-linear", metadata=_h("Comma-separated module names for LoRA, or 'all-linear'."))
-    bf16: bool | None = field(default=None, metadata=_h("bf16 mixed precision. Default: on where a GPU supports it, off on CPU."))
-    gradient_checkpointing: bool = field(default=False, metadata=_h("Recompute activations in backward to save memory (slower; the authors turn it on)."))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
-    logging_steps: int = field(default=1, metadata=_h("Log every N optimizer steps."))
+    logging_steps: int = field(default=1, metadata=_h("Log every N optimizer steps (here every step; sftlab train: 10)."))
     save_steps: int = field(default=50, metadata=_h("Save a checkpoint (for --resume) every N optimizer steps."))
     resume: bool = field(default=False, metadata=_h("Continue from the last checkpoint in --output-dir."))
-    seed: int = field(default=42, metadata=_h("Seed for the subset, sampling and training."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
-    report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
-    progress: bool = field(default=True, metadata=_h("Show progress bars."))
+
+    def validate(self) -> None:
+        super().validate()
+        self.require_positive("num_generations", "prompts_per_step", "updates_per_generation",
+                              "per_device_train_batch_size", "max_completion_length", "logging_steps", "save_steps")
+        if self.num_generations < 2:
+            raise flag_error("num_generations", "r_q needs at least 2 answers per question")
+        self.require_non_negative("max_steps", "max_prompts", "warmup_steps", "weight_decay", "token_normalizer",
+                                  "negative_weight")
+        if self.max_steps == 0 and self.num_train_epochs <= 0:
+            raise flag_error("num_train_epochs", "must be > 0 when --max-steps is 0")
+        for name in ("learning_rate", "temperature", "epsilon"):
+            if getattr(self, name) <= 0:
+                raise flag_error(name, f"must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.correct_rate_clip < 0.5:
+            raise flag_error("correct_rate_clip", f"must be in [0, 0.5), got {self.correct_rate_clip}")
+        if self.prompt_weighting not in PROMPT_WEIGHTINGS:
+            raise flag_error("prompt_weighting", f"must be one of {', '.join(PROMPT_WEIGHTINGS)}, got {self.prompt_weighting!r}")
+        if self.verify_mode not in ("math", "exact"):
+            raise flag_error("verify_mode", f"must be math or exact, got {self.verify_mode!r}")
+        gradient_accumulation(self)
 
 
 # ----------------------------------------------------------------------------- the trainer
-
-
-def check_config(cfg: NFTTrainConfig) -> None:
-    for name in ("num_generations", "prompts_per_step", "updates_per_generation", "per_device_train_batch_size",
-                 "max_completion_length", "logging_steps", "save_steps"):  # fmt: skip
-        if getattr(cfg, name) < 1:
-            raise SftlabError(f"nft: field '{name}': must be at least 1, got {getattr(cfg, name)}")
-    if cfg.num_generations < 2:
-        raise SftlabError("nft: field 'num_generations': r_q needs at least 2 answers per question")
-    for name in ("max_steps", "max_prompts", "warmup_steps", "weight_decay", "token_normalizer", "negative_weight"):
-        if getattr(cfg, name) < 0:
-            raise SftlabError(f"nft: field '{name}': must be >= 0, got {getattr(cfg, name)}")
-    if cfg.max_steps == 0 and cfg.num_train_epochs <= 0:
-        raise SftlabError("nft: field 'num_train_epochs': must be > 0 when --max-steps is 0")
-    if cfg.learning_rate <= 0 or cfg.temperature <= 0 or cfg.epsilon <= 0:
-        raise SftlabError("nft: fields 'learning_rate', 'temperature' and 'epsilon' must be > 0")
-    if not 0.0 <= cfg.correct_rate_clip < 0.5:
-        raise SftlabError(f"nft: field 'correct_rate_clip': must be in [0, 0.5), got {cfg.correct_rate_clip}")
-    if cfg.prompt_weighting not in PROMPT_WEIGHTINGS:
-        raise SftlabError(f"nft: field 'prompt_weighting': must be one of {', '.join(PROMPT_WEIGHTINGS)}")
-    if cfg.verify_mode not in ("math", "exact"):
-        raise SftlabError(f"nft: field 'verify_mode': must be math or exact, got {cfg.verify_mode!r}")
-    gradient_accumulation(cfg)
 
 
 def gradient_accumulation(cfg: NFTTrainConfig, world_size: int | None = None) -> int:
@@ -140,26 +128,25 @@ def steps_for(cfg: NFTTrainConfig, n_prompts: int) -> int:
     return cfg.max_steps or max(1, math.ceil(cfg.num_train_epochs * n_prompts / cfg.prompts_per_step))
 
 
-def nft_args(cfg: NFTTrainConfig, steps: int, *, bf16: bool) -> NFTConfig:
+def nft_args(cfg: NFTTrainConfig, steps: int) -> NFTConfig:
+    """The :class:`NFTConfig` of ``cfg``: the shared run options (:func:`trainer_args`) plus NFT's own."""
     import importlib.util
+
+    import torch
 
     gpu = torch.cuda.is_available()
     if cfg.use_vllm and gpu and importlib.util.find_spec("vllm") is None:
         raise SftlabError("--use-vllm needs the [vllm] extra (pip install 'sftlab[vllm]'); or leave it off")
     accumulation = gradient_accumulation(cfg)
-    return NFTConfig(
-        output_dir=cfg.output_dir, max_steps=steps, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm, per_device_train_batch_size=cfg.per_device_train_batch_size,
+    return trainer_args(
+        NFTConfig, cfg, output_dir=cfg.output_dir, max_steps=steps, warmup_steps=cfg.warmup_steps,
         gradient_accumulation_steps=accumulation, steps_per_generation=accumulation * cfg.updates_per_generation,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature, top_p=cfg.top_p, beta=0.0, nft_epsilon=cfg.epsilon,
         negative_weight=cfg.negative_weight, prompt_weighting=cfg.prompt_weighting, max_log_ratio=cfg.max_log_ratio,
-        correct_rate_clip=cfg.correct_rate_clip, token_normalizer=cfg.token_normalizer, bf16=bf16,
-        activation_checkpointing=cfg.gradient_checkpointing, use_vllm=bool(cfg.use_vllm and gpu),
-        vllm_mode="colocate", logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=1, save_only_model=False, seed=cfg.seed, report_to=cfg.report_to,
-        disable_tqdm=not cfg.progress, use_cpu=not gpu, dataloader_num_workers=0, log_completions=False,
+        correct_rate_clip=cfg.correct_rate_clip, token_normalizer=cfg.token_normalizer,
+        use_vllm=bool(cfg.use_vllm and gpu), vllm_mode="colocate", save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=1, save_only_model=False, log_completions=False,
     )  # fmt: skip
 
 
@@ -180,7 +167,6 @@ def run_nft(cfg: NFTTrainConfig) -> dict:
     from sftlab.methods.sft import save_final
     from sftlab.models import load_model_and_tokenizer, load_tokenizer, lora_config, use_bf16
 
-    check_config(cfg)
     model_path, source = resolve_lab_defaults(cfg.model, cfg.data)
     tok = load_tokenizer(model_path, cfg.trust_remote_code)
     rows = load_questions(source, tok, cfg)  # every record checked before a model is loaded
@@ -197,7 +183,7 @@ def run_nft(cfg: NFTTrainConfig) -> dict:
         bf16 = use_bf16(cfg.bf16)
         model, tok = load_model_and_tokenizer(model_path, "train", bf16=bf16, trust_remote_code=cfg.trust_remote_code)
         tok.padding_side = "left"
-        trainer = NFTTrainer(model=model, reward_funcs=[reward_function(cfg)], args=nft_args(cfg, steps, bf16=bf16),
+        trainer = NFTTrainer(model=model, reward_funcs=[reward_function(cfg)], args=nft_args(cfg, steps),
                              train_dataset=datasets.Dataset.from_list(rows), processing_class=tok,
                              peft_config=lora_config(cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
                                                      cfg.lora_target_modules))  # fmt: skip

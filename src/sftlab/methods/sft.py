@@ -8,22 +8,25 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import torch
-
+from sftlab.args import LoraArgs, ModelArgs, RunArgs
 from sftlab.config import help_meta as _h
 from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json
 from sftlab.methods.lab_defaults import resolve_lab_defaults
+from sftlab.methods.trainer_args import trainer_args
 from sftlab.models import check_max_length, load_causal_lm, load_model_and_tokenizer, lora_config, use_bf16
 from sftlab.objectives import KL_DIRECTIONS, OBJECTIVES
 
 
 @dataclass
-class TrainConfig:
-    """Options of ``sftlab train``. Defaults follow the DFT paper (lr 5e-5, cosine, warmup 0.1, 1 epoch)."""
+class TrainConfig(RunArgs, LoraArgs, ModelArgs):
+    """Options of ``sftlab train``. Defaults follow the DFT paper (lr 5e-5, cosine, warmup 0.1, 1 epoch).
 
-    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model."))
+    The model, LoRA and run options (learning rate, schedule, batch, precision, logging, seed) are the shared
+    groups of :mod:`sftlab.args`; the fields below are ``sftlab train``'s own.
+    """
+
     data: str | None = field(default=None, metadata=_h("Training data: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]'. Omitted: the lab's expert-style train split."))
     output_dir: str = field(default="outputs/train", metadata=_h("Where checkpoints and the final model go."))
     objective: str = field(default="nll", metadata=_h("Per-token objective.", choices=list(OBJECTIVES)))
@@ -34,33 +37,15 @@ class TrainConfig:
     ref_model: str | None = field(default=None, metadata=_h("ASFT: reference model id/path. Omitted: a frozen copy of --model."))
     max_steps: int = field(default=-1, metadata=_h("Stop after this many optimizer steps (-1: run the epochs)."))
     num_train_epochs: float = field(default=1.0, metadata=_h("Epochs over the data."))
-    learning_rate: float = field(default=5e-5, metadata=_h("Peak learning rate."))
-    lr_scheduler_type: str = field(default="cosine", metadata=_h("Learning-rate schedule (transformers names)."))
     warmup_ratio: float = field(default=0.1, metadata=_h("Fraction of steps for linear warmup."))
-    weight_decay: float = field(default=0.0, metadata=_h("AdamW weight decay."))
-    max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
-    per_device_train_batch_size: int = field(default=8, metadata=_h("Sequences per device per micro-batch."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
     max_length: int | None = field(default=None, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings). Omitted: 1024, or the context when smaller."))
     on_overlength: str = field(default="drop", metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]))
     packing: bool = field(default=False, metadata=_h("Pack several records into each sequence (TRL's BFD packing)."))
-    lora: bool = field(default=False, metadata=_h("Train LoRA adapters (PEFT) instead of all weights; the saved model is merged."))
-    lora_r: int = field(default=16, metadata=_h("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_h("LoRA alpha."))
-    lora_dropout: float = field(default=0.05, metadata=_h("LoRA dropout."))
-    lora_target_modules: str = field(default="all-linear", metadata=_h("Comma-separated module names for LoRA, or 'all-linear'."))
-    bf16: bool | None = field(default=None, metadata=_h("bf16 mixed precision. Default: on where a GPU supports it, off on CPU."))
-    gradient_checkpointing: bool = field(default=False, metadata=_h("Recompute activations in backward to save memory (slower)."))
-    logging_steps: int = field(default=10, metadata=_h("Log every N steps."))
     save_steps: int = field(default=500, metadata=_h("Save a checkpoint every N steps."))
     save_total_limit: int | None = field(default=2, metadata=_h("Keep at most this many checkpoints (None: all)."))
-    seed: int = field(default=42, metadata=_h("Random seed."))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
     answer_suffix: str = field(default="auto", metadata=_h(ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
     resume: bool = field(default=False, metadata=_h("Continue from the last checkpoint in --output-dir."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
-    report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
-    progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
 
 def run_train(cfg: TrainConfig) -> dict:
@@ -87,7 +72,7 @@ def run_train(cfg: TrainConfig) -> dict:
         raise SftlabError(f"{data_source}: no record fits in --max-length {cfg.max_length} ({stats['n_dropped']} dropped)")
     _print_stats(data_source, data.format, stats)
 
-    trainer = build_trainer(cfg, model, tok, train_ds, bf16=bf16)
+    trainer = build_trainer(cfg, model, tok, train_ds)
     t0 = time.time()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.time() - t0
@@ -100,6 +85,12 @@ def run_train(cfg: TrainConfig) -> dict:
     if trainer.is_world_process_zero():
         atomic_write_json(out / "train_summary.json", summary)
     return summary
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def preflight(cfg: TrainConfig, model_path: str) -> None:
@@ -115,7 +106,7 @@ def preflight(cfg: TrainConfig, model_path: str) -> None:
         reasons.append("--kl-direction reverse (the CPU path computes the forward KL)")
     if cfg.lora and "lm_head" in cfg.lora_target_modules:
         reasons.append("LoRA on lm_head")
-    if torch.cuda.is_available():
+    if _cuda_available():
         reasons.append("a GPU is present (the CPU path runs on the CPU only)")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         reasons.append("several processes")
@@ -134,25 +125,27 @@ def preflight(cfg: TrainConfig, model_path: str) -> None:
         raise SftlabError(f"--fused-loss cpu does not apply: {'; '.join(reasons)} (use --fused-loss auto or trl)")
 
 
-def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, bf16: bool = False, ref_model=None):
-    """An :class:`SFTLabTrainer` configured from ``cfg`` (shared by run_train and methods built on SFT)."""
-    from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer
+def sft_args(cfg: TrainConfig):
+    """The :class:`SFTLabConfig` of ``cfg``: the shared run options (:func:`trainer_args`) plus SFT's own."""
+    from sftlab.trainers.sft import SFTLabConfig
 
-    args = SFTLabConfig(
-        output_dir=cfg.output_dir, objective=cfg.objective, alpha=cfg.alpha, kl_coef=cfg.kl_coef,
-        kl_direction=cfg.kl_direction, fused_loss=cfg.fused_loss, max_steps=cfg.max_steps, num_train_epochs=cfg.num_train_epochs,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
-        packing=cfg.packing, bf16=bf16, activation_checkpointing=cfg.gradient_checkpointing,
-        logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress, use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0, save_only_model=False,
-    )
+    return trainer_args(
+        SFTLabConfig, cfg, output_dir=cfg.output_dir, objective=cfg.objective, alpha=cfg.alpha, kl_coef=cfg.kl_coef,
+        kl_direction=cfg.kl_direction, fused_loss=cfg.fused_loss, max_steps=cfg.max_steps,
+        num_train_epochs=cfg.num_train_epochs, warmup_ratio=cfg.warmup_ratio,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length, packing=cfg.packing,
+        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, save_only_model=False,
+    )  # fmt: skip
+
+
+def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, ref_model=None):
+    """An :class:`SFTLabTrainer` configured from ``cfg`` (shared by run_train and methods built on SFT)."""
+    from sftlab.trainers.sft import SFTLabTrainer
+
+    args = sft_args(cfg)
     peft_config = lora_config(cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules)
     if ref_model is None and cfg.objective == "asft" and cfg.ref_model:
-        ref_model = load_causal_lm(cfg.ref_model, "train", bf16=bf16, trust_remote_code=cfg.trust_remote_code)
+        ref_model = load_causal_lm(cfg.ref_model, "train", bf16=args.bf16, trust_remote_code=cfg.trust_remote_code)
     trainer = SFTLabTrainer(
         model=model, args=args, train_dataset=train_dataset, processing_class=tokenizer,
         peft_config=peft_config, ref_model=ref_model,

@@ -60,13 +60,13 @@ def test_run_dart_fine_tunes_the_target_on_the_adapted_data(tmp_path, data_file,
 
 
 def test_bad_options_and_data_give_one_clear_error(tmp_path, target_dir, mapper_dir):
-    with pytest.raises(SftlabError, match="field 'mapper_template'.*missing: \\['solution'\\]"):
+    with pytest.raises(SftlabError, match="--mapper-template:.*missing: \\['solution'\\]"):
         AdaptConfig(mapper_template="Q: {question}\nRewrite:")
-    with pytest.raises(SftlabError, match="field 'mapper_template'.*unknown: \\['answer'\\]"):
+    with pytest.raises(SftlabError, match="--mapper-template:.*unknown: \\['answer'\\]"):
         AdaptConfig(mapper_template="{question} {solution} {answer}")
-    with pytest.raises(SftlabError, match="field 'group_size'"):
+    with pytest.raises(SftlabError, match="^--group-size: "):
         AdaptConfig(group_size=1)
-    with pytest.raises(SftlabError, match="field 'coverage_weight'"):
+    with pytest.raises(SftlabError, match="^--coverage-weight: weights must be >= 0"):
         AdaptConfig(coverage_weight=-1.0)
     pc = tmp_path / "pc.jsonl"
     pc.write_text(json.dumps({"prompt": "2+2?", "completion": "4"}) + "\n")

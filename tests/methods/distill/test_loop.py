@@ -148,15 +148,15 @@ def test_config_checks_and_pack_defaults(tmp_path):
     assert (cfg.n, cfg.max_new_tokens, cfg.eval_size) == (128, 160, 128)
     assert resolve(DistillConfig(n=3)).n == 3
     for bad, msg in [
-        (dict(pack="chem"), "field 'pack'"),
-        (dict(mix_original=1.0), "mix_original"),
-        (dict(rounds=0), "field 'rounds'"),
+        (dict(pack="chem"), "^--pack: "),
+        (dict(mix_original=1.0), r"^--mix-original: must be in \[0, 1\)"),
+        (dict(rounds=0), "^--rounds: must be at least 1"),
         (dict(filters="verifier:mode"), "key=value"),
         (dict(filters="verifier,bogus"), "unknown filter 'bogus'"),
         (dict(filters="length:k=wide"), "option 'k' of filter 'length' must be float"),
     ]:
         with pytest.raises(SftlabError, match=msg):
-            resolve(DistillConfig(**bad))
+            DistillConfig(**bad)  # checked when built, before resolve() fills the pack's defaults
 
 
 def test_mix_original_share():

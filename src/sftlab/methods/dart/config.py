@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sftlab.args import ModelArgs, flag_error
 from sftlab.config import help_meta as _h
 from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
-from sftlab.errors import SftlabError
 from sftlab.objectives import OBJECTIVES
 
 from .prompt import DEFAULT_MAPPER_TEMPLATE, check_template
@@ -20,8 +20,9 @@ from .rewards import PENALTIES, RewardConfig
 
 
 @dataclass
-class _AdaptOptions:
-    """Everything of ``sftlab adapt`` but the reward (listed first in ``--help``)."""
+class _AdaptOptions(ModelArgs):
+    """Everything of ``sftlab adapt`` but the reward (listed first in ``--help``), on the model options of
+    :class:`~sftlab.args.ModelArgs` (``--model`` and ``--prompt-template`` redeclared: they are the target's)."""
 
     method: str = field(default="dart", metadata=_h("How the data is adapted: dart (GRPO-trained mapper, best of n by DART's reward), or the no-RL baselines sdft (the target rewrites, kept if correct) and grape (most target-likely correct candidate from the initial mapper and the target).", choices=["dart", "sdft", "grape"]))
     model: str | None = field(default=None, metadata=_h("Target model: the one the data is adapted to (and later fine-tuned). Hub id or local path. Omitted: the lab model."))
@@ -51,7 +52,6 @@ class _AdaptOptions:
     scoring_batch_size: int = field(default=32, metadata=_h("Sequences per forward pass when the target scores solutions."))
     # -- run --------------------------------------------------------------------------------
     seed: int = field(default=0, metadata=_h("Random seed (GRPO, sampling)."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
 
@@ -62,34 +62,34 @@ class AdaptConfig(RewardConfig, _AdaptOptions):
     The reward's weights (:class:`~sftlab.methods.dart.rewards.RewardConfig`) come after the other options.
     """
 
-    def __post_init__(self):
-        methods = ("dart", "sdft", "grape", "direct_rl") if isinstance(self, DartConfig) else ("dart", "sdft", "grape")
-        if self.method not in methods:
-            raise SftlabError(f"field 'method': must be one of {', '.join(methods)}, got {self.method!r}")
+    METHODS = ("dart", "sdft", "grape")  # ``sftlab dart`` adds direct_rl
+
+    def validate(self) -> None:
+        super().validate()
+        if self.method not in self.METHODS:
+            raise flag_error("method", f"must be one of {', '.join(self.METHODS)}, got {self.method!r}")
         check_template(self.mapper_template)
-        for name in ("group_size", "prompts_per_step", "n_samples", "shard_size", "generation_batch_size",
-                     "scoring_batch_size", "max_completion_length", "save_steps"):
-            if getattr(self, name) < 1:
-                raise SftlabError(f"field '{name}': must be at least 1, got {getattr(self, name)}")
+        self.require_positive("group_size", "prompts_per_step", "n_samples", "shard_size", "generation_batch_size",
+                              "scoring_batch_size", "max_completion_length", "save_steps")
         if self.group_size < 2 and self.rl_steps > 0:
-            raise SftlabError(f"field 'group_size': GRPO needs at least 2 rewrites per group, got {self.group_size}")
-        for name in ("rl_steps", "max_examples"):
-            if getattr(self, name) < 0:
-                raise SftlabError(f"field '{name}': must be >= 0, got {getattr(self, name)}")
+            raise flag_error("group_size", f"GRPO needs at least 2 rewrites per group, got {self.group_size}")
+        self.require_non_negative("rl_steps", "max_examples")
         if self.temperature <= 0:
-            raise SftlabError(f"field 'temperature': must be > 0 (rewrites are sampled), got {self.temperature}")
+            raise flag_error("temperature", f"must be > 0 (rewrites are sampled), got {self.temperature}")
         if self.alignment_clip <= 0:
-            raise SftlabError(f"field 'alignment_clip': must be > 0, got {self.alignment_clip}")
+            raise flag_error("alignment_clip", f"must be > 0, got {self.alignment_clip}")
         for name in [f"{p}_weight" for p in PENALTIES] + ["alignment_weight", "gate_margin"]:
             if getattr(self, name) < 0:
-                raise SftlabError(f"field '{name}': weights must be >= 0, got {getattr(self, name)}")
+                raise flag_error(name, f"weights must be >= 0, got {getattr(self, name)}")
         if self.verify_mode not in ("math", "exact"):
-            raise SftlabError(f"field 'verify_mode': must be math or exact, got {self.verify_mode!r}")
+            raise flag_error("verify_mode", f"must be math or exact, got {self.verify_mode!r}")
 
 
 @dataclass
 class DartConfig(AdaptConfig):
     """Options of ``sftlab dart``: ``sftlab adapt``, then ``sftlab train`` on the adapted data."""
+
+    METHODS = ("dart", "sdft", "grape", "direct_rl")
 
     method: str = field(default="dart", metadata=_h("dart, sdft or grape: adapt the data that way (see sftlab adapt), then fine-tune on it; direct_rl: no adaptation, GRPO on the target itself with the correctness reward for --rl-steps updates (DART's ablation).", choices=["dart", "sdft", "grape", "direct_rl"]))
     output_dir: str = field(default="outputs/dart", metadata=_h("Where adapt/ (the adapted data) and train/ (the fine-tuned target) go; policy/ for direct_rl."))

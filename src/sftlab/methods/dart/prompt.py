@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import string
 
+from sftlab.args import flag_error
 from sftlab.data.templates import PLAIN_TEMPLATE
-from sftlab.errors import SftlabError
 
 from .rewards import scaffold_fragments
 
@@ -18,11 +18,11 @@ def check_template(template: str, field: str = "mapper_template") -> None:
     try:
         slots = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as e:
-        raise SftlabError(f"field '{field}': not a valid template ({e}); write literal braces as {{{{ }}}}") from None
+        raise flag_error(field, f"not a valid template ({e}); write literal braces as {{{{ }}}}") from None
     missing, extra = set(SLOTS) - slots, slots - set(SLOTS)
     if missing or extra:
-        raise SftlabError(
-            f"field '{field}': the template needs the slots {{question}} and {{solution}} and no others "
+        raise flag_error(
+            field, "the template needs the slots {question} and {solution} and no others "
             f"(missing: {sorted(missing) or 'none'}, unknown: {sorted(extra) or 'none'})"
         )
 

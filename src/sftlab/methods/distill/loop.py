@@ -33,6 +33,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from sftlab.args import Validated, flag_error
 from sftlab.config import help_meta as _h
 from sftlab.data.answers import ANSWER_SUFFIX_HELP, ANSWER_SUFFIXES
 from sftlab.errors import SftlabError
@@ -50,8 +51,8 @@ PACK_DEFAULTS = {
 
 
 @dataclass
-class DistillConfig:
-    """Options of ``sftlab distill``."""
+class DistillConfig(Validated):
+    """Options of ``sftlab distill``. Options left as None take the pack's defaults (:func:`resolve`)."""
 
     model: str | None = field(default=None, metadata=_h("Starting model (hub id or local path). Omitted: the lab model (math) or the lab protein LM, trained on first use (protein)."))
     prompts: str | None = field(default=None, metadata=_h("Math pack: data source whose prompts are sampled (.jsonl/.json/.parquet, folder or hub id); omitted: the lab train split. Protein pack: the prompt text; omitted: the lab family tag."))
@@ -83,6 +84,27 @@ class DistillConfig:
     seed: int = field(default=0, metadata=_h("Seed for prompt subsets, sampling and training."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
+    def validate(self) -> None:
+        if self.pack not in PACKS:
+            raise flag_error("pack", f"must be one of {', '.join(PACKS)}, got {self.pack!r}")
+        for name in ("rounds", "n", "batch_size", "max_new_tokens", "eval_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:  # None: the pack's default
+                raise flag_error(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.train_steps < 0 or (self.train_steps == 0 and self.epochs <= 0):
+            raise flag_error("train_steps", f"must be >= 0 (0 with epochs > 0), got {self.train_steps}")
+        if not 0.0 <= self.mix_original < 1.0:
+            raise flag_error("mix_original", f"must be in [0, 1), got {self.mix_original}")
+        if self.max_prompts < 0:
+            raise flag_error("max_prompts", f"must be >= 0 (0 = all), got {self.max_prompts}")
+        from sftlab.objectives import OBJECTIVES
+
+        if self.objective not in OBJECTIVES:
+            raise flag_error("objective", f"must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        try:
+            filter_configs(self.filters)  # spec errors before any work
+        except SftlabError as e:
+            raise flag_error("filters", str(e).removeprefix("filters: ")) from None
+
 
 @dataclass
 class Task:
@@ -102,32 +124,8 @@ class Task:
 
 def resolve(cfg: DistillConfig) -> DistillConfig:
     """``cfg`` checked, with the options left as None set to the pack's defaults."""
-    if cfg.pack not in PACKS:
-        raise SftlabError(f"distill: field 'pack': must be one of {', '.join(PACKS)}, got {cfg.pack!r}")
     filled = {k: v for k, v in PACK_DEFAULTS[cfg.pack].items() if getattr(cfg, k) is None}
-    cfg = replace(cfg, **filled)
-    _check(cfg)
-    return cfg
-
-
-def _check(cfg: DistillConfig) -> None:
-    for name in ("rounds", "n", "batch_size", "max_new_tokens", "eval_size"):
-        if getattr(cfg, name) < 1:
-            raise SftlabError(f"distill: field '{name}': must be at least 1, got {getattr(cfg, name)}")
-    if cfg.train_steps < 0 or (cfg.train_steps == 0 and cfg.epochs <= 0):
-        raise SftlabError(f"distill: field 'train_steps': must be >= 0 (0 with epochs > 0), got {cfg.train_steps}")
-    if not 0.0 <= cfg.mix_original < 1.0:
-        raise SftlabError(f"distill: field 'mix_original': must be in [0, 1), got {cfg.mix_original}")
-    if cfg.max_prompts < 0:
-        raise SftlabError(f"distill: field 'max_prompts': must be >= 0 (0 = all), got {cfg.max_prompts}")
-    from sftlab.objectives import OBJECTIVES
-
-    if cfg.objective not in OBJECTIVES:
-        raise SftlabError(f"distill: field 'objective': must be one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
-    try:
-        filter_configs(cfg.filters)  # spec errors before any work
-    except SftlabError as e:
-        raise SftlabError(f"distill: field 'filters': {str(e).removeprefix('filters: ')}") from None
+    return replace(cfg, **filled)  # checked again, now with the pack's values
 
 
 def run_distill(cfg: DistillConfig) -> dict:

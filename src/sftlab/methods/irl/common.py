@@ -7,10 +7,9 @@ import random
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+from sftlab.methods.trainer_args import trainer_args
 from sftlab.models import load_model_and_tokenizer, use_bf16
 from sftlab.models import lora_config as _lora_config
 from sftlab.trainers.irft import IRFTConfig
@@ -101,26 +100,14 @@ def steps_for(cfg: IRLConfig, n_pairs: int, batch: int | None = None) -> int:
     return max(1, math.ceil(cfg.epochs_per_iteration * n_pairs / batch))
 
 
-def irft_args(cfg: IRLConfig, out: Path, steps: int, *, seed: int, bf16: bool) -> IRFTConfig:
-    return IRFTConfig(
-        output_dir=str(out), link="logistic" if cfg.method == "spin" else cfg.link, beta=cfg.beta, max_steps=steps,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(cfg.warmup_ratio),
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
-        precompute_ref_batch_size=max(cfg.per_device_train_batch_size, 16), bf16=bf16,
-        **checkpointing(cfg), logging_steps=max(1, min(cfg.logging_steps, steps)),
-        save_strategy="no", seed=seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress,
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+def irft_args(cfg: IRLConfig, out: Path, steps: int, *, seed: int) -> IRFTConfig:
+    """The iteration's :class:`IRFTConfig`: the shared run options (:func:`trainer_args`) plus IRFT's own."""
+    return trainer_args(
+        IRFTConfig, cfg, output_dir=out, link="logistic" if cfg.method == "spin" else cfg.link, beta=cfg.beta,
+        max_steps=steps, warmup_ratio=cfg.warmup_ratio, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_length=cfg.max_length, precompute_ref_batch_size=max(cfg.per_device_train_batch_size, 16),
+        logging_steps=max(1, min(cfg.logging_steps, steps)), save_strategy="no", seed=seed,
     )  # fmt: skip
-
-
-def checkpointing(cfg: IRLConfig) -> dict:
-    """Trainer kwargs for gradient checkpointing: off unless asked (TRL's configs turn it on by default).
-
-    Set through transformers 5's name for it, ``activation_checkpointing``; the old name warns.
-    """
-    return {"activation_checkpointing": cfg.gradient_checkpointing}
 
 
 def lora_config(cfg: IRLConfig, task_type: str = "CAUSAL_LM"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sftlab.args import LoraArgs, ModelArgs, RunArgs, flag_error
 from sftlab.config import help_meta as _h
-from sftlab.errors import SftlabError
 from sftlab.objectives.irl import LINKS
 
 METHODS = ("irft", "spin", "rft")
@@ -15,11 +15,14 @@ CHUNKING = ("contiguous", "shuffled")
 
 
 @dataclass
-class IRLConfig:
-    """Options of ``sftlab train --method irft|spin|rft``. Defaults follow arXiv 2405.17888 (7B: lr 5e-7, beta 0.1, T=5)."""
+class IRLConfig(RunArgs, LoraArgs, ModelArgs):
+    """Options of ``sftlab train --method irft|spin|rft``. Defaults follow arXiv 2405.17888 (7B: lr 5e-7, beta 0.1, T=5).
+
+    The model, LoRA and run options are the shared groups of :mod:`sftlab.args`; redeclared here are the ones
+    whose default is the paper's (learning rate, schedule, LoRA rank and alpha).
+    """
 
     method: str = field(default="irft", metadata=_h("irft: implicit reward, one chunk of the prompts per iteration; spin: implicit reward, the whole data set every iteration; rft: explicit reward model + RL.", choices=list(METHODS)))
-    model: str | None = field(default=None, metadata=_h("Starting policy: hub id or local path. Omitted: the embedded lab model."))
     data: str | None = field(default=None, metadata=_h("Demonstrations (SFT data): .jsonl/.json/.parquet, a folder or a hub id. Omitted: the lab's expert-style train split."))
     output_dir: str = field(default="outputs/irl", metadata=_h("Where iterations, checkpoints and metrics go."))
     iterations: int = field(default=5, metadata=_h("Outer iterations T (IRFT/RFT: the prompts are cut into T chunks; SPIN: T passes over all of them)."))
@@ -29,12 +32,9 @@ class IRLConfig:
     max_prompts: int = field(default=0, metadata=_h("Use a seeded subset of this many demonstrations (0: all)."))
     beta: float = field(default=0.1, metadata=_h("IRFT/SPIN: scale of the implicit reward beta*log(pi/pi_t). RFT: KL coefficient of the policy step."))
     link: str = field(default="logistic", metadata=_h("IRFT link l(z): logistic (SPIN's loss), hinge max(0, 1-z), or linear -z (the raw IRL gradient). SPIN always uses logistic.", choices=list(LINKS)))
-    learning_rate: float = field(default=5e-7, metadata=_h("Peak learning rate of the policy (the papers' 7B value)."))
-    lr_scheduler_type: str = field(default="linear", metadata=_h("Learning-rate schedule within an iteration (transformers names)."))
+    learning_rate: float = field(default=5e-7, metadata=_h("Peak learning rate of the policy (arXiv 2405.17888's 7B value; sftlab train: 5e-5)."))
+    lr_scheduler_type: str = field(default="linear", metadata=_h("Learning-rate schedule within an iteration (transformers names; here linear, in sftlab train cosine)."))
     warmup_ratio: float = field(default=0.1, metadata=_h("Fraction of each iteration's steps for linear warmup."))
-    weight_decay: float = field(default=0.0, metadata=_h("AdamW weight decay."))
-    max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
-    per_device_train_batch_size: int = field(default=8, metadata=_h("Pairs (IRFT/SPIN/RFT reward step) or completions (RFT policy step) per device per micro-batch."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
     max_length: int = field(default=1024, metadata=_h("Longest sequence in tokens (prompt + completion); longer ones are cut."))
     n: int = field(default=1, metadata=_h("Generations per prompt per iteration (each makes one pair with the demonstration)."))
@@ -48,46 +48,27 @@ class IRLConfig:
     reward_learning_rate: float = field(default=1e-5, metadata=_h("RFT: learning rate of the reward model."))
     num_generations: int = field(default=4, metadata=_h("RFT: completions per prompt in the policy step (the GRPO group)."))
     heldout_fraction: float = field(default=0.1, metadata=_h("RFT: share of the prompts held out to score the reward model each iteration."))
-    lora: bool = field(default=False, metadata=_h("Train LoRA adapters instead of all weights; merged at the end of every iteration."))
     lora_r: int = field(default=64, metadata=_h("LoRA rank (the IRFT scripts use 64)."))
     lora_alpha: int = field(default=16, metadata=_h("LoRA alpha (the IRFT scripts use 16)."))
-    lora_dropout: float = field(default=0.05, metadata=_h("LoRA dropout."))
-    lora_target_modules: str = field(default="all-linear", metadata=_h("Comma-separated module names for LoRA, or 'all-linear'."))
-    bf16: bool | None = field(default=None, metadata=_h("bf16 mixed precision. Default: on where a GPU supports it, off on CPU."))
-    gradient_checkpointing: bool = field(default=False, metadata=_h("Recompute activations in backward to save memory (slower)."))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
     keep_checkpoints: bool = field(default=True, metadata=_h("Keep every iteration's model; off: delete an iteration's model once the next one is complete."))
-    logging_steps: int = field(default=10, metadata=_h("Log every N optimizer steps."))
-    seed: int = field(default=42, metadata=_h("Seed for subsets, chunks, sampling and training."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
-    report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
-    progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
 
-# ----------------------------------------------------------------------------- data
-
-
-def check_config(cfg: IRLConfig) -> None:
-    if cfg.method not in METHODS:
-        raise SftlabError(f"irl: field 'method': must be one of {', '.join(METHODS)}, got {cfg.method!r}")
-    if cfg.link not in LINKS:
-        raise SftlabError(f"irl: field 'link': must be one of {', '.join(LINKS)}, got {cfg.link!r}")
-    if cfg.chunking not in CHUNKING:
-        raise SftlabError(f"irl: field 'chunking': must be one of {', '.join(CHUNKING)}, got {cfg.chunking!r}")
-    for name in ("iterations", "n", "max_new_tokens", "per_device_train_batch_size", "generation_batch_size",
-                 "num_generations", "gradient_accumulation_steps"):  # fmt: skip
-        if getattr(cfg, name) < 1:
-            raise SftlabError(f"irl: field '{name}': must be at least 1, got {getattr(cfg, name)}")
-    for name in ("steps_per_iteration", "reward_steps", "max_prompts"):
-        if getattr(cfg, name) < 0:
-            raise SftlabError(f"irl: field '{name}': must be >= 0, got {getattr(cfg, name)}")
-    if cfg.steps_per_iteration == 0 and cfg.epochs_per_iteration <= 0:
-        raise SftlabError("irl: field 'epochs_per_iteration': must be > 0 when --steps-per-iteration is 0")
-    if cfg.beta <= 0 or cfg.learning_rate <= 0:
-        raise SftlabError("irl: fields 'beta' and 'learning_rate' must be > 0")
-    if cfg.method == "rft" and not 0.0 < cfg.heldout_fraction < 1.0:
-        raise SftlabError(f"irl: field 'heldout_fraction': must be in (0, 1), got {cfg.heldout_fraction}")
-    if cfg.method == "rft" and cfg.temperature <= 0:
-        raise SftlabError("irl: field 'temperature': RFT's policy step samples, so it must be > 0")
-    if cfg.method == "spin" and cfg.link != "logistic":
-        raise SftlabError("irl: field 'link': SPIN's loss is the logistic link; use --method irft for hinge or linear")
+    def validate(self) -> None:
+        super().validate()
+        for name, allowed in (("method", METHODS), ("link", LINKS), ("chunking", CHUNKING)):
+            if getattr(self, name) not in allowed:
+                raise flag_error(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        self.require_positive("iterations", "n", "max_new_tokens", "per_device_train_batch_size", "generation_batch_size",
+                              "num_generations", "gradient_accumulation_steps")  # fmt: skip
+        self.require_non_negative("steps_per_iteration", "reward_steps", "max_prompts")
+        if self.steps_per_iteration == 0 and self.epochs_per_iteration <= 0:
+            raise flag_error("epochs_per_iteration", "must be > 0 when --steps-per-iteration is 0")
+        for name in ("beta", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise flag_error(name, f"must be > 0, got {getattr(self, name)}")
+        if self.method == "rft" and not 0.0 < self.heldout_fraction < 1.0:
+            raise flag_error("heldout_fraction", f"must be in (0, 1), got {self.heldout_fraction}")
+        if self.method == "rft" and self.temperature <= 0:
+            raise flag_error("temperature", "RFT's policy step samples, so it must be > 0")
+        if self.method == "spin" and self.link != "logistic":
+            raise flag_error("link", "SPIN's loss is the logistic link; use --method irft for hinge or linear")

@@ -56,12 +56,11 @@ from .common import (
     steps_for,
     tokenize_pairs,
 )
-from .config import IRLConfig, check_config
+from .config import IRLConfig
 
 
 def run_irl(cfg: IRLConfig) -> dict:
     """Run (or resume) IRFT, SPIN or RFT; returns the summary also written to ``output_dir/irl_summary.json``."""
-    check_config(cfg)
     with quiet(not cfg.progress):
         if cfg.method == "rft":
             from sftlab.methods.irl.rft import run_rft
@@ -112,7 +111,7 @@ def run_iteration(cfg: IRLConfig, t: int, start: str, demos: list[dict], idir: P
 
     steps = steps_for(cfg, len(dataset))
     trainer = IRFTTrainer(
-        model=model, args=irft_args(cfg, idir / "trainer", steps, seed=cfg.seed + t, bf16=bf16),
+        model=model, args=irft_args(cfg, idir / "trainer", steps, seed=cfg.seed + t),
         train_dataset=dataset, processing_class=tok, peft_config=lora_config(cfg),
     )  # fmt: skip
     t0 = time.time()

@@ -31,11 +31,11 @@ import torch
 
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json
+from sftlab.methods.trainer_args import trainer_args
 from sftlab.models import load_reward_model as load_classifier
 from sftlab.models import load_tokenizer
 
 from .common import (
-    checkpointing,
     demo_subset,
     finish_run,
     generate_pairs,
@@ -110,7 +110,7 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
     # -- reward step
     rm = load_reward_model(reward_start, tok, cfg, bf16=bf16)
     t0 = time.time()
-    reward_trainer = reward_step(cfg, rm, tok, pairs, idir / "reward_trainer", seed=cfg.seed + t, bf16=bf16)
+    reward_trainer = reward_step(cfg, rm, tok, pairs, idir / "reward_trainer", seed=cfg.seed + t)
     timing["reward_seconds"] = time.time() - t0
     save_final(reward_trainer, tok, idir / "reward_model", merge_lora=cfg.lora)
     shutil.rmtree(idir / "reward_trainer", ignore_errors=True)
@@ -121,8 +121,7 @@ def run_rft_iteration(cfg: IRLConfig, t: int, start: str, reward_start: str, ref
 
     # -- policy step: GRPO on the learned reward, KL to the run's starting policy
     t0 = time.time()
-    policy_trainer = policy_step(cfg, policy, rm, tok, demos, idir / "policy_trainer", reference, seed=cfg.seed + t,
-                                 bf16=bf16)  # fmt: skip
+    policy_trainer = policy_step(cfg, policy, rm, tok, demos, idir / "policy_trainer", reference, seed=cfg.seed + t)
     timing["train_seconds"] = time.time() - t0
     save_final(policy_trainer, tok, idir / "model", merge_lora=cfg.lora)
     shutil.rmtree(idir / "policy_trainer", ignore_errors=True)
@@ -149,25 +148,30 @@ def reward_ids(tok, pairs: list[dict], key: str) -> list[list[int]]:
     return tok([p["prompt"] + p[key] for p in pairs], add_special_tokens=False)["input_ids"]
 
 
-def reward_step(cfg: IRLConfig, rm, tok, pairs: list[dict], out: Path, *, seed: int, bf16: bool):
+def reward_args(cfg: IRLConfig, out: Path, n_pairs: int, *, seed: int):
+    """The reward step's ``RewardConfig``: ``--reward-steps`` (default: one pass over ``n_pairs``) at ``--reward-learning-rate``."""
+    from trl import RewardConfig
+
+    batch = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    steps = cfg.reward_steps or max(1, math.ceil(n_pairs / batch))  # default: one pass over the pairs
+    # As the reward step always ran: no --weight-decay (TRL's 0.0) and TRL's gradient checkpointing (on).
+    return trainer_args(
+        RewardConfig, cfg, output_dir=out, max_steps=steps, learning_rate=cfg.reward_learning_rate,
+        lr_scheduler_type="linear", warmup_ratio=cfg.warmup_ratio, weight_decay=0.0, activation_checkpointing=None,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
+        logging_steps=max(1, min(cfg.logging_steps, steps)), save_strategy="no", seed=seed,
+    )  # fmt: skip
+
+
+def reward_step(cfg: IRLConfig, rm, tok, pairs: list[dict], out: Path, *, seed: int):
     """Train ``rm`` on (demonstration, generation) pairs with the Bradley-Terry loss; returns the trainer."""
     import datasets
-    from trl import RewardConfig, RewardTrainer
+    from trl import RewardTrainer
 
     dataset = datasets.Dataset.from_dict({"chosen_ids": reward_ids(tok, pairs, "chosen"),
                                           "rejected_ids": reward_ids(tok, pairs, "rejected")})  # fmt: skip
-    batch = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
-    steps = cfg.reward_steps or max(1, math.ceil(len(dataset) / batch))  # default: one pass over the pairs
-    args = RewardConfig(
-        output_dir=str(out), max_steps=steps, learning_rate=cfg.reward_learning_rate, lr_scheduler_type="linear",
-        warmup_steps=float(cfg.warmup_ratio), per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
-        max_grad_norm=cfg.max_grad_norm, bf16=bf16, logging_steps=max(1, min(cfg.logging_steps, steps)),
-        save_strategy="no", seed=seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress,
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
-    )  # fmt: skip
-    trainer = RewardTrainer(model=rm, args=args, train_dataset=dataset, processing_class=tok,
-                            peft_config=lora_config(cfg, "SEQ_CLS"))  # fmt: skip
+    trainer = RewardTrainer(model=rm, args=reward_args(cfg, out, len(dataset), seed=seed), train_dataset=dataset,
+                            processing_class=tok, peft_config=lora_config(cfg, "SEQ_CLS"))  # fmt: skip
     trainer.train()
     return trainer
 
@@ -197,28 +201,30 @@ def reward_accuracy(rm, tok, pairs: list[dict]) -> dict:
     return {"accuracy": (chosen > rejected).float().mean().item(), "margin": (chosen - rejected).mean().item()}
 
 
-def policy_step(cfg: IRLConfig, policy, rm, tok, demos: list[dict], out: Path, reference: str, *, seed: int,
-                bf16: bool):  # fmt: skip
+def policy_args(cfg: IRLConfig, out: Path, n_demos: int, *, seed: int):
+    """The policy step's ``GRPOConfig``: K steps of groups of ``--num-generations`` completions, ``beta * KL``."""
+    from trl import GRPOConfig
+
+    group = cfg.num_generations
+    batch = -(-cfg.per_device_train_batch_size // group) * group  # completions per micro-batch: whole groups
+    steps = steps_for(cfg, n_demos, batch=batch // group * cfg.gradient_accumulation_steps)
+    return trainer_args(
+        GRPOConfig, cfg, output_dir=out, max_steps=steps, beta=cfg.beta, warmup_ratio=cfg.warmup_ratio,
+        per_device_train_batch_size=batch, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=group, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+        logging_steps=max(1, min(cfg.logging_steps, steps)), save_strategy="no", seed=seed,
+    )  # fmt: skip
+
+
+def policy_step(cfg: IRLConfig, policy, rm, tok, demos: list[dict], out: Path, reference: str, *, seed: int):
     """K steps of GRPO on the learned reward with ``beta * KL`` to ``reference``; returns the trainer."""
     import datasets
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     def learned_reward(prompts, completions, **_):
         return score(rm, tok, list(prompts), list(completions)).tolist()
 
-    group = cfg.num_generations
-    batch = -(-cfg.per_device_train_batch_size // group) * group  # completions per micro-batch: whole groups
-    steps = steps_for(cfg, len(demos), batch=batch // group * cfg.gradient_accumulation_steps)
-    args = GRPOConfig(
-        output_dir=str(out), max_steps=steps, beta=cfg.beta, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(cfg.warmup_ratio), weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm, per_device_train_batch_size=batch,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, num_generations=group,
-        max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p, bf16=bf16,
-        **checkpointing(cfg), logging_steps=max(1, min(cfg.logging_steps, steps)),
-        save_strategy="no", seed=seed, report_to=cfg.report_to, disable_tqdm=not cfg.progress,
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
-    )  # fmt: skip
+    args = policy_args(cfg, out, len(demos), seed=seed)
     # GRPOTrainer builds its KL reference from the config's model id: point it at the run's start, not at pi_t.
     policy.config._name_or_path = reference
     trainer = GRPOTrainer(model=policy, reward_funcs=learned_reward, args=args,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from sftlab.args import ModelArgs, flag_error
 from sftlab.config import help_meta as _h
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json, atomic_write_text
@@ -36,7 +37,9 @@ from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backe
 
 
 @dataclass
-class LandscapeConfig:
+class LandscapeConfig(ModelArgs):
+    """Options of ``sftlab landscape``: the model options (:class:`~sftlab.args.ModelArgs`) and the analysis'."""
+
     model: str | None = field(default=None, metadata=_h("Base model ([NAME=]PATH or hub id), analysed with --shots solved examples in the prompt. Default: the lab's base model."))
     compare: str = field(default="", metadata=_h("Comma-separated extra models ([NAME=]PATH), e.g. fine-tuned checkpoints, analysed 0-shot."))
     data: str | None = field(default=None, metadata=_h("Data whose prompts are analysed (any sftlab data source). Default: the lab's in-domain test split."))
@@ -50,26 +53,23 @@ class LandscapeConfig:
     z: float = field(default=1.6, metadata=_h("ADP merging threshold Z: peaks less distinct than Z errors are merged. Paper: 1.6."))
     seed: int = field(default=0, metadata=_h("Seed for the record subset and the solved examples."))
     use_dadapy: str = field(default="auto", metadata=_h("Compute with DADApy (the paper's library): auto (when installed), yes, no (sftlab's own implementation).", choices=["auto", "yes", "no"]))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records (as in training)."))
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
-    def __post_init__(self):
-        for name in ("max_examples", "batch_size", "k"):
-            if getattr(self, name) < 1:
-                raise SftlabError(f"landscape: field '{name}': must be at least 1, got {getattr(self, name)}")
+    def validate(self) -> None:
+        super().validate()
+        self.require_positive("max_examples", "batch_size", "k")
         if self.z <= 0:
-            raise SftlabError(f"landscape: field 'z': must be positive, got {self.z}")
+            raise flag_error("z", f"must be positive, got {self.z}")
         self.shot_list()
 
     def shot_list(self) -> list[int]:
         try:
             shots = sorted({int(s) for s in str(self.shots).split(",") if s.strip()})
         except ValueError:
-            raise SftlabError(f"landscape: field 'shots': expected comma-separated integers, got '{self.shots}'") \
+            raise flag_error("shots", f"expected comma-separated integers, got '{self.shots}'") \
                 from None
         if not shots or shots[0] < 0:
-            raise SftlabError(f"landscape: field 'shots': expected integers >= 0, got '{self.shots}'")
+            raise flag_error("shots", f"expected integers >= 0, got '{self.shots}'")
         return shots
 
 

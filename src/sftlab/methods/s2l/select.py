@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sftlab.args import Validated, flag_error
 from sftlab.config import help_meta as _h
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_write_json, atomic_write_jsonl
@@ -39,7 +40,7 @@ PAPER_PROXY_LEARNING_RATE = 2e-5
 
 
 @dataclass
-class SelectConfig:
+class SelectConfig(Validated):
     """Options of ``sftlab select``."""
 
     method: str = field(default="s2l", metadata=_h(
@@ -88,6 +89,13 @@ class SelectConfig:
         "Template with a {question} slot for reasoning records (as in sftlab train)."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
+    def validate(self) -> None:
+        for name, allowed in (("method", METHODS), ("source_split", SOURCE_SPLITS)):
+            if getattr(self, name) not in allowed:
+                raise flag_error(name, f"expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        self.require_positive("n_checkpoints", "n_clusters", "proxy_batch_size", "proxy_micro_batch_size",
+                              "eval_batch_size", "max_length")
+
 
 def run_select(cfg: SelectConfig) -> dict:
     """Select and write ``selected.jsonl`` + ``manifest.json``; returns the manifest plus output paths."""
@@ -95,7 +103,6 @@ def run_select(cfg: SelectConfig) -> dict:
     from sftlab.methods.lab_defaults import resolve_lab_defaults
 
     t0 = time.time()
-    _validate(cfg)
     on_lab = cfg.proxy_model is None
     needs_proxy = cfg.method not in ("random", "full")
     if needs_proxy or cfg.data is None:
@@ -159,17 +166,6 @@ def run_select(cfg: SelectConfig) -> dict:
     if cfg.progress:
         print(f"sftlab: selected {len(chosen)} of {n} records ({cfg.method}) -> {selected_path}")
     return {**manifest, "selected_path": str(selected_path), "manifest_path": str(manifest_path), "output_dir": str(out)}
-
-
-def _validate(cfg: SelectConfig) -> None:
-    if cfg.method not in METHODS:
-        raise SftlabError(f"--method {cfg.method!r}: expected one of {', '.join(METHODS)}")
-    if cfg.source_split not in SOURCE_SPLITS:
-        raise SftlabError(f"--source-split {cfg.source_split!r}: expected one of {', '.join(SOURCE_SPLITS)}")
-    for name in ("n_checkpoints", "n_clusters", "proxy_batch_size", "proxy_micro_batch_size", "eval_batch_size",
-                 "max_length"):
-        if getattr(cfg, name) < 1:
-            raise SftlabError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
 
 
 def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
