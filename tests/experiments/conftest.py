@@ -27,6 +27,7 @@ def lab(tmp_path_factory, tiny_tokenizer):
 
     root = tmp_path_factory.mktemp("standin-lab")
     model = make_model(len(tiny_tokenizer), seed=0)
+    model.config.max_position_embeddings = 512  # the lab model's context: the lab recipes train at --max-length 512
     model.save_pretrained(root / "model")
     tiny_tokenizer.save_pretrained(root / "model")
     data = {}

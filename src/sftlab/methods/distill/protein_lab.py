@@ -222,8 +222,8 @@ def protein_task(cfg):
 
     from sftlab.errors import SftlabError
 
-    from .loop import Task
     from .protein import ProteinPackConfig, constraint_flags, protein_metrics
+    from .tasks import Task
 
     out = Path(cfg.output_dir)
     residue, position = parse_conserved(cfg.conserved)
