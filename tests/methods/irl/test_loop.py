@@ -151,7 +151,7 @@ def test_recipes_load_and_validate(recipe):
 
     from sftlab.config import load_recipe
 
-    path = Path(__file__).resolve().parents[2] / "configs" / f"{recipe}.yaml"
+    path = Path(__file__).resolve().parents[3] / "configs" / f"{recipe}.yaml"
     cfg = IRLConfig(**load_recipe(str(path), IRLConfig))  # checked when built
     assert cfg.method == Path(recipe).name and cfg.beta == 0.1
     if "/" not in recipe:
