@@ -4,6 +4,7 @@ by their settings (an interrupted comparison resumes and trains nothing twice), 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,14 @@ def count_training(monkeypatch):
     one is interrupted (KeyboardInterrupt, as a Ctrl-C would) before it trains."""
     real = sft_method.run_train
     calls: list[tuple[str, int]] = []
-    state = {"fail_after": None}
+    resumed: list[bool] = []
+    state = {"fail_after": None, "resumed": resumed}
 
     def counted(cfg):
         if state["fail_after"] is not None and len(calls) >= state["fail_after"]:
             raise KeyboardInterrupt
         calls.append((Path(cfg.output_dir).parents[2].name, cfg.seed))
+        resumed.append(cfg.resume)
         return real(cfg)
 
     monkeypatch.setattr(sft_method, "run_train", counted)
@@ -119,6 +122,28 @@ def test_an_interrupted_compare_resumes_without_training_anything_twice(lab, uni
     assert len(list((out / "runs" / "dft").iterdir())) == 2 and len(list((out / "runs" / "sft").iterdir())) == 1
     settings = json.loads((out / "metrics.json").read_text())["config"]["settings"]["dft"]
     assert settings["learning_rate"] == 1e-3
+    assert not any(state["resumed"])
+
+
+def test_a_training_run_cut_short_continues_from_its_last_checkpoint(lab, tmp_path, count_training, monkeypatch):
+    calls, state = count_training
+    out = tmp_path / "compare"
+    real_save = sft_method.save_final
+
+    def cut(*args, **kwargs):  # all 3 steps ran (checkpoints 2 and 3 saved), then the process died
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sft_method, "save_final", cut)
+    args = [*argv(lab, out, methods="sft"), "--seeds", "1"]
+    assert main(args) == 130
+    [model_dir] = (out / "runs" / "sft").glob("*/seed0/model")
+    assert sorted(p.name for p in model_dir.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    shutil.rmtree(model_dir / "checkpoint-3")  # as if cut after step 2's checkpoint
+    monkeypatch.setattr(sft_method, "save_final", real_save)
+    assert main(args) == 0
+    assert calls == [("sft", 0), ("sft", 0)] and state["resumed"] == [False, True]
+    assert json.loads((model_dir / "train_summary.json").read_text())["global_step"] == 3
+    assert not list(model_dir.glob("checkpoint-*"))  # a finished run keeps its final model only
 
 
 @pytest.mark.parametrize("extra, methods, message", [

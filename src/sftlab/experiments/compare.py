@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -189,6 +190,8 @@ def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str
 
     path = recipe_path(entry.paper_recipe, cfg.recipes_dir)
     options = recipe_values(read_yaml(path.read_text(encoding="utf-8"), str(path)), TrainConfig, str(path))
+    # every step logged: the curves' points, and "tokens trained" read from the last log is the whole run's
+    options.setdefault("logging_steps", 1)
     wildcard = overrides.pop("*", set())
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, value in overrides.items():
@@ -331,6 +334,8 @@ class CompareContext:
         _reset_peak_memory()
         t0 = time.time()
         summary = run_train(cfg)
+        for checkpoint in (run_dir / "model").glob("checkpoint-*"):  # finished: the final model is what is compared
+            shutil.rmtree(checkpoint, ignore_errors=True)
         tokens = [h["num_tokens"] for h in summary["log_history"] if "num_tokens" in h]
         _write_json(run_dir / "train_cost.json", {"wall_seconds": time.time() - t0,
                                                   "tokens_trained": max(tokens) if tokens else None, **_peak_memory()})
