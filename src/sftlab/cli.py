@@ -28,6 +28,8 @@ COMMANDS = {
              "DART end to end: adapt the data (RL mapper), then fine-tune the target on it."),
     "demo": ("sftlab.experiments.runner", "DemoConfig", "run_demo",
              "Run the methods on the embedded lab and write a report."),
+    "compare": ("sftlab.experiments.compare", "CompareConfig", "run_compare",
+                "Compare methods (base, SFT, DFT, ASFT) on your model, training set and eval sets, over seeds; one report."),
     "select": ("sftlab.methods.s2l", "SelectConfig", "run_select",
                "Select training data (S2L: cluster a small proxy's loss trajectories)."),
     "landscape": ("sftlab.methods.landscape", "LandscapeConfig", "run_landscape",

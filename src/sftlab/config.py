@@ -2,7 +2,9 @@
 
 Each field's ``metadata["help"]`` is its documentation and its ``--help`` text,
 so there is one place to document an option. A YAML recipe (``--config``) sets
-defaults; flags given on the command line win over the recipe.
+defaults; flags given on the command line win over the recipe. A ``list[str]``
+field is a repeatable flag (``--eval a=x.jsonl --eval b=y.jsonl``); its value
+in a recipe is a YAML list.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
             kwargs["choices"] = f.metadata["choices"]
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif kind is list:  # repeatable: each use appends one value
+            kwargs["help"] = f"{help_text} (repeatable)"
+            parser.add_argument(flag, action="append", type=str, metavar=f.name.upper(), **kwargs)
         else:
             parser.add_argument(flag, type=kind if kind in (int, float) else str, metavar=f.name.upper(), **kwargs)
 
@@ -86,6 +91,12 @@ def recipe_values(data: dict, cls, where: str) -> dict:
         if name not in names:
             raise SftlabError(f"{where}: field '{key}': unknown option for {cls.__name__}")
         kind = _base_type(hints[name])
+        if kind is list:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list):
+                raise SftlabError(f"{where}: field '{key}': expected a list, got {value!r}")
+            value = [str(v) for v in value]
         if value is not None and kind in (int, float):
             try:  # YAML reads "1e-4" (no dot) as a string
                 value = kind(float(value)) if kind is int else float(value)
@@ -96,9 +107,11 @@ def recipe_values(data: dict, cls, where: str) -> dict:
 
 
 def _base_type(hint):
-    """``int | None`` -> int; ``str`` -> str."""
+    """``int | None`` -> int; ``str`` -> str; ``list[str]`` -> list."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return args[0] if args else str
+        return _base_type(args[0]) if args else str
+    if origin is list:
+        return list
     return hint if isinstance(hint, type) else str

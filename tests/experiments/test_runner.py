@@ -46,7 +46,7 @@ def test_each_groups_section_is_drawn_once_right_after_its_last_entry(demo_ctx):
     assert sections[0].tables[0].rows == [["a1", 2], ["a2", 2]]  # both seeds of both entries were in
     assert sections[2].tables[0].rows == [["only", 0]]
     assert list(methods) == ["a1", "b1", "a2", "c1", "b2"] and list(timings) == [e.name for e in entries]
-    assert methods["a1"]["summary"]["test_id"] == {"mean": 0.5, "std": 0.0, "n_seeds": 2}
+    assert methods["a1"]["summary"]["test_id"] == {"mean": 0.5, "std": 0.0, "n_seeds": 2, "ci95": [0.5, 0.5]}
 
 
 def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
@@ -81,7 +81,7 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
                           (out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" /
                            "generations.jsonl").read_text().splitlines() if json.loads(line)["split"] == split)
             assert m["runs"][0]["accuracy"][split] == evaluated[split]["accuracy"] == correct / 6
-            assert m["summary"][split] == {"mean": correct / 6, "std": 0.0, "n_seeds": 1}
+            assert m["summary"][split] == {"mean": correct / 6, "std": 0.0, "n_seeds": 1, "ci95": None}
             assert all(r["n"][split] == 6 for r in m["runs"])
         if name != "base":
             assert m["runs"][0]["seed"] == 0 and m["runs"][0]["curve"]["nll"]

@@ -16,6 +16,8 @@ def test_summarize_runs_hand_worked():
     """test_id: 0.50, 0.56 -> mean 0.53, std = sqrt(2 * 0.03^2 / 1) = 0.0424264.
 
     test_ood: 0.1, 0.2, 0.6 (third run) -> mean 0.3, var = (0.04 + 0.01 + 0.09) / 2 = 0.07.
+    95% t-intervals: test_id 0.53 ± t(0.975, 1) 12.7062 * 0.0424264 / sqrt(2) = 0.53 ± 0.381186;
+    test_ood 0.3 ± t(0.975, 2) 4.30265 * 0.264575 / sqrt(3) = 0.3 ± 0.657245, clipped at 0.
     """
     runs = [
         {"accuracy": {"test_id": 0.50, "test_ood": 0.1}},
@@ -29,11 +31,13 @@ def test_summarize_runs_hand_worked():
     assert s["test_ood"]["mean"] == pytest.approx(0.3)
     assert s["test_ood"]["std"] == pytest.approx(math.sqrt(0.07))
     assert s["test_ood"]["n_seeds"] == 3
-    assert s["missing"] == {"mean": None, "std": None, "n_seeds": 0}
+    assert s["test_id"]["ci95"] == pytest.approx([0.53 - 0.381186, 0.53 + 0.381186], abs=1e-5)
+    assert s["test_ood"]["ci95"] == pytest.approx([0.0, 0.3 + 0.657245], abs=1e-5)
+    assert s["missing"] == {"mean": None, "std": None, "n_seeds": 0, "ci95": None}
 
 
 def test_summarize_single_seed_has_zero_std():
-    assert summarize_runs([{"accuracy": {"t": 0.25}}], ["t"]) == {"t": {"mean": 0.25, "std": 0.0, "n_seeds": 1}}
+    assert summarize_runs([{"accuracy": {"t": 0.25}}], ["t"]) == {"t": {"mean": 0.25, "std": 0.0, "n_seeds": 1, "ci95": None}}
 
 
 def test_formats():

@@ -72,8 +72,8 @@ def test_numbers_in_html_and_markdown(tmp_path, fake_metrics):
     assert "61 s" in page  # DFT's mean training time (60 s, 62 s)
     assert "| method | in-domain (n=400) | out-of-domain (n=400) | seeds | train time |" in summary
     assert "| --- | ---: | ---: | ---: | ---: |" in summary
-    assert "| DFT | 53.0 ± 4.2 | 15.0 ± 7.1 | 2 | 61 s |" in summary
-    assert "| base model | 40.0 ± 0.0 | 5.0 ± 0.0 | 2 | – |" in summary
+    assert "| DFT | 53.0 ± 4.2 [14.9, 91.1] | 15.0 ± 7.1 [0.0, 78.5] | 2 | 61 s |" in summary
+    assert "| base model | 40.0 ± 0.0 [40.0, 40.0] | 5.0 ± 0.0 [5.0, 5.0] | 2 | – |" in summary
     assert "- a documented ablation" in summary
     assert len(summary.splitlines()) < 20
 

@@ -1,5 +1,6 @@
 """What a demo entry is and what it may use: :class:`DemoEntry`, the :class:`EntryContext` protocol, and
-:class:`DemoContext`, the one implementation the runner passes to every entry.
+:class:`DemoContext`, its implementation on the lab (``sftlab compare`` has its own on the user's model and data,
+:class:`sftlab.experiments.compare.CompareContext`).
 
 An entry is data (name, label, group, recipe, default, section); its ``run``
 and ``section`` functions reach the demo only through :class:`EntryContext`.
@@ -49,10 +50,14 @@ class DemoConfig:
 
 
 class EntryContext(Protocol):
-    """What an entry's ``run`` and ``section`` may use of the demo (implemented by :class:`DemoContext`)."""
+    """What an entry's ``run`` and ``section`` may use of the runner (implemented by :class:`DemoContext` on the lab
+    and by ``CompareContext`` on the user's model and data)."""
 
-    cfg: DemoConfig
-    lab: Any  # sftlab.lab.LabArtifacts: model_dir, data[split], info
+    cfg: Any  # DemoConfig or CompareConfig: both have ``fresh``
+    lab: Any  # sftlab.lab.LabArtifacts: model_dir, data[split], info (the demo only; compare has no lab)
+    model: str  # the starting model: the lab's, or compare's --model
+    train_data: str  # the training set: the lab's expert-style train split, or compare's --data
+    keep_proxy_checkpoints: bool  # SFT keeps evenly spaced checkpoints (the demo's S2L reads them as its proxy's)
     quick: bool
     steps: int  # optimizer steps of a fine-tuning run (configs/lab/sft.yaml, or --steps)
     batch_size: int
@@ -90,7 +95,8 @@ class DemoEntry:
     ``section(ctx, entries)`` draws the report section of ``group``: the runner
     calls it once, after the last selected entry of the group, with the group's
     selected entries. ``options`` are the entry's own arguments to ``run``
-    (e.g. the SFT objective).
+    (e.g. the SFT objective). ``paper_recipe`` makes the entry one of
+    ``sftlab compare``'s methods, with that recipe's settings.
     """
 
     name: str
@@ -103,6 +109,9 @@ class DemoEntry:
     section: SectionFn | None = None
     per_seed: bool = True  # False: deterministic, run once (e.g. evaluating the base model)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # `sftlab compare` runs the entry on the user's model and data with this paper recipe (configs/<method>.yaml);
+    # "" = runs there without a recipe (the base model); None = the demo only
+    paper_recipe: str | None = None
 
 
 class DemoContext:
@@ -113,6 +122,8 @@ class DemoContext:
         from sftlab.methods.sft import TrainConfig
 
         self.cfg, self.lab, self.out = cfg, lab, Path(out)
+        self.model, self.train_data = str(lab.model_dir), str(lab.data["train"])
+        self.keep_proxy_checkpoints = True
         self.quick = cfg.quick
         self.sft = read_recipe(SFT_RECIPE, TrainConfig, quick=cfg.quick)
         self.steps: int = cfg.steps or self.sft.options["max_steps"]

@@ -25,13 +25,15 @@ def _opts(**kw) -> MappingProxyType:
 
 ENTRIES: tuple[DemoEntry, ...] = (
     DemoEntry("base", "base model", "The lab's pretrained model, before any fine-tuning.", "core",
-              core.evaluate_base, default=True, per_seed=False),
+              core.evaluate_base, default=True, per_seed=False, paper_recipe=""),
     DemoEntry("sft", "SFT", "Plain SFT (token NLL) on the expert-style data.", "core", core.train_objective,
-              recipe=SFT, default=True, options=_opts(objective="nll")),
+              recipe=SFT, default=True, options=_opts(objective="nll"), paper_recipe="configs/sft.yaml"),
     DemoEntry("dft", "DFT", "Dynamic Fine-Tuning (arXiv 2508.05629): NLL weighted by sg(p).", "core",
-              core.train_objective, recipe=SFT, default=True, options=_opts(objective="dft")),
+              core.train_objective, recipe=SFT, default=True, options=_opts(objective="dft"),
+              paper_recipe="configs/dft.yaml"),
     DemoEntry("asft", "ASFT", "Anchored SFT (arXiv 2509.23753): DFT + 0.1 KL(pi_ref || pi_theta).", "core",
-              core.train_objective, recipe=SFT, default=True, options=_opts(objective="asft")),
+              core.train_objective, recipe=SFT, default=True, options=_opts(objective="asft"),
+              paper_recipe="configs/asft.yaml"),
     DemoEntry("s2l", f"S2L {round(100 * s2l.HEADLINE)}%",
               "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
               "cluster first. Headline: 30% of the train split; the S2L section has 10/30/50%.", "s2l",

@@ -1,6 +1,8 @@
-"""``sftlab demo``: every method on the embedded lab, evaluated in-domain and out-of-domain, one report.
+"""The runner of ``sftlab demo`` and ``sftlab compare``, and the demo: every method on the embedded lab,
+evaluated in-domain and out-of-domain, one report.
 
-The entries are the ordered list in :mod:`sftlab.experiments.registry`, each
+:func:`run_entries` runs entries through a context (the lab's :class:`DemoContext`, or compare's on the user's
+model and data) and :func:`write_comparison` writes their report; both commands are these two calls. The entries are the ordered list in :mod:`sftlab.experiments.registry`, each
 one data (:class:`~sftlab.experiments.context.DemoEntry`): a short ``run``
 function that trains (or not) and returns one run per seed, its group, its lab
 recipe and its group's report section. Runs are cached under
@@ -12,7 +14,7 @@ shown, including the ones that lose.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +25,8 @@ from sftlab.errors import SftlabError
 from .context import DemoConfig, DemoContext, DemoEntry, EntryContext
 from .registry import BY_NAME, ENTRIES
 
-__all__ = ["DemoConfig", "DemoContext", "resolve_methods", "run_demo", "run_entries", "section_points"]
+__all__ = ["DemoConfig", "DemoContext", "resolve_methods", "run_demo", "run_entries", "section_points",
+           "write_comparison"]
 
 
 def resolve_methods(methods: str | None) -> list[str]:
@@ -49,11 +52,13 @@ def section_points(entries: Sequence[DemoEntry]) -> dict[str, list[DemoEntry]]:
     return {members[-1].name: members for members in groups.values() if members[-1].section is not None}
 
 
-def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int]):
+def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int], *,
+                describe: Callable[[DemoEntry], str] | None = None):
     """Run ``entries`` in order; draw each group's section once, right after its last entry.
 
     Returns ``(methods, sections, timings)``: the report's methods (entries with runs), the sections in the
-    order drawn, and seconds per entry (a group's section counts in its last entry's time).
+    order drawn, and seconds per entry (a group's section counts in its last entry's time). ``describe``: the
+    report's description of an entry (default: ``entry.description``).
     """
     from sftlab.report import summarize_runs
 
@@ -74,7 +79,8 @@ def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int
         if entry.run is None:
             print(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
             continue
-        methods[name] = {"label": entry.label, "description": entry.description, "runs": runs,
+        description = describe(entry) if describe else entry.description
+        methods[name] = {"label": entry.label, "description": description, "runs": runs,
                          "summary": summarize_runs(runs, ctx.splits), "seconds": timings[name]}
         acc = "  ".join(f"{s} {methods[name]['summary'][s]['mean']:.3f}" for s in ctx.splits)
         print(f"  {entry.label:12s} {acc}   ({timings[name]:.0f} s)")
@@ -83,7 +89,6 @@ def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int
 
 def run_demo(cfg: DemoConfig) -> dict:
     from sftlab.lab import ensure_lab
-    from sftlab.report import machine_info, write_report
 
     if cfg.list_methods:
         for e in ENTRIES:
@@ -108,19 +113,15 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     methods, sections, timings = run_entries(ctx, [BY_NAME[n] for n in names], seeds)
 
-    metrics = {
-        "title": "sftlab demo" + (" (quick)" if cfg.quick else ""),
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "sftlab_version": __version__,
-        "machine": machine_info(),
-        "config": {"demo": asdict(cfg), "lab": lab.info.get("config", {}),
-                   "fine-tuning": {"steps": ctx.steps, "learning_rate": ctx.learning_rate, "batch_size": ctx.batch_size,
-                                   "recipe": ctx.sft.path}},
-        "seeds": seeds, "splits": ctx.splits, "labels": {"test_id": "in-domain", "test_ood": "out-of-domain"},
-        "methods": methods, "notes": ctx.notes + _standing_notes(lab, methods),
-        "sections": {"lab": {k: v for k, v in lab.info.items() if k != "config"}, "seconds": timings,
-                     "total_seconds": time.time() - t_start},
-    }
-    paths = write_report(out, metrics, sections=sections)
+    config = {"demo": asdict(cfg), "lab": lab.info.get("config", {}),
+              "fine-tuning": {"steps": ctx.steps, "learning_rate": ctx.learning_rate, "batch_size": ctx.batch_size,
+                              "recipe": ctx.sft.path}}
+    metrics, paths = write_comparison(
+        out, title="sftlab demo" + (" (quick)" if cfg.quick else ""), config=config, seeds=seeds, splits=ctx.splits,
+        labels={"test_id": "in-domain", "test_ood": "out-of-domain"}, methods=methods,
+        notes=ctx.notes + _standing_notes(lab, methods), sections=sections,
+        data={"lab": {k: v for k, v in lab.info.items() if k != "config"}, "seconds": timings,
+              "total_seconds": time.time() - t_start})
     if cfg.screenshot:
         from sftlab.report.screenshot import screenshot
 
@@ -128,6 +129,21 @@ def run_demo(cfg: DemoConfig) -> dict:
     print(f"sftlab demo: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
           f"{time.time() - t_start:.0f} s")
     return {"metrics": metrics, "paths": paths}
+
+
+def write_comparison(out: Path, *, title: str, config: dict, seeds: list[int], splits: list[str], labels: dict,
+                     methods: dict, notes: list[str], sections: list, data: dict) -> tuple[dict, dict]:
+    """The report of ``run_entries``' results (schema: :mod:`sftlab.report`): returns ``(metrics, paths)``.
+    ``data`` is the free-form data behind the sections (metrics.json's ``sections``)."""
+    from sftlab.report import machine_info, write_report
+
+    metrics = {
+        "title": title,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "sftlab_version": __version__,
+        "machine": machine_info(), "config": config, "seeds": seeds, "splits": splits, "labels": labels,
+        "methods": methods, "notes": notes, "sections": data,
+    }
+    return metrics, write_report(out, metrics, sections=sections)
 
 
 def _standing_notes(lab, methods: dict) -> list[str]:

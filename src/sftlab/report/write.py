@@ -16,7 +16,15 @@ from sftlab.errors import SftlabError
 from sftlab.io import atomic_dir, atomic_write_json, atomic_write_text
 
 from .plots import DPI, accuracy_figure, curves_figure, figure_png
-from .summary import format_accuracy, format_machine, format_seconds, summarize_runs
+from .summary import (
+    format_accuracy,
+    format_bytes,
+    format_count,
+    format_interval,
+    format_machine,
+    format_seconds,
+    summarize_runs,
+)
 
 MAX_EXAMPLES = 6  # example generations shown per method
 NAV = {"accuracy": "Accuracy", "examples": "Examples"}  # short names in the page's link bar
@@ -118,7 +126,8 @@ def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
     e = html.escape
     methods, splits = metrics["methods"], list(metrics["splits"])
     title = metrics.get("title") or "sftlab report"
-    parts = [("results", "Results", _headline_table(metrics, summaries, split_labels), _HEADLINE_CAPTION)]
+    caption = _HEADLINE_CAPTION + (_COST_CAPTION if _cost_columns(methods) else "")
+    parts = [("results", "Results", _headline_table(metrics, summaries, split_labels), caption)]
     parts.append(("accuracy", "Accuracy: " + " vs ".join(split_labels[s] for s in splits),
                   _img(plots["plots/accuracy.png"], "accuracy per method and split"),
                   "Bars: mean over seeds; error bars: ±1 std; dots: single seeds. "
@@ -165,8 +174,32 @@ def _header(metrics, title) -> str:
     return f"<header><h1>{e(title)}</h1><dl>{items}</dl></header>"
 
 
-_HEADLINE_CAPTION = ("Accuracy (%) on each split: mean ± std over seeds (sample std; 0 for a single seed). "
+_HEADLINE_CAPTION = ("Accuracy (%) on each split: mean ± std over seeds (sample std; 0 for a single seed); below it, "
+                     "with two or more seeds, the 95% Student-t interval of the mean over seeds. n: problems per split. "
                      "Bold: the highest mean per split. Train time: mean per seed.")  # fmt: skip
+_COST_CAPTION = (" Cost, where measured: wall time (training + evaluation) and tokens trained (prompt + completion, "
+                 "padding excluded), mean per seed; peak memory, the largest over seeds (GPU: "
+                 "torch.cuda.max_memory_allocated of the run; CPU: the process's max RSS so far, which never goes "
+                 "down within one command).")  # fmt: skip
+
+
+def _costs(method) -> dict | None:
+    """A method's cost columns from its runs' ``cost`` blocks (None: no run measured one)."""
+    costs = [r["cost"] for r in method["runs"] if isinstance(r.get("cost"), dict)]
+    if not costs:
+        return None
+
+    def mean(key):
+        values = [c[key] for c in costs if c.get(key) is not None]
+        return sum(values) / len(values) if values else None
+
+    peaks = [c["peak_memory_bytes"] for c in costs if c.get("peak_memory_bytes")]
+    return {"wall time": format_seconds(mean("wall_seconds")), "tokens trained": format_count(mean("tokens_trained")),
+            "peak memory": format_bytes(max(peaks) if peaks else None)}
+
+
+def _cost_columns(methods) -> list[str]:
+    return ["wall time", "tokens trained", "peak memory"] if any(_costs(m) for m in methods.values()) else []
 
 
 def _headline_table(metrics, summaries, split_labels) -> str:
@@ -175,23 +208,32 @@ def _headline_table(metrics, summaries, split_labels) -> str:
     means = {s: [summaries[m][s]["mean"] for m in methods] for s in splits}
     best = {s: max((v for v in means[s] if v is not None), default=None) for s in splits}
     head = "".join(f'<th class="num">{e(split_labels[s])}<small>{_split_n(methods, s)}</small></th>' for s in splits)
+    cost_cols = _cost_columns(methods)
     rows = []
     for name, m in methods.items():
         desc = f'<small>{e(m["description"])}</small>' if m.get("description") else ""
         cells = "".join(
             f'<td class="num{" best" if best[s] is not None and summaries[name][s]["mean"] == best[s] else ""}">'
-            f"{format_accuracy(summaries[name][s])}</td>"
+            f"{format_accuracy(summaries[name][s])}{_interval_html(summaries[name][s])}</td>"
             for s in splits
         )
+        costs = _costs(m) or {}
+        cost_cells = "".join(f'<td class="num">{e(costs.get(c, "–"))}</td>' for c in cost_cols)
         rows.append(
             f'<tr><th scope="row">{e(m.get("label", name))}{desc}</th>{cells}'
             f'<td class="num">{_n_seeds(m, summaries[name])}</td>'
-            f'<td class="num">{format_seconds(_train_seconds(m))}</td></tr>'
+            f'<td class="num">{format_seconds(_train_seconds(m))}</td>{cost_cells}</tr>'
         )
+    cost_head = "".join(f'<th class="num">{e(c)}</th>' for c in cost_cols)
     return (
         f'<table class="headline"><thead><tr><th>method</th>{head}<th class="num">seeds</th>'
-        f'<th class="num">train time</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<th class="num">train time</th>{cost_head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
+
+
+def _interval_html(summary) -> str:
+    interval = format_interval(summary)
+    return f'<small class="ci">95% CI {interval}</small>' if interval else ""
 
 
 def _examples_html(methods, split_labels) -> str:
@@ -257,20 +299,26 @@ def _img(png: bytes, alt: str) -> str:
 def _render_markdown(metrics, summaries, split_labels, sections) -> str:
     methods, splits = metrics["methods"], list(metrics["splits"])
     seeds = ", ".join(map(str, metrics.get("seeds") or []))
-    cols = ["method", *[f"{split_labels[s]}{_split_n(methods, s)}" for s in splits], "seeds", "train time"]
+    cost_cols = _cost_columns(methods)
+    cols = ["method", *[f"{split_labels[s]}{_split_n(methods, s)}" for s in splits], "seeds", "train time", *cost_cols]
     context = [_date(metrics.get("created")), metrics.get("machine") and format_machine(metrics["machine"])]
     lines = [
         f"## {metrics.get('title') or 'sftlab report'}",
         "",
-        f"Accuracy (%), mean ± std over seeds{f' ({seeds})' if seeds else ''}. "
+        f"Accuracy (%), mean ± std over seeds{f' ({seeds})' if seeds else ''}"
+        + (" [95% Student-t interval over seeds]" if _has_interval(summaries) else "") + ". "
         + " · ".join(c for c in context if c),
         "",
         "| " + " | ".join(_md(c) for c in cols) + " |",
         "| --- | " + " | ".join("---:" for _ in cols[1:]) + " |",
     ]
     for name, m in methods.items():
-        cells = [_md(m.get("label", name)), *[format_accuracy(summaries[name][s]) for s in splits],
-                 str(_n_seeds(m, summaries[name])), format_seconds(_train_seconds(m))]  # fmt: skip
+        costs = _costs(m) or {}
+        cells = [_md(m.get("label", name)),
+                 *[" ".join(filter(None, (format_accuracy(summaries[name][s]), format_interval(summaries[name][s]))))
+                   for s in splits],
+                 str(_n_seeds(m, summaries[name])), format_seconds(_train_seconds(m)),
+                 *[costs.get(c, "–") for c in cost_cols]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     if metrics.get("notes"):
         lines += ["", "Notes:", *[f"- {n}" for n in metrics["notes"]]]
@@ -279,6 +327,10 @@ def _render_markdown(metrics, summaries, split_labels, sections) -> str:
         if tables:
             lines += ["", f"### {section.title}", "", "\n\n".join(tables)]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _has_interval(summaries) -> bool:
+    return any(s.get("ci95") for by_split in summaries.values() for s in by_split.values())
 
 
 def section_markdown(section: Section) -> str:
@@ -384,6 +436,7 @@ tbody th small{display:block;font-weight:400;color:var(--muted);font-size:12.5px
 tbody tr:nth-child(even){background:#fafbfc}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.best{font-weight:700}
+td small.ci{display:block;font-weight:400;color:var(--muted);font-size:12px}
 .examples{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
 .example{border:1px solid var(--line);border-left:4px solid var(--ok);border-radius:8px;padding:10px 12px;
   background:#fcfcfd;min-width:0}
