@@ -56,6 +56,8 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(tmp_path, monkey
     tiny = demo.DartDemoSettings(adapt_examples=6, rl_steps=2, group_size=4, prompts_per_step=2,
                                  rl_learning_rate=1e-3, n_samples=2, max_completion_length=12)
     monkeypatch.setattr(demo, "settings_for", lambda ctx: tiny)
+    monkeypatch.setattr(demo, "direct_rl_settings_for", lambda ctx: demo.DirectRLDemoSettings(
+        steps=2, group_size=4, prompts_per_step=2, learning_rate=1e-3, max_examples=6, max_completion_length=12))
     monkeypatch.setattr(lab_mapper, "ensure_lab_mapper", lambda lab, **kw: mapper_dir)
     ctx = StubContext(tmp_path, SimpleNamespace(model_dir=target_dir, data={"train": data_file}))
 
@@ -93,3 +95,27 @@ def test_section_flags_the_verification_target(verified, word):
     cells = demo._cells(a)
     assert word in cells[3] and cells[1] == "-2.000 -> -1.000" and cells[4] == "20.0% (gate 2)"
     assert cells[5] == "75.0%" and cells[6] == "none"
+
+
+def test_direct_rl_has_its_own_budget_sized_for_a_binary_reward(tmp_path, monkeypatch):
+    """Direct RL does not inherit the mapper's GRPO budget (4 x 4 samples at lr 1e-4).
+
+    The mapper's reward is real-valued; the verifier's is 0/1, so on the lab about two
+    thirds of 4 x 4 samples tie in their group and carry no gradient, and the update is
+    noise that Adam still turns into lr-sized steps (docs/dart.md). The entry must pass
+    groups of at least 8, at least 64 samples per update, and a rate below the mapper's.
+    """
+    seen = {}
+
+    def fake_run_dart(cfg):
+        seen["cfg"] = cfg
+        return {"model": str(tmp_path / "policy"), "rl": {"train_seconds": 0.0, "steps": cfg.rl_steps}}
+
+    monkeypatch.setattr(demo, "run_dart", fake_run_dart)
+    ctx = StubContext(tmp_path, SimpleNamespace(model_dir=tmp_path, data={"train": tmp_path / "train.jsonl"}))
+    ctx.quick = False
+    demo.run_direct_rl_entry(ctx, 0)
+    cfg, mapper = seen["cfg"], demo.DartDemoSettings()
+    assert cfg.method == "direct_rl" and cfg.group_size >= 8 and cfg.group_size * cfg.prompts_per_step >= 64
+    assert cfg.rl_learning_rate < mapper.rl_learning_rate
+    assert cfg.max_examples == 0  # the whole train split, not the mapper's 512-record subset
