@@ -95,9 +95,17 @@ def load_done(out_dir: Path) -> dict | None:
 
 
 def rl_curve(log_history: list[dict]) -> dict:
-    """Per-step reward and DART terms from a GRPO log history (for plots and the report)."""
+    """Per-step reward, signal and DART terms from a GRPO log history (for plots and the report).
+
+    Beside ``reward`` and ``kl``: ``frac_reward_zero_std`` (TRL's share of groups
+    whose rewards are all equal, so their advantages are 0 and they add no policy
+    gradient) and ``entropy``. With a binary reward (direct RL) most groups can
+    tie; an update built from a handful of informative samples is mostly noise,
+    which Adam still turns into a step of about the learning rate per weight.
+    """
     rows = [h for h in log_history if "reward" in h]
-    keys = ["reward", "kl"] + sorted({k for h in rows for k in h if k.startswith("dart/")})
+    dart = sorted({k for h in rows for k in h if k.startswith("dart/")})
+    keys = ["reward", "kl", "frac_reward_zero_std", "entropy"] + dart
     curve = {"step": [h["step"] for h in rows]}
     for k in keys:
         curve[k] = [h.get(k) for h in rows]

@@ -85,6 +85,19 @@ def test_direct_rl_updates_the_target(tmp_path, records, target_dir):
     assert summary["steps"] == 1
     assert "rewards/correct/mean" in summary["log_history"][0]
     assert _changed(before, model)
+    # the curve carries the share of tied groups (no advantage, no policy gradient): direct RL's signal per update
+    curve = rl_curve(summary["log_history"])
+    assert len(curve["frac_reward_zero_std"]) == 1 and 0.0 <= curve["frac_reward_zero_std"][0] <= 1.0
+    assert len(curve["entropy"]) == 1 and curve["entropy"][0] is not None
+
+
+def test_rl_curve_reads_the_signal_keys():
+    history = [{"step": 1, "reward": 0.25, "kl": 0.0, "frac_reward_zero_std": 0.75, "entropy": 0.3},
+               {"step": 2, "reward": 0.5, "kl": 0.01, "frac_reward_zero_std": 0.5, "entropy": 0.2},
+               {"step": 2, "train_runtime": 1.0}]
+    curve = rl_curve(history)
+    assert curve["step"] == [1, 2] and curve["reward"] == [0.25, 0.5]
+    assert curve["frac_reward_zero_std"] == [0.75, 0.5] and curve["entropy"] == [0.3, 0.2]
 
 
 def test_correctness_reward():
