@@ -22,7 +22,9 @@ def machine() -> dict:
     except OSError:
         pass
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "load_avg_1m": os.getloadavg()[0],
     }

@@ -53,8 +53,16 @@ def setup(work: str, examples: int, lab: str | None) -> tuple[str, str]:
 
     cfg = LabConfig()
     rng = random.Random(0)
-    records = [make_record(make_problem(rng, cfg.train_families[i % 5], rng.randint(2, 3), 20, 50), rng,
-                           style="expert", split="train", idx=i) for i in range(max(examples, 64))]
+    records = [
+        make_record(
+            make_problem(rng, cfg.train_families[i % 5], rng.randint(2, 3), 20, 50),
+            rng,
+            style="expert",
+            split="train",
+            idx=i,
+        )
+        for i in range(max(examples, 64))
+    ]
     model_dir, data = os.path.join(work, "model"), os.path.join(work, "train.jsonl")
     atomic_write_jsonl(data, records)
     tok = train_tokenizer([pretraining_text(r["question"], r["solution"], None) for r in records], cfg.vocab_size)
@@ -108,10 +116,19 @@ def child(kind: str, a) -> dict:
         out = {"rl_seconds": rl["train_seconds"], "rewrites": rl["rewrites"]}
         if kind == "dart_end_to_end":
             m = result["adapt"]["manifest"]
-            out.update(synthesis_seconds=m["synthesis_seconds"], synthesis_rewrites_per_s=m["rewrites_per_second"],
-                       train_seconds=result["train"]["train_seconds"], fallback_rate=m["fallback_rate"])
-    out.update(kind=kind, wall_seconds=time.perf_counter() - t0, steps=a.steps, reward_seconds=reward_seconds[0],
-               cpu_seconds=time.process_time())
+            out.update(
+                synthesis_seconds=m["synthesis_seconds"],
+                synthesis_rewrites_per_s=m["rewrites_per_second"],
+                train_seconds=result["train"]["train_seconds"],
+                fallback_rate=m["fallback_rate"],
+            )
+    out.update(
+        kind=kind,
+        wall_seconds=time.perf_counter() - t0,
+        steps=a.steps,
+        reward_seconds=reward_seconds[0],
+        cpu_seconds=time.process_time(),
+    )
     out["rewrites_per_s"] = out["rewrites"] / out["rl_seconds"]
     return out
 
@@ -127,7 +144,9 @@ def main():
     ap.add_argument("--sft-steps", type=int, default=50, help="SFT steps on the adapted data (end to end)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch's default)")
     ap.add_argument("--lab", default=None, help="a built lab folder (model/, data/) instead of random weights")
-    ap.add_argument("--mapper", default=None, help="initial mapper (default: the target; with --lab, e.g. the lab mapper)")
+    ap.add_argument(
+        "--mapper", default=None, help="initial mapper (default: the target; with --lab, e.g. the lab mapper)"
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -135,15 +154,19 @@ def main():
         return
     info = machine()
     print(f"machine: {info}")
-    print(f"setup: {'lab ' + a.lab if a.lab else 'random lab-sized Llama 4x128'}; {a.steps} GRPO steps of "
-          f"{a.prompts_per_step} x {a.group_size} completions <= {a.max_new_tokens} tokens; end to end: "
-          f"{a.examples} records x {a.samples} rewrites, {a.sft_steps} SFT steps")
+    print(
+        f"setup: {'lab ' + a.lab if a.lab else 'random lab-sized Llama 4x128'}; {a.steps} GRPO steps of "
+        f"{a.prompts_per_step} x {a.group_size} completions <= {a.max_new_tokens} tokens; end to end: "
+        f"{a.examples} records x {a.samples} rewrites, {a.sft_steps} SFT steps"
+    )
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in vars(a).items() if k != "child" and v is not None]
     runs = {}
     for kind in ("dart_rl", "direct_rl", "dart_end_to_end"):
         runs[kind] = r = run_child(__file__, [*flags, f"--child={kind}"], timeout=3600)
-        print(f"{kind:16s} wall {r['wall_seconds']:7.1f} s  RL {r['rl_seconds']:6.1f} s  "
-              f"{r['rewrites_per_s']:6.1f} rewrites/s  scoring {r['reward_seconds']:5.1f} s")
+        print(
+            f"{kind:16s} wall {r['wall_seconds']:7.1f} s  RL {r['rl_seconds']:6.1f} s  "
+            f"{r['rewrites_per_s']:6.1f} rewrites/s  scoring {r['reward_seconds']:5.1f} s"
+        )
     d, e, x = runs["dart_rl"], runs["dart_end_to_end"], runs["direct_rl"]
     summary = {
         "machine": info, "setup": {k: v for k, v in vars(a).items() if k != "child"}, "runs": runs,
@@ -154,8 +177,10 @@ def main():
         "dart_end_to_end_vs_direct_rl_seconds_ratio": e["wall_seconds"] / x["wall_seconds"],
         "dart_end_to_end_vs_direct_rl_cpu_ratio": e["cpu_seconds"] / x["cpu_seconds"],
     }  # fmt: skip
-    print(f"DART RL / direct RL (same {a.steps} updates): {summary['dart_rl_vs_direct_rl_seconds_ratio']:.2f}x; "
-          f"DART end to end / direct RL: {summary['dart_end_to_end_vs_direct_rl_seconds_ratio']:.2f}x wall")
+    print(
+        f"DART RL / direct RL (same {a.steps} updates): {summary['dart_rl_vs_direct_rl_seconds_ratio']:.2f}x; "
+        f"DART end to end / direct RL: {summary['dart_end_to_end_vs_direct_rl_seconds_ratio']:.2f}x wall"
+    )
     print(json.dumps(summary))
 
 

@@ -30,8 +30,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine, run_child  # noqa: E402
 
-IMPLS = {"nll": ["sftlab", "sftlab_trlhead", "trl", "full_logits"], "dft": ["sftlab", "sftlab_trlhead", "trl", "full_logits"],
-         "asft": ["sftlab", "sftlab_trlhead", "full_logits"]}
+IMPLS = {
+    "nll": ["sftlab", "sftlab_trlhead", "trl", "full_logits"],
+    "dft": ["sftlab", "sftlab_trlhead", "trl", "full_logits"],
+    "asft": ["sftlab", "sftlab_trlhead", "full_logits"],
+}
 
 
 def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: int, repeats: int) -> dict:
@@ -44,32 +47,60 @@ def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: 
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=seq + prompt + 8,
-                      tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=seq + prompt + 8,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg)
-    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>")),
-                                  pad_token="<pad>", eos_token="<pad>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>")),
+        pad_token="<pad>",
+        eos_token="<pad>",
+        unk_token="<unk>",
+    )
     g = torch.Generator().manual_seed(1)
-    rows = [{"input_ids": torch.randint(2, vocab, (prompt + seq,), generator=g).tolist(),
-             "completion_mask": [0] * prompt + [1] * seq} for _ in range(2)]
+    rows = [
+        {
+            "input_ids": torch.randint(2, vocab, (prompt + seq,), generator=g).tolist(),
+            "completion_mask": [0] * prompt + [1] * seq,
+        }
+        for _ in range(2)
+    ]
     ds = Dataset.from_list(rows)
     opt = None
     out_dir = tempfile.mkdtemp()
-    common = dict(output_dir=out_dir, per_device_train_batch_size=2, bf16=False, activation_checkpointing=False,
-                  report_to="none", use_cpu=True, max_length=None)
+    common = dict(
+        output_dir=out_dir,
+        per_device_train_batch_size=2,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        use_cpu=True,
+        max_length=None,
+    )
     if impl in ("sftlab", "sftlab_trlhead", "trl"):
         if impl.startswith("sftlab"):
             from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer
 
             path = "trl" if impl == "sftlab_trlhead" else "auto"
-            trainer = SFTLabTrainer(model=model, args=SFTLabConfig(objective=objective, fused_loss=path, **common),
-                                    train_dataset=ds, processing_class=tok)
+            trainer = SFTLabTrainer(
+                model=model,
+                args=SFTLabConfig(objective=objective, fused_loss=path, **common),
+                train_dataset=ds,
+                processing_class=tok,
+            )
         else:
             from trl import SFTConfig, SFTTrainer
 
-            trainer = SFTTrainer(model=model, args=SFTConfig(loss_type=objective, **common), train_dataset=ds,
-                                 processing_class=tok)
+            trainer = SFTTrainer(
+                model=model, args=SFTConfig(loss_type=objective, **common), train_dataset=ds, processing_class=tok
+            )
         batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
 
         def loss_fn():
@@ -91,8 +122,10 @@ def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: 
             if ref is not None:
                 with torch.no_grad():
                     ref_logits = ref(input_ids=ids).logits
-            return full_logits_reference(model(input_ids=ids).logits, labels, objective, ref_logits=ref_logits,
-                                         kl_coef=0.1)
+            return full_logits_reference(
+                model(input_ids=ids).logits, labels, objective, ref_logits=ref_logits, kl_coef=0.1
+            )
+
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     base_rss = psutil.Process().memory_info().rss
@@ -106,8 +139,14 @@ def child(impl: str, objective: str, seq: int, vocab: int, hidden: int, prompt: 
         times.append(time.perf_counter() - t0)
     seconds = min(times[1:])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"impl": impl, "objective": objective, "seconds": seconds, "peak_rss_gb": peak / 1e9,
-            "step_rss_gb": (peak - base_rss) / 1e9, "loss": loss.item()}
+    return {
+        "impl": impl,
+        "objective": objective,
+        "seconds": seconds,
+        "peak_rss_gb": peak / 1e9,
+        "step_rss_gb": (peak - base_rss) / 1e9,
+        "loss": loss.item(),
+    }
 
 
 def main():
@@ -125,15 +164,30 @@ def main():
         return
     info = machine()
     print(f"machine: {info}")
-    print(f"setup: 2-layer Llama, hidden {a.hidden}, vocab {a.vocab}, 2 x {a.seq} completion tokens; one step per process")
+    print(
+        f"setup: 2-layer Llama, hidden {a.hidden}, vocab {a.vocab}, 2 x {a.seq} completion tokens; one step per process"
+    )
     results = {}
-    flags = ["--repeats", str(a.repeats), "--seq", str(a.seq), "--vocab", str(a.vocab), "--hidden", str(a.hidden), "--prompt", str(a.prompt)]
+    flags = [
+        "--repeats",
+        str(a.repeats),
+        "--seq",
+        str(a.seq),
+        "--vocab",
+        str(a.vocab),
+        "--hidden",
+        str(a.hidden),
+        "--prompt",
+        str(a.prompt),
+    ]
     for objective in a.objectives.split(","):
         for impl in IMPLS[objective]:
             r = run_child(__file__, [*flags, "--child", impl, objective])
             results[f"{objective}/{impl}"] = r
-            print(f"{objective:5s} {impl:12s} peak {r['peak_rss_gb']:.2f} GB (step +{r['step_rss_gb']:.2f} GB)"
-                  f"  {r['seconds']:.1f} s  loss {r['loss']:.4f}")
+            print(
+                f"{objective:5s} {impl:12s} peak {r['peak_rss_gb']:.2f} GB (step +{r['step_rss_gb']:.2f} GB)"
+                f"  {r['seconds']:.1f} s  loss {r['loss']:.4f}"
+            )
     summary = {"machine": info, "setup": {"seq": a.seq, "vocab": a.vocab, "hidden": a.hidden}, "results": results}
     for objective in a.objectives.split(","):
         ours = results[f"{objective}/sftlab"]

@@ -29,38 +29,75 @@ def child(impl: str, objective: str, steps: int, batch: int, seq: int, hidden: i
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=seq + 8))
-    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>")),
-                                  pad_token="<pad>", eos_token="<pad>", unk_token="<unk>")
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=hidden,
+            intermediate_size=4 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=seq + 8,
+        )
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>")),
+        pad_token="<pad>",
+        eos_token="<pad>",
+        unk_token="<unk>",
+    )
     g = torch.Generator().manual_seed(1)
     n = steps * batch
     rows = []
     for i in range(n):
         length = seq - (i % 4) * (seq // 8)  # some padding, as in real batches
         prompt = length // 3
-        rows.append({"input_ids": torch.randint(2, vocab, (length,), generator=g).tolist(),
-                     "completion_mask": [0] * prompt + [1] * (length - prompt)})
+        rows.append(
+            {
+                "input_ids": torch.randint(2, vocab, (length,), generator=g).tolist(),
+                "completion_mask": [0] * prompt + [1] * (length - prompt),
+            }
+        )
     ds = Dataset.from_list(rows)
-    common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=batch, max_steps=steps, bf16=False,
-                  activation_checkpointing=False, report_to="none", use_cpu=True, logging_steps=10, save_strategy="no",
-                  completion_only_loss=True, disable_tqdm=True, learning_rate=1e-3, max_length=None, seed=0)
+    common = dict(
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=batch,
+        max_steps=steps,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        use_cpu=True,
+        logging_steps=10,
+        save_strategy="no",
+        completion_only_loss=True,
+        disable_tqdm=True,
+        learning_rate=1e-3,
+        max_length=None,
+        seed=0,
+    )
     if impl == "sftlab":
         from sftlab.trainers.sft import SFTLabConfig, SFTLabTrainer
 
-        trainer = SFTLabTrainer(model=model, args=SFTLabConfig(objective=objective, **common), train_dataset=ds,
-                                processing_class=tok)
+        trainer = SFTLabTrainer(
+            model=model, args=SFTLabConfig(objective=objective, **common), train_dataset=ds, processing_class=tok
+        )
     else:
         from trl import SFTConfig, SFTTrainer
 
-        trainer = SFTTrainer(model=model, args=SFTConfig(loss_type=objective, **common), train_dataset=ds,
-                             processing_class=tok)
+        trainer = SFTTrainer(
+            model=model, args=SFTConfig(loss_type=objective, **common), train_dataset=ds, processing_class=tok
+        )
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
     tokens = sum(len(r["input_ids"]) for r in rows)
-    return {"impl": impl, "objective": objective, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds}
+    return {
+        "impl": impl,
+        "objective": objective,
+        "seconds": seconds,
+        "tokens": tokens,
+        "tokens_per_s": tokens / seconds,
+    }
 
 
 def main():
@@ -82,8 +119,20 @@ def main():
     info = machine()
     print(f"machine: {info}")
     print(f"setup: Llama {a.layers}x{a.hidden}, vocab {a.vocab}, batch {a.batch} x <= {a.seq} tokens, {a.steps} steps")
-    flags = ["--steps", str(a.steps), "--batch", str(a.batch), "--seq", str(a.seq), "--hidden", str(a.hidden),
-             "--layers", str(a.layers), "--vocab", str(a.vocab)]
+    flags = [
+        "--steps",
+        str(a.steps),
+        "--batch",
+        str(a.batch),
+        "--seq",
+        str(a.seq),
+        "--hidden",
+        str(a.hidden),
+        "--layers",
+        str(a.layers),
+        "--vocab",
+        str(a.vocab),
+    ]
     best: dict[str, dict] = {}
     for _ in range(a.repeats):
         for objective in a.objectives.split(","):

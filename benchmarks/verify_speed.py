@@ -34,8 +34,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine
 
 PATHOLOGICAL = [
-    "9" * 100_000, "(" * 100_000, "(" * 500, "2^2^2^2^2^2^2^2^2^2", r"2^{2^{2^{2^{2^{2}}}}}", r"9^{9^{9}}",
-    "(10^{9})!", r"\frac{2^{2^{40}}}{2^{2^{40}}}", r"10^{10^8}", "{" * 300 + "1" + "}" * 300,
+    "9" * 100_000,
+    "(" * 100_000,
+    "(" * 500,
+    "2^2^2^2^2^2^2^2^2^2",
+    r"2^{2^{2^{2^{2^{2}}}}}",
+    r"9^{9^{9}}",
+    "(10^{9})!",
+    r"\frac{2^{2^{40}}}{2^{2^{40}}}",
+    r"10^{10^8}",
+    "{" * 300 + "1" + "}" * 300,
 ]
 
 
@@ -121,22 +129,36 @@ def main() -> None:
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores, load {m['load_avg_1m']:.1f}), torch {m['torch']}")
     print(f"cases: {len(cases)} (70% lab style, 30% LaTeX), seed {args.seed}")
-    print(f"sftlab.verify:          {ours_rate:10.1f} verdicts/s  ({sum(our_times):.1f} s, max {max(our_times) * 1e3:.1f} ms)")
-    print(f"math-verify (direct):   {theirs_rate:10.1f} verdicts/s  ({sum(their_times):.1f} s, max {max(their_times) * 1e3:.1f} ms)")
-    print(f"  lab-style cases ({len(lab)}):  sftlab {rate(our_times, lab):10.1f}/s   math-verify {rate(their_times, lab):10.1f}/s")
-    print(f"  LaTeX cases ({len(latex)}):      sftlab {rate(our_times, latex):10.1f}/s   math-verify {rate(their_times, latex):10.1f}/s")
+    print(
+        f"sftlab.verify:          {ours_rate:10.1f} verdicts/s  ({sum(our_times):.1f} s, max {max(our_times) * 1e3:.1f} ms)"
+    )
+    print(
+        f"math-verify (direct):   {theirs_rate:10.1f} verdicts/s  ({sum(their_times):.1f} s, max {max(their_times) * 1e3:.1f} ms)"
+    )
+    print(
+        f"  lab-style cases ({len(lab)}):  sftlab {rate(our_times, lab):10.1f}/s   math-verify {rate(their_times, lab):10.1f}/s"
+    )
+    print(
+        f"  LaTeX cases ({len(latex)}):      sftlab {rate(our_times, latex):10.1f}/s   math-verify {rate(their_times, latex):10.1f}/s"
+    )
     print(f"verdicts agree on {agree:.1%} of the mix; sftlab says right for {sum(ours)}, math-verify for {sum(theirs)}")
     print(f"pathological answers under sftlab's guard (limit {limit:.2f} s): max {max(worst_times):.3f} s")
     print(f"slowest sftlab case: {slowest_s:.3f} s on {slowest_case[:60]!r}")
     result = {
-        "n": len(cases), "seed": args.seed, "machine": m,
-        "sftlab_verdicts_per_s": ours_rate, "math_verify_verdicts_per_s": theirs_rate,
+        "n": len(cases),
+        "seed": args.seed,
+        "machine": m,
+        "sftlab_verdicts_per_s": ours_rate,
+        "math_verify_verdicts_per_s": theirs_rate,
         "verdicts_per_s_ratio": ours_rate / theirs_rate,
         "lab_verdicts_per_s_ratio": rate(our_times, lab) / rate(their_times, lab),
         "latex_verdicts_per_s_ratio": rate(our_times, latex) / rate(their_times, latex),
         "agreement_with_math_verify": agree,
-        "time_limit_s": limit, "slowest_s": slowest_s, "slowest_case": slowest_case[:80],
-        "pathological_max_s": max(worst_times), "worst_case_to_limit_ratio": slowest_s / limit,
+        "time_limit_s": limit,
+        "slowest_s": slowest_s,
+        "slowest_case": slowest_case[:80],
+        "pathological_max_s": max(worst_times),
+        "worst_case_to_limit_ratio": slowest_s / limit,
     }
     print(json.dumps(result))
     if slowest_s > limit + 1.5:

@@ -33,6 +33,7 @@ def tiny_model(tiny_tokenizer):
 
 # A saved tiny Llama and a small addition data set, shared by the trainer and method tests (IRL, NFT, SFT runs).
 
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     """A random 2-layer Llama and its tokenizer, saved; tests read it and write elsewhere."""

@@ -167,11 +167,15 @@ def direct_loads(package: Path) -> list[str]:
         if path == package / "models.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        aliases = {a.asname: a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
-                   if a.asname}
+        aliases = {
+            a.asname: a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname
+        }
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "from_pretrained"):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "from_pretrained"
+            ):
                 continue
             cls = _loaded_class(node.func.value, aliases) or "?"
             if not cls.endswith("Config"):
@@ -184,7 +188,8 @@ def test_models_py_is_the_only_loader():
     builds its model from a config, which is not a load."""
     offenders = direct_loads(Path(models.__file__).parent)
     assert not offenders, "load through sftlab.models (load_causal_lm, load_tokenizer, ...), not:\n" + "\n".join(
-        offenders)
+        offenders
+    )
 
 
 def test_the_scan_sees_a_load(tmp_path):
@@ -197,5 +202,7 @@ def test_the_scan_sees_a_load(tmp_path):
         "def f(p):\n    config = LlamaConfig.from_pretrained(p)\n"
         "    return transformers.AutoModelForCausalLM.from_pretrained(p, config=config), T.from_pretrained(p)\n"
     )
-    assert direct_loads(package) == ["sftlab/methods/probe.py:8: AutoModelForCausalLM.from_pretrained",
-                                     "sftlab/methods/probe.py:8: AutoTokenizer.from_pretrained"]
+    assert direct_loads(package) == [
+        "sftlab/methods/probe.py:8: AutoModelForCausalLM.from_pretrained",
+        "sftlab/methods/probe.py:8: AutoTokenizer.from_pretrained",
+    ]

@@ -51,20 +51,34 @@ class Validated:
 class ModelArgs(Validated):
     """The model a command starts from."""
 
-    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model."))
+    model: str | None = field(
+        default=None, metadata=_h("Hugging Face model id or local path. Omitted: the embedded lab model.")
+    )
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
+    prompt_template: str | None = field(
+        default=None,
+        metadata=_h(
+            "Template with a {question} slot for reasoning records. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."
+        ),
+    )
 
 
 @dataclass
 class LoraArgs(Validated):
     """LoRA adapters (PEFT) instead of full fine-tuning."""
 
-    lora: bool = field(default=False, metadata=_h("Train LoRA adapters (PEFT) instead of all weights; the saved model is merged (iterative methods: at the end of every iteration)."))
+    lora: bool = field(
+        default=False,
+        metadata=_h(
+            "Train LoRA adapters (PEFT) instead of all weights; the saved model is merged (iterative methods: at the end of every iteration)."
+        ),
+    )
     lora_r: int = field(default=16, metadata=_h("LoRA rank."))
     lora_alpha: int = field(default=32, metadata=_h("LoRA alpha."))
     lora_dropout: float = field(default=0.05, metadata=_h("LoRA dropout."))
-    lora_target_modules: str = field(default="all-linear", metadata=_h("Comma-separated module names for LoRA, or 'all-linear'."))
+    lora_target_modules: str = field(
+        default="all-linear", metadata=_h("Comma-separated module names for LoRA, or 'all-linear'.")
+    )
 
 
 @dataclass
@@ -75,10 +89,21 @@ class RunArgs(Validated):
     lr_scheduler_type: str = field(default="cosine", metadata=_h("Learning-rate schedule (transformers names)."))
     weight_decay: float = field(default=0.0, metadata=_h("AdamW weight decay."))
     max_grad_norm: float = field(default=1.0, metadata=_h("Gradient clipping norm (0 disables)."))
-    per_device_train_batch_size: int = field(default=8, metadata=_h("Training examples per device per micro-batch (sequences; IRFT/SPIN and RFT's reward step: pairs)."))
-    bf16: bool | None = field(default=None, metadata=_h("bf16 mixed precision. Default: on where a GPU supports it, off on CPU."))
-    gradient_checkpointing: bool = field(default=False, metadata=_h("Recompute activations in backward to save memory (slower)."))
+    per_device_train_batch_size: int = field(
+        default=8,
+        metadata=_h(
+            "Training examples per device per micro-batch (sequences; IRFT/SPIN and RFT's reward step: pairs)."
+        ),
+    )
+    bf16: bool | None = field(
+        default=None, metadata=_h("bf16 mixed precision. Default: on where a GPU supports it, off on CPU.")
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata=_h("Recompute activations in backward to save memory (slower).")
+    )
     logging_steps: int = field(default=10, metadata=_h("Log every N optimizer steps."))
     seed: int = field(default=42, metadata=_h("Random seed (data subsets, sampling and training)."))
-    report_to: str = field(default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...)."))
+    report_to: str = field(
+        default="none", metadata=_h("Experiment trackers (transformers names: none, wandb, tensorboard, ...).")
+    )
     progress: bool = field(default=True, metadata=_h("Show progress bars."))

@@ -15,7 +15,11 @@ def quiet(enabled: bool):
     import datasets
     from transformers.utils import logging as hf_logging
 
-    ds_on, hf_on, env = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled(), os.environ.get("TQDM_DISABLE")
+    ds_on, hf_on, env = (
+        datasets.is_progress_bar_enabled(),
+        hf_logging.is_progress_bar_enabled(),
+        os.environ.get("TQDM_DISABLE"),
+    )
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
     os.environ["TQDM_DISABLE"] = "1"  # TRL's reference-scoring bar reads it

@@ -87,14 +87,16 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
     return tok
 
 
-def load_causal_lm(path: str, purpose: str = "infer", *, bf16: bool | None = None, trust_remote_code: bool = False,
-                   quiet: bool = False):
+def load_causal_lm(
+    path: str, purpose: str = "infer", *, bf16: bool | None = None, trust_remote_code: bool = False, quiet: bool = False
+):
     """The causal LM at ``path`` (hub id or folder) placed by :func:`placement` for ``purpose``."""
     from transformers import AutoModelForCausalLM
 
     where = placement(purpose, bf16=bf16)
-    model = _from_pretrained(AutoModelForCausalLM, path, where, "the model", quiet=quiet,
-                             trust_remote_code=trust_remote_code)
+    model = _from_pretrained(
+        AutoModelForCausalLM, path, where, "the model", quiet=quiet, trust_remote_code=trust_remote_code
+    )
     if purpose == "train":
         return model
     return model.to(where.device).eval()
@@ -110,8 +112,15 @@ def load_reward_model(path: str, *, bf16: bool | None = None, trust_remote_code:
     from trl.trainer.reward_trainer import suppress_seqcls_warning
 
     with suppress_seqcls_warning():
-        return _from_pretrained(AutoModelForSequenceClassification, path, placement("train", bf16=bf16),
-                                "a reward model", quiet=quiet, trust_remote_code=trust_remote_code, num_labels=1)
+        return _from_pretrained(
+            AutoModelForSequenceClassification,
+            path,
+            placement("train", bf16=bf16),
+            "a reward model",
+            quiet=quiet,
+            trust_remote_code=trust_remote_code,
+            num_labels=1,
+        )
 
 
 def _from_pretrained(auto_class, path: str, where: Placement, what: str, *, quiet: bool, **kwargs):
@@ -121,14 +130,16 @@ def _from_pretrained(auto_class, path: str, where: Placement, what: str, *, quie
     check_local(str(path))
     with _no_loading_bars(quiet):
         try:
-            return auto_class.from_pretrained(str(path), dtype=torch.bfloat16 if where.bf16 else torch.float32,
-                                              **kwargs)
+            return auto_class.from_pretrained(
+                str(path), dtype=torch.bfloat16 if where.bf16 else torch.float32, **kwargs
+            )
         except (OSError, ValueError) as e:
             raise SftlabError(f"{path}: cannot load {what} ({str(e).splitlines()[0]})") from None
 
 
-def load_model_and_tokenizer(path: str, purpose: str = "infer", *, bf16: bool | None = None,
-                             trust_remote_code: bool = False, quiet: bool = False):
+def load_model_and_tokenizer(
+    path: str, purpose: str = "infer", *, bf16: bool | None = None, trust_remote_code: bool = False, quiet: bool = False
+):
     """:func:`load_causal_lm` and :func:`load_tokenizer` for the same path (the model first: a folder without
     weights is reported as such, not as a tokenizer problem)."""
     model = load_causal_lm(path, purpose, bf16=bf16, trust_remote_code=trust_remote_code, quiet=quiet)
@@ -179,7 +190,12 @@ def context_length(path: str, trust_remote_code: bool = False) -> int | None:
 
 
 def check_max_length(
-    path: str, max_length: int | None, *, default: int = 1024, flag: str = "--max-length", trust_remote_code: bool = False
+    path: str,
+    max_length: int | None,
+    *,
+    default: int = 1024,
+    flag: str = "--max-length",
+    trust_remote_code: bool = False,
 ) -> int:
     """``max_length`` checked against the model's context; None: ``default``, or the context when it is smaller.
 

@@ -11,7 +11,9 @@ from sftlab.errors import DataError, SftlabError
 
 
 def records(fmt: str, rows: list[dict], unit: str = "line") -> SFTData:
-    return SFTData(source="d.jsonl", format=fmt, records=[{**r, "_row": i + 1} for i, r in enumerate(rows)], row_unit=unit)
+    return SFTData(
+        source="d.jsonl", format=fmt, records=[{**r, "_row": i + 1} for i, r in enumerate(rows)], row_unit=unit
+    )
 
 
 def spans(ids, mask, tokenizer) -> list[str]:
@@ -132,7 +134,9 @@ def test_conversational_prompt_completion_trains_on_completion_only(tokenizer):
 
 def test_messages_need_a_chat_template(make_tokenizer):
     with pytest.raises(SftlabError, match="the tokenizer has no chat template.*use a model whose tokenizer has one"):
-        tokenize_sft(records("messages", [{"messages": CONVERSATION}]), make_tokenizer(chat_template=None), max_length=64)
+        tokenize_sft(
+            records("messages", [{"messages": CONVERSATION}]), make_tokenizer(chat_template=None), max_length=64
+        )
 
 
 def test_template_breaking_the_prefix_property_is_reported(make_tokenizer):
@@ -224,12 +228,23 @@ def test_sftconfig_turns_the_mask_into_labels(tmp_path, tokenizer):
 
     ds, _ = tokenize_sft(records("messages", [{"messages": CONVERSATION}] * 2), tokenizer, max_length=512)
     cfg = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
     )
     args = SFTConfig(
-        output_dir=str(tmp_path), completion_only_loss=True, max_length=512, report_to=[],
-        use_cpu=True, bf16=False, activation_checkpointing=False, dataset_num_proc=None,
+        output_dir=str(tmp_path),
+        completion_only_loss=True,
+        max_length=512,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        dataset_num_proc=None,
     )
     trainer = SFTTrainer(model=LlamaForCausalLM(cfg), args=args, train_dataset=ds, processing_class=tokenizer)
     example = trainer.train_dataset[0]

@@ -41,13 +41,33 @@ def jsonl_with(tmp_path, bad: dict, good: dict = GOOD_PC):
         ({"prompt": None, "completion": "c"}, GOOD_PC, ":3: field 'prompt': is null"),
         ({"prompt": "p", "completion": ""}, GOOD_PC, ":3: field 'completion': is empty"),
         ({"prompt": "p", "completion": " \t\n "}, GOOD_PC, ":3: field 'completion': is empty"),
-        ({"prompt": "p", "completion": 42}, GOOD_PC, ":3: field 'completion': expected a string or a list, got an integer (42)"),
-        ({"prompt": ["p"], "completion": "c"}, GOOD_PC, ":3: field 'completion': must be a message list when 'prompt' is one"),
+        (
+            {"prompt": "p", "completion": 42},
+            GOOD_PC,
+            ":3: field 'completion': expected a string or a list, got an integer (42)",
+        ),
+        (
+            {"prompt": ["p"], "completion": "c"},
+            GOOD_PC,
+            ":3: field 'completion': must be a message list when 'prompt' is one",
+        ),
         ({"question": "q", "solution": "   "}, GOOD_REASONING, ":3: field 'solution': is empty"),
         ({"question": "q"}, GOOD_REASONING, ":3: field 'solution': missing"),
-        ({"question": 7, "solution": "s"}, GOOD_REASONING, ":3: field 'question': expected a string, got an integer (7)"),
-        ({"question": "q", "solution": "s", "answer": True}, GOOD_REASONING, ":3: field 'answer': expected a string or an integer or a number, got a boolean"),
-        ({"question": "q", "solution": "s", "answer": [1]}, GOOD_REASONING, ":3: field 'answer': expected a string or an integer or a number, got a list"),
+        (
+            {"question": 7, "solution": "s"},
+            GOOD_REASONING,
+            ":3: field 'question': expected a string, got an integer (7)",
+        ),
+        (
+            {"question": "q", "solution": "s", "answer": True},
+            GOOD_REASONING,
+            ":3: field 'answer': expected a string or an integer or a number, got a boolean",
+        ),
+        (
+            {"question": "q", "solution": "s", "answer": [1]},
+            GOOD_REASONING,
+            ":3: field 'answer': expected a string or an integer or a number, got a list",
+        ),
         (
             {"messages": [{"role": "user", "content": "u"}, {"role": "bot", "content": "a"}]},
             GOOD_MSG,
@@ -60,11 +80,27 @@ def jsonl_with(tmp_path, bad: dict, good: dict = GOOD_PC):
         ),
         ({"messages": []}, GOOD_MSG, ":3: field 'messages': is an empty list"),
         ({"messages": "hello"}, GOOD_MSG, ":3: field 'messages': expected a list, got a string"),
-        ({"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}, GOOD_MSG, ":3: field 'messages[0].content': missing"),
+        (
+            {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]},
+            GOOD_MSG,
+            ":3: field 'messages[0].content': missing",
+        ),
         ({"messages": [{"content": "u"}]}, GOOD_MSG, ":3: field 'messages[0].role': missing"),
-        ({"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": " "}]}, GOOD_MSG, ":3: field 'messages[1].content': is empty"),
-        ({"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": 5}]}, GOOD_MSG, ":3: field 'messages[1].content': expected a string, got an integer"),
-        ({"messages": ["hi", {"role": "assistant", "content": "a"}]}, GOOD_MSG, ":3: field 'messages[0]': expected an object with 'role' and 'content', got a string"),
+        (
+            {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": " "}]},
+            GOOD_MSG,
+            ":3: field 'messages[1].content': is empty",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": 5}]},
+            GOOD_MSG,
+            ":3: field 'messages[1].content': expected a string, got an integer",
+        ),
+        (
+            {"messages": ["hi", {"role": "assistant", "content": "a"}]},
+            GOOD_MSG,
+            ":3: field 'messages[0]': expected an object with 'role' and 'content', got a string",
+        ),
         (["not", "an", "object"], GOOD_PC, ":3: expected a JSON object, got a list"),
         ({"text": "plain"}, GOOD_PC, ":3: field 'prompt': missing"),
     ],
@@ -111,7 +147,10 @@ def test_mixed_plain_and_conversational_prompts(tmp_path):
 
 
 def test_mixed_schemas_in_parquet_with_union_columns(tmp_path, writers):
-    rows = [{**GOOD_PC, "question": None, "solution": None}, {"prompt": None, "completion": None, "question": "q", "solution": "s"}]
+    rows = [
+        {**GOOD_PC, "question": None, "solution": None},
+        {"prompt": None, "completion": None, "question": "q", "solution": "s"},
+    ]
     path = writers["data.parquet"](tmp_path / "mixed.parquet", rows)
     assert load_error(path).startswith(f"{path}: row 1: field 'prompt': missing: this row is reasoning")
 

@@ -114,8 +114,17 @@ def test_files_written(scripted, tmp_path):
     assert len(rows) == 5 * (1 + 4)  # scored items x (greedy + k samples)
     first = rows[0]
     assert first == {
-        "split": "test", "index": 0, "_row": 1, "family": "add", "kind": "greedy", "sample": 0,
-        "prompt": "P0", "completion": GREEDY["P0"], "extracted": "4", "reference": "4", "correct": True,
+        "split": "test",
+        "index": 0,
+        "_row": 1,
+        "family": "add",
+        "kind": "greedy",
+        "sample": 0,
+        "prompt": "P0",
+        "completion": GREEDY["P0"],
+        "extracted": "4",
+        "reference": "4",
+        "correct": True,
     }
     p3 = [r for r in rows if r["prompt"] == "P3"]
     assert [r["kind"] for r in p3] == ["greedy"] + ["sample"] * 4
@@ -129,7 +138,14 @@ def test_files_written(scripted, tmp_path):
 def test_empty_split_and_bad_arguments(scripted):
     m = evaluate(None, None, {"empty": [{"prompt": "x", "answer": None}]}, k=2, progress=False)
     assert m["splits"]["empty"] == {
-        "accuracy": None, "n": 0, "n_correct": 0, "n_skipped": 1, "n_no_answer": 0, "n_truncated": 0, "avg@2": None, "pass@2": None,
+        "accuracy": None,
+        "n": 0,
+        "n_correct": 0,
+        "n_skipped": 1,
+        "n_no_answer": 0,
+        "n_truncated": 0,
+        "avg@2": None,
+        "pass@2": None,
     }
     with pytest.raises(SftlabError):
         evaluate(None, None, ITEMS, k=0, progress=False)
@@ -184,7 +200,9 @@ def test_table_shows_no_answer_counts(scripted):
 
 def test_run_eval_new_tokens_over_context_before_data(saved_model, tmp_path):
     """The model's context (256) is read from its config before the data: a missing data file is not reached."""
-    with pytest.raises(SftlabError, match=r"--max-new-tokens.*257 exceeds the context of .*max_position_embeddings 256"):
+    with pytest.raises(
+        SftlabError, match=r"--max-new-tokens.*257 exceeds the context of .*max_position_embeddings 256"
+    ):
         run_eval(EvalConfig(model=saved_model, data=str(tmp_path / "missing.jsonl"), output_dir=str(tmp_path / "o")))
 
 
@@ -194,7 +212,11 @@ def _write_data(path, rows):
 
 
 def test_run_eval_groups_by_split_and_limits(saved_model, tmp_path, capsys):
-    rows = [{"question": f"{a}+1?", "solution": f"{a}+1={a + 1}\n#### {a + 1}", "split": s} for s in ("id", "ood") for a in range(3)]
+    rows = [
+        {"question": f"{a}+1?", "solution": f"{a}+1={a + 1}\n#### {a + 1}", "split": s}
+        for s in ("id", "ood")
+        for a in range(3)
+    ]
     rows.append({"question": "no split field", "solution": "#### 1"})
     data = _write_data(tmp_path / "data.jsonl", rows)
     out = tmp_path / "out"
@@ -236,7 +258,9 @@ def test_run_eval_without_model_or_data_uses_the_lab(saved_model, tmp_path, monk
 
     lab_test = _write_data(tmp_path / "lab_test.jsonl", [{"question": "1+1?", "solution": "#### 2"}])
     lab_ood = _write_data(tmp_path / "lab_ood.jsonl", [{"question": "2+2?", "solution": "#### 4"}] * 2)
-    monkeypatch.setattr(sftlab.lab, "default_eval_setup", lambda: (saved_model, {"test": lab_test, "ood": lab_ood}), raising=False)
+    monkeypatch.setattr(
+        sftlab.lab, "default_eval_setup", lambda: (saved_model, {"test": lab_test, "ood": lab_ood}), raising=False
+    )
     m = run_eval(EvalConfig(output_dir=str(tmp_path / "lab"), max_new_tokens=4))
     assert m["model"] == saved_model
     assert {s: v["n"] for s, v in m["splits"].items()} == {"test": 1, "ood": 2}

@@ -20,7 +20,9 @@ def greedy(n=1, **kw):
 
 
 def test_shapes_and_n(model, tokenizer):
-    out = generate(model, tokenizer, PROMPTS, SamplingConfig(max_new_tokens=6, temperature=1.0, n=3, batch_size=2), progress=False)
+    out = generate(
+        model, tokenizer, PROMPTS, SamplingConfig(max_new_tokens=6, temperature=1.0, n=3, batch_size=2), progress=False
+    )
     assert len(out) == len(PROMPTS)
     assert all(len(row) == 3 and all(isinstance(t, str) for t in row) for row in out)
     assert generate(model, tokenizer, [], greedy(), progress=False) == []
@@ -58,7 +60,9 @@ def test_completion_excludes_prompt_and_matches_plain_generate(model, tokenizer)
 
 def test_prompt_that_starts_with_bos_gets_no_second_one(model, tokenizer):
     """A chat template that writes the BOS itself: the prompt is encoded as training encodes it."""
-    assert generate(model, tokenizer, ["<s>Hi"], greedy(), progress=False) == generate(model, tokenizer, ["Hi"], greedy(), progress=False)
+    assert generate(model, tokenizer, ["<s>Hi"], greedy(), progress=False) == generate(
+        model, tokenizer, ["Hi"], greedy(), progress=False
+    )
 
 
 def test_sampling_is_seeded_and_leaves_global_rng_alone(model, tokenizer):
@@ -67,7 +71,13 @@ def test_sampling_is_seeded_and_leaves_global_rng_alone(model, tokenizer):
     a = generate(model, tokenizer, PROMPTS, cfg, progress=False)
     after = torch.rand(3)
     b = generate(model, tokenizer, PROMPTS, cfg, progress=False)
-    c = generate(model, tokenizer, PROMPTS, SamplingConfig(max_new_tokens=8, temperature=1.0, n=4, seed=8, batch_size=2), progress=False)
+    c = generate(
+        model,
+        tokenizer,
+        PROMPTS,
+        SamplingConfig(max_new_tokens=8, temperature=1.0, n=4, seed=8, batch_size=2),
+        progress=False,
+    )
     assert a == b
     assert a != c
     assert any(len(set(row)) > 1 for row in a)  # samples differ within a prompt
@@ -76,7 +86,9 @@ def test_sampling_is_seeded_and_leaves_global_rng_alone(model, tokenizer):
 
 
 def test_top_k_one_is_greedy(model, tokenizer):
-    sampled = generate(model, tokenizer, PROMPTS, SamplingConfig(max_new_tokens=10, temperature=1.0, top_k=1, n=2), progress=False)
+    sampled = generate(
+        model, tokenizer, PROMPTS, SamplingConfig(max_new_tokens=10, temperature=1.0, top_k=1, n=2), progress=False
+    )
     assert sampled == generate(model, tokenizer, PROMPTS, greedy(n=2), progress=False)
 
 

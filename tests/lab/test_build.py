@@ -40,11 +40,16 @@ def test_build_writes_model_data_and_info(lab):
     assert set(info["base_accuracy"]) == set(SPLITS)
     for split, a in info["base_accuracy"].items():  # a share of the split's scored problems, as its detail records
         n = info["base_accuracy_detail"][split]["n"]
-        assert n == min(TINY.eval_size, len(art.records(split))) and info["base_accuracy_detail"][split]["accuracy"] == a
+        assert (
+            n == min(TINY.eval_size, len(art.records(split))) and info["base_accuracy_detail"][split]["accuracy"] == a
+        )
         assert a * n == pytest.approx(round(a * n), abs=1e-3 * n)
     detail = info["base_accuracy_detail"]["test_ood"]
     assert set(detail["by_shift"]) == set(TINY.shift_list) and set(detail["by_family"]) == set(TINY.train_families)
-    assert info["pretrain"]["steps"] == TINY.pretrain_steps and len(info["pretrain"]["loss_curve"]) == TINY.pretrain_steps // 10
+    assert (
+        info["pretrain"]["steps"] == TINY.pretrain_steps
+        and len(info["pretrain"]["loss_curve"]) == TINY.pretrain_steps // 10
+    )
     curve = [loss for _, loss in info["pretrain"]["loss_curve"]]
     assert curve[-1] < curve[0] / 2  # it learned something
     assert info["model"]["parameters"] > 0 and info["build_seconds"] > 0
@@ -85,7 +90,8 @@ def test_pretraining_sequences_equal_what_sft_trains_on(lab, tmp_path):
     dataset, _ = tokenize_sft(load_sft_data(str(path)), tok, max_length=512)
     assert encode(records, tok, 512) == dataset["input_ids"]
     assert tok.decode(dataset["input_ids"][0]) == (
-        f"<s>Question: {records[0]['question']}\nSolution: {records[0]['solution']}</s>")
+        f"<s>Question: {records[0]['question']}\nSolution: {records[0]['solution']}</s>"
+    )
 
 
 def test_cached_rebuild_is_a_no_op(lab):
@@ -102,7 +108,9 @@ def test_cached_rebuild_is_a_no_op(lab):
 def test_lab_info_before_and_after_build(lab, tmp_path):
     art, cache = lab
     info = lab_info(TINY, cache_dir=cache)
-    assert info["built"] and info["model_dir"] == str(art.model_dir) and info["base_accuracy"] == art.info["base_accuracy"]
+    assert (
+        info["built"] and info["model_dir"] == str(art.model_dir) and info["base_accuracy"] == art.info["base_accuracy"]
+    )
     assert "loss_curve" not in info["pretrain"]
     missing = lab_info(TINY, cache_dir=tmp_path)
     assert not missing["built"] and missing["config"] == TINY.to_dict() and missing["key"] == TINY.key()

@@ -124,15 +124,32 @@ def test_no_expert_prior_variant():
     assert {r["style"] for r in generate_splits(cfg)["pretrain"]} == {"native"}
 
 
-@pytest.mark.parametrize("bad", [dict(base_families="cooking"), dict(min_steps=3, max_steps=2),
-                                 dict(expert_prior_fraction=1.5), dict(ood_shifts="colour"), dict(train_size=0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(base_families="cooking"),
+        dict(min_steps=3, max_steps=2),
+        dict(expert_prior_fraction=1.5),
+        dict(ood_shifts="colour"),
+        dict(train_size=0),
+    ],
+)
 def test_bad_config_is_one_clear_error(bad):
     with pytest.raises(SftlabError, match="lab config: field"):
         LabConfig(**bad)
 
 
 def test_too_narrow_ranges_fail_clearly():
-    cfg = LabConfig(pretrain_size=1500, train_size=10, test_id_size=10, test_ood_size=10, base_families="sharing",
-                    operand_max=2, value_max=3, min_steps=1, max_steps=1)
+    cfg = LabConfig(
+        pretrain_size=1500,
+        train_size=10,
+        test_id_size=10,
+        test_ood_size=10,
+        base_families="sharing",
+        operand_max=2,
+        value_max=3,
+        min_steps=1,
+        max_steps=1,
+    )
     with pytest.raises(SftlabError, match="cannot draw"):
         generate_splits(cfg)

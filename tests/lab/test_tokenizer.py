@@ -8,7 +8,9 @@ from transformers import AutoTokenizer
 from sftlab.data.templates import PLAIN_TEMPLATE, render_prompt
 from sftlab.lab.tokenizer import train_tokenizer
 
-CORPUS = [f"Question: Mia has {i} coins. She saves {i * 7 % 50} more.\nSolution: {i}+7=19; #### {i * 3}" for i in range(300)]
+CORPUS = [
+    f"Question: Mia has {i} coins. She saves {i * 7 % 50} more.\nSolution: {i}+7=19; #### {i * 3}" for i in range(300)
+]
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,33 @@ def test_two_process_cpu_launch(tmp_path):
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ROOT / "configs/accelerate/cpu2.yaml"),
-        "-m", "sftlab.cli", "train", "--model", str(tmp_path / "tiny"), "--data", str(tmp_path / "d.jsonl"),
-        "--output-dir", str(out), "--objective", "dft", "--max-steps", "3", "--per-device-train-batch-size", "2",
-        "--logging-steps", "1", "--learning-rate", "1e-3", "--max-length", "32", "--no-progress",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "configs/accelerate/cpu2.yaml"),
+        "-m",
+        "sftlab.cli",
+        "train",
+        "--model",
+        str(tmp_path / "tiny"),
+        "--data",
+        str(tmp_path / "d.jsonl"),
+        "--output-dir",
+        str(out),
+        "--objective",
+        "dft",
+        "--max-steps",
+        "3",
+        "--per-device-train-batch-size",
+        "2",
+        "--logging-steps",
+        "1",
+        "--learning-rate",
+        "1e-3",
+        "--max-length",
+        "32",
+        "--no-progress",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29517"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

@@ -25,17 +25,30 @@ def tiny_dir(tmp_path):
 
 @pytest.fixture
 def data_file(tmp_path):
-    rows = [{"question": f"What is {a} plus {b}?", "solution": f"{a}+{b}={a + b}; #### {a + b}"}
-            for a in range(1, 7) for b in range(1, 5)]
+    rows = [
+        {"question": f"What is {a} plus {b}?", "solution": f"{a}+{b}={a + b}; #### {a + b}"}
+        for a in range(1, 7)
+        for b in range(1, 5)
+    ]
     p = tmp_path / "train.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return p
 
 
 def _cfg(tiny_dir, data_file, out, **kw):
-    base = dict(model=str(tiny_dir), data=str(data_file), output_dir=str(out), max_steps=4, learning_rate=1e-3,
-                per_device_train_batch_size=4, logging_steps=1, save_steps=2, max_length=64, progress=False,
-                warmup_ratio=0.0)
+    base = dict(
+        model=str(tiny_dir),
+        data=str(data_file),
+        output_dir=str(out),
+        max_steps=4,
+        learning_rate=1e-3,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        save_steps=2,
+        max_length=64,
+        progress=False,
+        warmup_ratio=0.0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -98,8 +111,19 @@ def test_cli_max_length_over_context_exits_2_before_data(tiny_dir, tmp_path, cap
     """The tiny model's context is 256 (tests/tiny.py): --max-length 1024 is refused from the config alone,
     before the (missing) data file is read."""
     out = tmp_path / "never"
-    code = main(["train", "--model", str(tiny_dir), "--data", str(tmp_path / "missing.jsonl"), "--max-length", "1024",
-                 "--output-dir", str(out)])
+    code = main(
+        [
+            "train",
+            "--model",
+            str(tiny_dir),
+            "--data",
+            str(tmp_path / "missing.jsonl"),
+            "--max-length",
+            "1024",
+            "--output-dir",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "--max-length 1024 exceeds the context" in err[0] and "max_position_embeddings 256" in err[0]

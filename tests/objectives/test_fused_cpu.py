@@ -20,8 +20,18 @@ def test_matches_full_logits(objective, with_bias, monkeypatch):
     targets = torch.randint(0, v, (n,))
     ref_h, ref_w = torch.randn(n, h), 0.5 * torch.randn(v, h)
 
-    loss, stats = fused_objective_loss(hidden, weight, targets, objective, bias=bias, alpha=0.5, kl_coef=0.3,
-                                       ref_hidden=ref_h, ref_weight=ref_w, normalizer=40)
+    loss, stats = fused_objective_loss(
+        hidden,
+        weight,
+        targets,
+        objective,
+        bias=bias,
+        alpha=0.5,
+        kl_coef=0.3,
+        ref_hidden=ref_h,
+        ref_weight=ref_w,
+        normalizer=40,
+    )
     (2.0 * loss).backward()  # a non-unit upstream gradient
     grads = [t.grad.clone() for t in (hidden, weight, bias) if t is not None]
     for t in (hidden, weight, bias):
@@ -32,8 +42,9 @@ def test_matches_full_logits(objective, with_bias, monkeypatch):
     labels = torch.cat([torch.tensor([-100]), targets])[None]  # full_logits_reference shifts by one
     full_in = torch.cat([logits, torch.zeros(1, v)])[None]
     ref_logits = torch.cat([ref_h @ ref_w.T, torch.zeros(1, v)])[None]
-    ref = full_logits_reference(full_in, labels, objective, alpha=0.5, ref_logits=ref_logits, kl_coef=0.3,
-                                num_items_in_batch=40)
+    ref = full_logits_reference(
+        full_in, labels, objective, alpha=0.5, ref_logits=ref_logits, kl_coef=0.3, num_items_in_batch=40
+    )
     (2.0 * ref).backward()
     assert loss.item() == pytest.approx(ref.item(), abs=1e-5)
     for got, t in zip(grads, [t for t in (hidden, weight, bias) if t is not None]):

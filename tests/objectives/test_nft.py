@@ -43,10 +43,10 @@ def test_loss_by_hand():
 def test_gradients_by_hand():
     """d loss_t / d log pi_theta, divided by N = 3.
 
-      0 (right):   -w                                         = -0.75     -> -0.25
-      1 (clipped): w * (r_q R / (1 - r_q)) / eps = 0.75 * (0.5 / 0.75) = 0.5  -> 0.166667
-      2:           w * (r_q R / (1 - r_q)) / (7/6) = 0.75 * (0.125/0.75) * 6/7 = 3/28 -> 1/28
-      padding and the uninformative row: 0.
+    0 (right):   -w                                         = -0.75     -> -0.25
+    1 (clipped): w * (r_q R / (1 - r_q)) / eps = 0.75 * (0.5 / 0.75) = 0.5  -> 0.166667
+    2:           w * (r_q R / (1 - r_q)) / (7/6) = 0.75 * (0.125/0.75) * 6/7 = 3/28 -> 1/28
+    padding and the uninformative row: 0.
     """
     logps, old, mask, rewards, rate = _hand_batch()
     nft_loss(logps, old, mask, rewards, rate)[0].backward()

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 K = 4
 
 
-
 def n_right(a: int, b: int) -> int:
     """How many of a question's K answers the stub verifier accepts: none when a == b, else 1 to 3."""
     return 0 if a == b else (a + b) % 3 + 1
@@ -64,8 +63,13 @@ def test_trainer_loss_is_the_pure_function_on_the_same_batch(tiny_dir, tmp_path)
         num_generations=K, max_completion_length=8, max_steps=2, learning_rate=1e-2, beta=0.0, use_cpu=True,
         report_to="none", save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, seed=0, bf16=False,
     )  # fmt: skip
-    trainer = NFTTrainer(model=model, reward_funcs=[StubVerifier()], args=args, processing_class=tok,
-                         train_dataset=Dataset.from_dict({"prompt": prompts, "answer": ["0"] * len(prompts)}))
+    trainer = NFTTrainer(
+        model=model,
+        reward_funcs=[StubVerifier()],
+        args=args,
+        processing_class=tok,
+        train_dataset=Dataset.from_dict({"prompt": prompts, "answer": ["0"] * len(prompts)}),
+    )
     trainer.model.train()
     inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))  # 4 questions x 4 answers
     buffers = trainer._buffered_inputs  # the generation batch, in 2 micro-batches (2 optimizer steps)
@@ -101,9 +105,14 @@ def test_trainer_loss_is_the_pure_function_on_the_same_batch(tiny_dir, tmp_path)
     loss = trainer.compute_loss(trainer.model, inputs)
     kept_tokens = sum((b["completion_mask"] * informative(b["nft_correct_rate"]).unsqueeze(1)).sum() for b in buffers)
     with torch.no_grad():
-        expected, stats = nft_loss(_ref_logps(trainer.model, inputs), inputs["old_per_token_logps"],
-                                   inputs["completion_mask"], inputs["nft_reward"], inputs["nft_correct_rate"],
-                                   num_items_in_batch=kept_tokens / 2)  # N: kept tokens per optimizer step
+        expected, stats = nft_loss(
+            _ref_logps(trainer.model, inputs),
+            inputs["old_per_token_logps"],
+            inputs["completion_mask"],
+            inputs["nft_reward"],
+            inputs["nft_correct_rate"],
+            num_items_in_batch=kept_tokens / 2,
+        )  # N: kept tokens per optimizer step
     assert kept_tokens > 0 and stats["ratio"].item() != pytest.approx(1.0, abs=1e-3)
     assert loss.item() == pytest.approx(expected.item(), abs=1e-5)
     loss.backward()

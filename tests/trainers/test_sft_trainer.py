@@ -28,10 +28,24 @@ def _dataset(n=8, seed=0, vocab=None):
 
 def _args(tmp_path, cls=SFTLabConfig, **kw):
     base = dict(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=1,
-        learning_rate=1e-2, lr_scheduler_type="constant", warmup_steps=0, bf16=False,
-        activation_checkpointing=False, report_to="none", save_strategy="no", logging_steps=1, seed=0,
-        dataloader_drop_last=False, optim="sgd", max_grad_norm=0.0, use_cpu=True, shuffle_dataset=False,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        max_steps=1,
+        learning_rate=1e-2,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+        dataloader_drop_last=False,
+        optim="sgd",
+        max_grad_norm=0.0,
+        use_cpu=True,
+        shuffle_dataset=False,
     )
     base.update(kw)
     return cls(**base)
@@ -50,9 +64,12 @@ def test_fused_loss_and_grads_match_full_logits(tmp_path, objective, path):
     """The trainer's loss (TRL's fused head + tiled KL, or the CPU path) equals full logits, gradients too."""
     model = make_model(V, seed=1)
     ds = _dataset()
-    trainer = SFTLabTrainer(model=model, args=_args(tmp_path, objective=objective, alpha=0.5, kl_coef=0.3,
-                                                    fused_loss=path),
-                            train_dataset=ds, processing_class=TOK)
+    trainer = SFTLabTrainer(
+        model=model,
+        args=_args(tmp_path, objective=objective, alpha=0.5, kl_coef=0.3, fused_loss=path),
+        train_dataset=ds,
+        processing_class=TOK,
+    )
     if objective == "asft":  # a reference that differs from the policy, so the KL is not zero
         with torch.no_grad():
             for p in trainer.ref_model.parameters():
@@ -83,19 +100,33 @@ def test_fused_loss_and_grads_match_full_logits(tmp_path, objective, path):
 def test_dft_equals_trl_dft(tmp_path):
     """Same model, same batch: sftlab's DFT loss equals TRL's SFTTrainer(loss_type='dft')."""
     ds = _dataset()
-    ours = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "a", objective="dft", fused_loss="trl"),
-                         train_dataset=ds, processing_class=TOK)
-    cpu = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "d", objective="dft", fused_loss="cpu"),
-                        train_dataset=ds, processing_class=TOK)
-    trl = SFTTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "b", cls=SFTConfig, loss_type="dft"),
-                     train_dataset=ds, processing_class=TOK)
+    ours = SFTLabTrainer(
+        model=make_model(V, seed=2),
+        args=_args(tmp_path / "a", objective="dft", fused_loss="trl"),
+        train_dataset=ds,
+        processing_class=TOK,
+    )
+    cpu = SFTLabTrainer(
+        model=make_model(V, seed=2),
+        args=_args(tmp_path / "d", objective="dft", fused_loss="cpu"),
+        train_dataset=ds,
+        processing_class=TOK,
+    )
+    trl = SFTTrainer(
+        model=make_model(V, seed=2),
+        args=_args(tmp_path / "b", cls=SFTConfig, loss_type="dft"),
+        train_dataset=ds,
+        processing_class=TOK,
+    )
     batch = _batch(ours, ds)
     a = ours.compute_loss(ours.model, dict(batch))
     b = trl.compute_loss(trl.model, dict(batch))
     assert a.item() == pytest.approx(b.item(), abs=1e-6)
     assert cpu.compute_loss(cpu.model, dict(batch)).item() == pytest.approx(b.item(), abs=1e-6)
     # and DFT differs from NLL on the same batch (the test can fail)
-    nll = SFTLabTrainer(model=make_model(V, seed=2), args=_args(tmp_path / "c", objective="nll"), train_dataset=ds, processing_class=TOK)
+    nll = SFTLabTrainer(
+        model=make_model(V, seed=2), args=_args(tmp_path / "c", objective="nll"), train_dataset=ds, processing_class=TOK
+    )
     assert abs(nll.compute_loss(nll.model, dict(batch)).item() - a.item()) > 1e-2
 
 
@@ -107,11 +138,24 @@ def test_batch_8x1_equals_batch_1x8_accumulation(tmp_path, objective, path):
     # DFT's gradient is the NLL gradient times p ~ 1/V on a random model: give it a larger step to measure.
     lr = {"nll": 1e-2, "dft": 3.0}[objective]
     m1, m2 = make_model(V, seed=3), make_model(V, seed=3)
-    SFTLabTrainer(model=m1, args=_args(tmp_path / "a", objective=objective, learning_rate=lr, fused_loss=path), train_dataset=ds,
-                  processing_class=TOK).train()
     SFTLabTrainer(
-        model=m2, args=_args(tmp_path / "b", objective=objective, learning_rate=lr, fused_loss=path, per_device_train_batch_size=1,
-                             gradient_accumulation_steps=8), train_dataset=ds, processing_class=TOK,
+        model=m1,
+        args=_args(tmp_path / "a", objective=objective, learning_rate=lr, fused_loss=path),
+        train_dataset=ds,
+        processing_class=TOK,
+    ).train()
+    SFTLabTrainer(
+        model=m2,
+        args=_args(
+            tmp_path / "b",
+            objective=objective,
+            learning_rate=lr,
+            fused_loss=path,
+            per_device_train_batch_size=1,
+            gradient_accumulation_steps=8,
+        ),
+        train_dataset=ds,
+        processing_class=TOK,
     ).train()
     m0 = make_model(V, seed=3)
     moved = max((p - q).abs().max().item() for p, q in zip(m1.parameters(), m0.parameters()))

@@ -40,7 +40,11 @@ class Use:
         return f"{self.owner.split('.')[-1]}.{self.name}"
 
 
-NFT, IRFT, SFT = "sftlab.trainers.nft.NFTTrainer", "sftlab.trainers.irft.IRFTTrainer", "sftlab.trainers.sft.SFTLabTrainer"
+NFT, IRFT, SFT = (
+    "sftlab.trainers.nft.NFTTrainer",
+    "sftlab.trainers.irft.IRFTTrainer",
+    "sftlab.trainers.sft.SFTLabTrainer",
+)
 GRPO, DPO, SFTT, HF = "trl.GRPOTrainer", "trl.DPOTrainer", "trl.SFTTrainer", "transformers.Trainer"
 NFT_EXTRAS = ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes", "num_tiles",
               "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids")  # fmt: skip
@@ -50,8 +54,13 @@ USES = [
     Use(GRPO, "_calculate_rewards", "overrides", NFT, ("inputs", "prompts", "completions", "completion_ids_list")),
     Use(GRPO, "_generate_and_score_completions", "overrides", NFT, ("inputs",)),
     Use(GRPO, "_compute_loss", "overrides", NFT, ("model", "inputs")),
-    Use(GRPO, "_get_per_token_logps_and_entropies", "calls", NFT,
-        ("model", "input_ids", "attention_mask", "logits_to_keep", "compute_entropy", *NFT_EXTRAS)),
+    Use(
+        GRPO,
+        "_get_per_token_logps_and_entropies",
+        "calls",
+        NFT,
+        ("model", "input_ids", "attention_mask", "logits_to_keep", "compute_entropy", *NFT_EXTRAS),
+    ),
     Use(GRPO, "_metrics", "reads", NFT),
     Use(GRPO, "num_generations", "reads", NFT),
     Use(GRPO, "num_generations_eval", "reads", NFT),
@@ -155,8 +164,10 @@ def test_the_divergence_kernel_takes_what_chunked_kl_passes():
     names = parameter_names(ChunkedDivergenceFunction.forward)[1:]  # after ctx
     expected = ["student_hidden", "student_weight", "student_bias", "teacher_hidden", "teacher_weight",
                 "teacher_bias", "beta"]  # fmt: skip
-    assert names[:7] == expected, (f"TRL {trl.__version__}: ChunkedDivergenceFunction.forward now takes "
-                                   f"({', '.join(names)}); sftlab.objectives.chunked.chunked_kl passes {expected}")
+    assert names[:7] == expected, (
+        f"TRL {trl.__version__}: ChunkedDivergenceFunction.forward now takes "
+        f"({', '.join(names)}); sftlab.objectives.chunked.chunked_kl passes {expected}"
+    )
 
 
 def test_the_fused_head_output_has_the_fields_sftlab_reads():
@@ -165,16 +176,20 @@ def test_the_fused_head_output_has_the_fields_sftlab_reads():
 
     fields = set(FusedCausalLMOutput.__dataclass_fields__)
     missing = {"log_probs", "label_mask", "is_top1", "entropy"} - fields
-    assert not missing, f"TRL {trl.__version__}: FusedCausalLMOutput lost {sorted(missing)}; sftlab.trainers.sft reads them"
+    assert not missing, (
+        f"TRL {trl.__version__}: FusedCausalLMOutput lost {sorted(missing)}; sftlab.trainers.sft reads them"
+    )
 
 
 @pytest.mark.parametrize("trainer, outputs", [("SFTTrainer", ("entropy", "is_top1")), ("DPOTrainer", ())])
 def test_the_trainers_still_install_the_fused_head(trainer, outputs):
     """SFTLabTrainer and IRFTTrainer call ``model(..., fused_lm_head=True)``: TRL's __init__ must patch the model."""
     source = inspect.getsource(getattr(trl, trainer).__init__)
-    assert "add_fused_lm_head(" in source, (f"TRL {trl.__version__}: {trainer}.__init__ no longer adds the fused LM "
-                                            f"head; sftlab's {'SFTLabTrainer' if trainer == 'SFTTrainer' else 'IRFTTrainer'}"
-                                            " calls model(..., fused_lm_head=True)")
+    assert "add_fused_lm_head(" in source, (
+        f"TRL {trl.__version__}: {trainer}.__init__ no longer adds the fused LM "
+        f"head; sftlab's {'SFTLabTrainer' if trainer == 'SFTTrainer' else 'IRFTTrainer'}"
+        " calls model(..., fused_lm_head=True)"
+    )
     for field in outputs:
         assert f'"{field}"' in source, f"TRL {trl.__version__}: {trainer}'s fused head no longer computes {field}"
 
@@ -182,8 +197,10 @@ def test_the_trainers_still_install_the_fused_head(trainer, outputs):
 def test_grpo_output_still_has_the_fields_nft_reads():
     source = inspect.getsource(trl.GRPOTrainer._generate_and_score_completions)
     for key in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "old_per_token_logps", "tool_mask"):
-        assert f'"{key}"' in source, (f"TRL {trl.__version__}: GRPOTrainer._generate_and_score_completions no longer "
-                                      f"returns {key!r}; sftlab.trainers.nft.NFTTrainer reads it")
+        assert f'"{key}"' in source, (
+            f"TRL {trl.__version__}: GRPOTrainer._generate_and_score_completions no longer "
+            f"returns {key!r}; sftlab.trainers.nft.NFTTrainer reads it"
+        )
 
 
 def test_grpo_still_builds_its_reference_from_config_name_or_path():
@@ -194,11 +211,13 @@ def test_grpo_still_builds_its_reference_from_config_name_or_path():
     config = LlamaConfig()
     config._name_or_path = "/runs/start"
     what = "sftlab.methods.irl.rft.policy_step rewrites model.config._name_or_path to set the KL reference"
-    assert get_config_model_id(config) == "/runs/start", f"TRL {trl.__version__}: get_config_model_id no longer reads " \
-                                                         f"config._name_or_path; {what}"
+    assert get_config_model_id(config) == "/runs/start", (
+        f"TRL {trl.__version__}: get_config_model_id no longer reads config._name_or_path; {what}"
+    )
     init = inspect.getsource(trl.GRPOTrainer.__init__)
     assert "create_model_from_path(get_config_model_id(self.model.config)" in init, (
-        f"TRL {trl.__version__}: GRPOTrainer no longer builds its reference model from the policy's config id; {what}")
+        f"TRL {trl.__version__}: GRPOTrainer no longer builds its reference model from the policy's config id; {what}"
+    )
 
 
 def _trainer_classes():
@@ -211,10 +230,16 @@ def test_every_private_use_in_the_trainers_is_listed(cls, parent):
     tree = ast.parse(inspect.getsource(inspect.getmodule(cls)))
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
     own = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
-    touched = own | {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
-                     and isinstance(n.value, ast.Name) and n.value.id == "self"}
-    inherited = {name for name in touched if name.startswith("_") and not name.startswith("__")
-                 and (hasattr(parent, name) or set_in_init(parent, name))}
+    touched = own | {
+        n.attr
+        for n in ast.walk(node)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+    }
+    inherited = {
+        name
+        for name in touched
+        if name.startswith("_") and not name.startswith("__") and (hasattr(parent, name) or set_in_init(parent, name))
+    }
     listed = {u.name for u in USES if u.user == f"{cls.__module__}.{cls.__name__}"}
     assert inherited <= listed, f"{cls.__name__} uses TRL's {sorted(inherited - listed)}: add them to USES"
 
@@ -224,8 +249,10 @@ def test_sftlab_helpers_do_not_shadow_trl(cls, parent):
     """A private helper sftlab adds must not silently replace a TRL method of the same name (a new TRL hook)."""
     overridden = {u.name for u in USES if u.how == "overrides"} | {"__init__"}
     clashes = sorted(n for n, v in vars(cls).items() if callable(v) and n not in overridden and hasattr(parent, n))
-    assert not clashes, (f"TRL {trl.__version__}: {parent.__name__} now has {clashes}, which "
-                         f"{cls.__module__}.{cls.__name__} defines for itself: rename them or list them as overrides")
+    assert not clashes, (
+        f"TRL {trl.__version__}: {parent.__name__} now has {clashes}, which "
+        f"{cls.__module__}.{cls.__name__} defines for itself: rename them or list them as overrides"
+    )
 
 
 def test_the_pin_points_here():

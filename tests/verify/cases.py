@@ -99,7 +99,11 @@ CASES = [
     ("the value is 50%", "0.5", True),  # percent (and the fraction)
     ("the value is 50%", "5", False),  # wrong
     # ------------------------------------------------------------ several statements: the last wins; headings
-    ("#### Step 1\nCompute 2+3.\n#### Final Answer\nThe answer is $\\boxed{5}$.", "5", True),  # headings are not answers
+    (
+        "#### Step 1\nCompute 2+3.\n#### Final Answer\nThe answer is $\\boxed{5}$.",
+        "5",
+        True,
+    ),  # headings are not answers
     ("#### Step 1: add\n2+3 = 5\n#### Step 2: double\n\\boxed{10}", "10", True),  # step headings
     ("#### Final Answer\n\\boxed{5}", "5", True),  # a heading before the box
     ("#### Final Answer\n\\boxed{5}", "Final Answer", False),  # the heading is not the answer
@@ -217,7 +221,11 @@ CASES = [
     (r"\boxed{3-4i}", "3+4i", False),  # conjugate
     (r"\boxed{\begin{pmatrix} 1 \\ 2 \end{pmatrix}}", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", True),  # vector
     (r"\boxed{\begin{pmatrix} 1 \\ 2 \end{pmatrix}}", r"\begin{pmatrix} 2 \\ 1 \end{pmatrix}", False),  # other vector
-    (r"\boxed{\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}}", r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}", True),  # matrix
+    (
+        r"\boxed{\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}}",
+        r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}",
+        True,
+    ),  # matrix
     (r"\boxed{\infty}", r"\infty", True),  # infinity
     (r"\boxed{\dfrac{3}{5}}", "0.6", True),  # dfrac
     (r"\boxed{\tfrac{3}{5}}", r"\frac{3}{5}", True),  # tfrac
@@ -252,7 +260,11 @@ CASES = [
     ("**Yes**", "Yes", True),  # a completion that is only the answer
     ("The final answer is YES.", "Yes", True),  # upper case
     ("The answer is No positive integer solutions.", "No positive integer solutions", True),  # free-form reference
-    ("The answer is there are no positive integer solutions.", "No positive integer solutions", True),  # leading 'there are'
+    (
+        "The answer is there are no positive integer solutions.",
+        "No positive integer solutions",
+        True,
+    ),  # leading 'there are'
     ("The answer is no real solutions.", "No positive integer solutions", False),  # a different claim
     ("The answer is 0.", "No positive integer solutions", False),  # a number for a text answer
     ("The answer is 252.", "C(10, 5), or equivalently 252", True),  # either form of the reference

@@ -42,12 +42,16 @@ def test_agreement_and_no_false_positive(verdicts):
     theirs = sum(m == label for _, _, label, _, m in verdicts) / len(verdicts)
     false_pos = [(c, r) for c, r, label, v, _ in verdicts if v and not label]
     false_pos_mv = sum(1 for _, _, label, _, m in verdicts if m and not label)
-    print(f"\nsftlab agrees with {ours:.1%} of {len(verdicts)} cases ({len(false_pos)} false positives); "
-          f"math-verify with {theirs:.1%} ({false_pos_mv} false positives)")
+    print(
+        f"\nsftlab agrees with {ours:.1%} of {len(verdicts)} cases ({len(false_pos)} false positives); "
+        f"math-verify with {theirs:.1%} ({false_pos_mv} false positives)"
+    )
     for c, r, label, v, m in verdicts:
         if v != label or m != label:
-            print(f"  label={label!s:5} sftlab={v!s:5} math-verify={m!s:5} ref={r!r} extracted={extract_answer(c)!r} "
-                  f"completion={c[:70]!r}")
+            print(
+                f"  label={label!s:5} sftlab={v!s:5} math-verify={m!s:5} ref={r!r} extracted={extract_answer(c)!r} "
+                f"completion={c[:70]!r}"
+            )
     assert not false_pos, f"wrong answers scored right: {false_pos}"
     assert ours >= 0.98, f"agreement {ours:.1%} < 98%"
 

@@ -189,7 +189,11 @@ def test_pathological_answer_in_a_thread_within_time_limit():
 
 def test_stuck_worker_is_killed():
     """A worker that never answers (stuck in C code) is killed after the deadline plus grace."""
-    silent = [sys.executable, "-c", "import sys, time; print('ready', flush=True); sys.stdin.readline(); time.sleep(60)"]
+    silent = [
+        sys.executable,
+        "-c",
+        "import sys, time; print('ready', flush=True); sys.stdin.readline(); time.sleep(60)",
+    ]
     worker = _guard._Worker(silent)
     t = time.monotonic()
     with pytest.raises(TimeoutError):
@@ -203,6 +207,7 @@ def test_enclosing_alarm_is_restored():
     import signal
 
     fired = []
+
     def handler(*args):
         fired.append(1)
 
@@ -221,7 +226,11 @@ def test_enclosing_alarm_is_restored():
 @pytest.mark.parametrize(
     "pred, ref, expected",
     [
-        (r"10^{10^8}", r"10^{100000000}", True),  # equal towers: base 10, exponent 10^8 both ways, decided without sympy
+        (
+            r"10^{10^8}",
+            r"10^{100000000}",
+            True,
+        ),  # equal towers: base 10, exponent 10^8 both ways, decided without sympy
         (r"10^{10^{10^{10}}}", r"10^{100000000}", False),  # an exponent too big to write out: equal to no other string
         ("{" * 300 + "1" + "}" * 300, "1", True),  # braces around the whole answer group nothing
         ("{" * 300 + "1+x" + "}" * 300 + "+{2}", "1", False),  # deeper than MAX_NESTING: string comparison only

@@ -58,8 +58,10 @@ def describe_final_answers(source: str, stats: dict) -> str | None:
     if appended:
         line += f"; appended '{closing_line('X')}' to {appended} (--answer-suffix auto)"
     if missing > appended:
-        line += (f"; {missing - appended} stay without one (no 'answer' field, or --answer-suffix off): "
-                 "a model trained on them may never state an answer a verifier can score")
+        line += (
+            f"; {missing - appended} stay without one (no 'answer' field, or --answer-suffix off): "
+            "a model trained on them may never state an answer a verifier can score"
+        )
     return line
 
 

@@ -94,8 +94,7 @@ def _detect(row: dict, err) -> str:
             return fmt
     found = ", ".join(sorted(row)) or "none"
     raise err(
-        "no known record format: expected prompt/completion, messages, or question/solution "
-        f"(fields found: {found})"
+        f"no known record format: expected prompt/completion, messages, or question/solution (fields found: {found})"
     )
 
 

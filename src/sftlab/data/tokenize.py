@@ -118,7 +118,9 @@ def _chat_examples(data: SFTData, convs: list[tuple[list[dict], int]], tokenizer
     """
     index: dict[str, int] = {}  # each distinct text is tokenized once
     layouts = []  # per conversation: (full text, [(before turn i, through turn i) for each trained turn i])
-    for record, (messages, start) in zip(data.records, tqdm(convs, desc="rendering chats", disable=len(convs) < 10_000)):
+    for record, (messages, start) in zip(
+        data.records, tqdm(convs, desc="rendering chats", disable=len(convs) < 10_000)
+    ):
         try:
             full = render_chat(tokenizer, messages)
             turns = []

@@ -92,8 +92,12 @@ def evaluate(
     sampled = generate(model, tokenizer, prompts, sample_cfg, progress=progress) if k > 1 else None
 
     rows, verdicts = [], {split: {"greedy": [], "sampled": []} for split in items_by_split}
-    for j, (split, index, item) in enumerate(tqdm(scored, desc="verifying", unit="item", disable=not progress or not scored)):
-        runs = [("greedy", 0, greedy[j][0])] + [("sample", s, text) for s, text in enumerate(sampled[j] if sampled else [])]
+    for j, (split, index, item) in enumerate(
+        tqdm(scored, desc="verifying", unit="item", disable=not progress or not scored)
+    ):
+        runs = [("greedy", 0, greedy[j][0])] + [
+            ("sample", s, text) for s, text in enumerate(sampled[j] if sampled else [])
+        ]
         sample_verdicts = []
         for kind, s, completion in runs:
             extracted = extract_answer(completion, strict=strict)  # lenient by default: scored on what it wrote
@@ -131,7 +135,9 @@ def _context(model) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _fit_context(prompts: list[str], tokenizer, context: int | None, max_new_tokens: int) -> tuple[list[str], list[bool]]:
+def _fit_context(
+    prompts: list[str], tokenizer, context: int | None, max_new_tokens: int
+) -> tuple[list[str], list[bool]]:
     """Prompts cut from the left so that prompt + ``max_new_tokens`` fits the context; which ones were cut.
 
     The end of a prompt (the question and the cue to answer) matters most, so
@@ -141,7 +147,9 @@ def _fit_context(prompts: list[str], tokenizer, context: int | None, max_new_tok
         return prompts, [False] * len(prompts)
     room = context - max_new_tokens
     if room < 1:
-        raise SftlabError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in the model's context ({context})")
+        raise SftlabError(
+            f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in the model's context ({context})"
+        )
     ids = encode_prompts(prompts, tokenizer)
     cut = [len(x) > room for x in ids]
     if not any(cut):

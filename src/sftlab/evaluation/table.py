@@ -16,5 +16,7 @@ def format_table(metrics: dict) -> str:
         counts = [m["n"], m["n_skipped"], m.get("n_no_answer", 0)] + ([m.get("n_truncated", 0)] if truncated else [])
         lines.append([split] + [str(c) for c in counts] + ["-" if v is None else f"{v:.3f}" for v in values])
     widths = [max(len(c), *(len(row[i]) for row in lines)) if lines else len(c) for i, c in enumerate(cols)]
-    fmt = lambda row: "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))  # noqa: E731
+    fmt = lambda row: "  ".join(
+        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+    )  # noqa: E731
     return "\n".join([fmt(cols)] + [fmt(row) for row in lines])

@@ -26,21 +26,36 @@ class SamplingConfig:
 
     max_new_tokens: int = field(default=256, metadata={"help": "Maximum number of tokens generated per completion."})
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 means greedy decoding."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling: keep the smallest token set with this much probability."})
-    top_k: int = field(default=0, metadata={"help": "Sample among the k most likely tokens only; 0 turns the filter off."})
+    top_p: float = field(
+        default=1.0, metadata={"help": "Nucleus sampling: keep the smallest token set with this much probability."}
+    )
+    top_k: int = field(
+        default=0, metadata={"help": "Sample among the k most likely tokens only; 0 turns the filter off."}
+    )
     n: int = field(default=1, metadata={"help": "Number of completions per prompt."})
-    batch_size: int = field(default=64, metadata={"help": "Prompts per generation batch (each batch holds batch_size x n sequences)."})
+    batch_size: int = field(
+        default=64, metadata={"help": "Prompts per generation batch (each batch holds batch_size x n sequences)."}
+    )
     seed: int = field(default=0, metadata={"help": "Random seed for sampling; the same seed gives the same samples."})
     backend: str = field(
         default="transformers",
-        metadata={"help": "Generation backend: transformers, or vllm (GPU, needs the [vllm] extra).", "choices": ["transformers", "vllm"]},
+        metadata={
+            "help": "Generation backend: transformers, or vllm (GPU, needs the [vllm] extra).",
+            "choices": ["transformers", "vllm"],
+        },
     )
     stop: list[str] | None = field(
-        default=None, metadata={"help": "Stop strings: a completion is cut at the first one (the stop string is dropped).", "cli": False}
+        default=None,
+        metadata={
+            "help": "Stop strings: a completion is cut at the first one (the stop string is dropped).",
+            "cli": False,
+        },
     )
 
 
-def generate(model, tokenizer, prompts: list[str], config: SamplingConfig | None = None, *, progress: bool = True) -> list[list[str]]:
+def generate(
+    model, tokenizer, prompts: list[str], config: SamplingConfig | None = None, *, progress: bool = True
+) -> list[list[str]]:
     """Generate ``config.n`` completions for each prompt.
 
     Returns one list of ``n`` completion strings per prompt, in the order of
@@ -71,13 +86,17 @@ def _cut_at_stop(text: str, stop: list[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def _generate_transformers(model, tokenizer, prompts: list[str], config: SamplingConfig, progress: bool) -> list[list[str]]:
+def _generate_transformers(
+    model, tokenizer, prompts: list[str], config: SamplingConfig, progress: bool
+) -> list[list[str]]:
     greedy = config.temperature == 0
     # Greedy decoding is deterministic: one sequence per prompt, copied n times.
     per_prompt = 1 if greedy else config.n
     gen_config = _generation_config(model, tokenizer, config, per_prompt)
     prompt_ids = encode_prompts(prompts, tokenizer) if prompts else []
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompt_ids[i]))  # longest first: padding is small, OOM shows early
+    order = sorted(
+        range(len(prompts)), key=lambda i: -len(prompt_ids[i])
+    )  # longest first: padding is small, OOM shows early
     results: list[list[str]] = [[] for _ in prompts]
     device = next(model.parameters()).device
     was_training = model.training

@@ -64,8 +64,16 @@ def example_losses(
     return out
 
 
-def completion_losses(model, tokenizer, prompts: list[str], completions: list[str], *, batch_size: int = 32,
-                      add_eos: bool = True, progress: bool = False) -> np.ndarray:
+def completion_losses(
+    model,
+    tokenizer,
+    prompts: list[str],
+    completions: list[str],
+    *,
+    batch_size: int = 32,
+    add_eos: bool = True,
+    progress: bool = False,
+) -> np.ndarray:
     """(N,) mean NLL per completion token of each ``completion`` after its ``prompt`` (EOS scored when ``add_eos``).
 
     The prompt is tokenized as training tokenizes it (:func:`sftlab.data.encode_prompts`, BOS once) and the

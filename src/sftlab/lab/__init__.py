@@ -28,7 +28,24 @@ from .tasks import (
 from .tokenizer import train_tokenizer
 
 __all__ = [
-    "LabConfig", "LabArtifacts", "build_lab", "ensure_lab", "lab_info", "lab_root", "default_cache_dir",
-    "default_eval_setup", "FAMILIES", "OPS", "SHIFTS", "SPLITS", "Family", "Problem", "make_problem",
-    "native_solution", "expert_solution", "make_record", "generate_splits", "train_tokenizer",
+    "LabConfig",
+    "LabArtifacts",
+    "build_lab",
+    "ensure_lab",
+    "lab_info",
+    "lab_root",
+    "default_cache_dir",
+    "default_eval_setup",
+    "FAMILIES",
+    "OPS",
+    "SHIFTS",
+    "SPLITS",
+    "Family",
+    "Problem",
+    "make_problem",
+    "native_solution",
+    "expert_solution",
+    "make_record",
+    "generate_splits",
+    "train_tokenizer",
 ]

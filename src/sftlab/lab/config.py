@@ -26,7 +26,9 @@ class LabConfig:
     pretrain_size: int = field(default=30000, metadata=_help("Problems in the 'pretrain' split (base families)."))
     train_size: int = field(default=2000, metadata=_help("Problems in the 'train' split (expert-style SFT data)."))
     test_id_size: int = field(default=400, metadata=_help("Problems in the in-domain test split 'test_id'."))
-    test_ood_size: int = field(default=400, metadata=_help("Problems in the out-of-distribution test split 'test_ood'."))
+    test_ood_size: int = field(
+        default=400, metadata=_help("Problems in the out-of-distribution test split 'test_ood'.")
+    )
     base_families: str = field(
         default="shopping,travel,savings,sharing",
         metadata=_help("Comma-separated families the base model is pretrained on (native style)."),
@@ -37,7 +39,9 @@ class LabConfig:
     )
     min_steps: int = field(default=2, metadata=_help("Fewest arithmetic steps in an in-domain problem."))
     max_steps: int = field(default=3, metadata=_help("Most arithmetic steps in an in-domain problem."))
-    operand_max: int = field(default=20, metadata=_help("Largest operand in an in-domain problem (operands start at 1)."))
+    operand_max: int = field(
+        default=20, metadata=_help("Largest operand in an in-domain problem (operands start at 1).")
+    )
     value_max: int = field(default=50, metadata=_help("Largest intermediate or final value in an in-domain problem."))
     ood_shifts: str = field(
         default="steps,wording,numbers",
@@ -63,13 +67,17 @@ class LabConfig:
     intermediate_size: int = field(default=344, metadata=_help("MLP width."))
     max_length: int = field(default=256, metadata=_help("Longest training sequence in tokens; longer ones are cut."))
     # -- pretraining ---------------------------------------------------------
-    pretrain_steps: int = field(default=1400, metadata=_help("Optimizer steps of pretraining (fixed, so builds are reproducible)."))
+    pretrain_steps: int = field(
+        default=1400, metadata=_help("Optimizer steps of pretraining (fixed, so builds are reproducible).")
+    )
     batch_size: int = field(default=16, metadata=_help("Sequences per pretraining step."))
     lr: float = field(default=3e-3, metadata=_help("Peak AdamW learning rate (cosine decay after warmup)."))
     warmup_steps: int = field(default=100, metadata=_help("Linear warmup steps."))
     weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay."))
     # -- base-model evaluation ----------------------------------------------
-    eval_size: int = field(default=400, metadata=_help("Problems per split scored for the base model's accuracy (0 skips it)."))
+    eval_size: int = field(
+        default=400, metadata=_help("Problems per split scored for the base model's accuracy (0 skips it).")
+    )
     max_new_tokens: int = field(default=160, metadata=_help("Generation limit when scoring the base model."))
 
     def __post_init__(self):
@@ -77,9 +85,13 @@ class LabConfig:
             if getattr(self, name) < 1:
                 raise SftlabError(f"lab config: field '{name}': must be at least 1, got {getattr(self, name)}")
         if not 1 <= self.min_steps <= self.max_steps:
-            raise SftlabError(f"lab config: field 'min_steps': need 1 <= min_steps <= max_steps, got {self.min_steps}, {self.max_steps}")
+            raise SftlabError(
+                f"lab config: field 'min_steps': need 1 <= min_steps <= max_steps, got {self.min_steps}, {self.max_steps}"
+            )
         if not 0.0 <= self.expert_prior_fraction <= 1.0:
-            raise SftlabError(f"lab config: field 'expert_prior_fraction': must be in [0, 1], got {self.expert_prior_fraction}")
+            raise SftlabError(
+                f"lab config: field 'expert_prior_fraction': must be in [0, 1], got {self.expert_prior_fraction}"
+            )
         if self.hidden_size % self.num_heads:
             raise SftlabError(f"lab config: field 'num_heads': must divide hidden_size {self.hidden_size}")
         from .tasks import FAMILIES, SHIFTS  # local import: tasks imports nothing from here
@@ -87,7 +99,9 @@ class LabConfig:
         for name in ("base_families", "new_families"):
             unknown = [f for f in _split(getattr(self, name)) if f not in FAMILIES]
             if unknown:
-                raise SftlabError(f"lab config: field '{name}': unknown family {unknown[0]!r} (known: {', '.join(FAMILIES)})")
+                raise SftlabError(
+                    f"lab config: field '{name}': unknown family {unknown[0]!r} (known: {', '.join(FAMILIES)})"
+                )
         if not self.base_list:
             raise SftlabError("lab config: field 'base_families': needs at least one family")
         bad = [s for s in self.shift_list if s not in SHIFTS]
@@ -123,9 +137,22 @@ class LabConfig:
         """A reduced lab for tests (about 15 s on 2 cores): small splits, a 2-layer
         32-wide model, 300 steps. It learns the native format, not the arithmetic."""
         values = dict(
-            pretrain_size=3000, train_size=200, test_id_size=100, test_ood_size=90, vocab_size=320,
-            hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_length=160,
-            pretrain_steps=300, batch_size=16, lr=1e-2, warmup_steps=20, eval_size=60, max_new_tokens=64,
+            pretrain_size=3000,
+            train_size=200,
+            test_id_size=100,
+            test_ood_size=90,
+            vocab_size=320,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=64,
+            max_length=160,
+            pretrain_steps=300,
+            batch_size=16,
+            lr=1e-2,
+            warmup_steps=20,
+            eval_size=60,
+            max_new_tokens=64,
         )
         values.update(overrides)
         return cls(**values)

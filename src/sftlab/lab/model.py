@@ -78,8 +78,14 @@ def lab_root(cfg: LabConfig | None = None, cache_dir: str | os.PathLike | None =
     return (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / cfg.key()
 
 
-def build_lab(cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | None = None, force: bool = False,
-              progress: bool = True, threads: int | None = None) -> LabArtifacts:
+def build_lab(
+    cfg: LabConfig | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+    threads: int | None = None,
+) -> LabArtifacts:
     """Build the lab for ``cfg`` (default config) unless it is cached; return its artifacts.
 
     ``threads``: torch threads for the build (default: the cores not busy with
@@ -107,8 +113,9 @@ def build_lab(cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | No
     return _load(root)
 
 
-def ensure_lab(cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | None = None,
-               progress: bool = True) -> LabArtifacts:
+def ensure_lab(
+    cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | None = None, progress: bool = True
+) -> LabArtifacts:
     """The lab for ``cfg``: loaded from the cache, built first if missing."""
     return build_lab(cfg, cache_dir=cache_dir, progress=progress)
 
@@ -123,10 +130,15 @@ def lab_info(cfg: LabConfig | None = None, *, cache_dir: str | os.PathLike | Non
         art = _load(root)
         info = dict(art.info)
         info["pretrain"] = {k: v for k, v in info["pretrain"].items() if k != "loss_curve"}
-        info["base_accuracy_detail"] = {s: {k: v for k, v in d.items() if k != "examples"}
-                                        for s, d in info.get("base_accuracy_detail", {}).items()}
-        out.update(model_dir=str(art.model_dir), data={k: str(v) for k, v in art.data.items()},
-                   info_file=str(root / INFO_FILE), **info)
+        info["base_accuracy_detail"] = {
+            s: {k: v for k, v in d.items() if k != "examples"} for s, d in info.get("base_accuracy_detail", {}).items()
+        }
+        out.update(
+            model_dir=str(art.model_dir),
+            data={k: str(v) for k, v in art.data.items()},
+            info_file=str(root / INFO_FILE),
+            **info,
+        )
     else:
         out["config"] = cfg.to_dict()
     return out
@@ -144,8 +156,7 @@ def default_eval_setup(cfg: LabConfig | None = None, *, cache_dir: str | os.Path
 def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:
     t0, load0 = time.time(), _loadavg()
     say = tqdm.write if progress else (lambda *_: None)
-    say(f"sftlab lab: building {cfg.key()} (seed {cfg.seed}); "
-        f"{torch.get_num_threads()} torch threads")
+    say(f"sftlab lab: building {cfg.key()} (seed {cfg.seed}); {torch.get_num_threads()} torch threads")
     splits = generate_splits(cfg)
     for split in SPLITS:
         atomic_write_jsonl(out / "data" / f"{split}.jsonl", splits[split])
@@ -161,24 +172,45 @@ def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:
     t_eval = time.time()
     accuracy, detail = _base_accuracy(model, tokenizer, splits, cfg, progress)
     info = {
-        "sftlab_version": __version__, "key": cfg.key(), "config": cfg.to_dict(),
+        "sftlab_version": __version__,
+        "key": cfg.key(),
+        "config": cfg.to_dict(),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "families": {"base": cfg.base_list, "train": cfg.train_families},
         "splits": {s: len(splits[s]) for s in SPLITS},
-        "model": {"architecture": "LlamaForCausalLM", "parameters": n_params, "vocab_size": len(tokenizer),
-                  "hidden_size": cfg.hidden_size, "layers": cfg.num_layers},
-        "pretrain": {"steps": cfg.pretrain_steps, "tokens": log["tokens"], "seconds": round(log["seconds"], 1),
-                     "tokens_per_second": round(log["tokens"] / max(log["seconds"], 1e-9)),
-                     "final_loss": log["loss"][-1][1], "loss_curve": log["loss"]},
-        "base_accuracy": accuracy, "base_accuracy_detail": detail,
-        "eval_seconds": round(time.time() - t_eval, 1), "build_seconds": round(time.time() - t0, 1),
-        "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                    "load_average_start": load0, "load_average_end": _loadavg(), "platform": platform.platform(),
-                    "torch": torch.__version__},
+        "model": {
+            "architecture": "LlamaForCausalLM",
+            "parameters": n_params,
+            "vocab_size": len(tokenizer),
+            "hidden_size": cfg.hidden_size,
+            "layers": cfg.num_layers,
+        },
+        "pretrain": {
+            "steps": cfg.pretrain_steps,
+            "tokens": log["tokens"],
+            "seconds": round(log["seconds"], 1),
+            "tokens_per_second": round(log["tokens"] / max(log["seconds"], 1e-9)),
+            "final_loss": log["loss"][-1][1],
+            "loss_curve": log["loss"],
+        },
+        "base_accuracy": accuracy,
+        "base_accuracy_detail": detail,
+        "eval_seconds": round(time.time() - t_eval, 1),
+        "build_seconds": round(time.time() - t0, 1),
+        "machine": {
+            "torch_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+            "load_average_start": load0,
+            "load_average_end": _loadavg(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
     }
     atomic_write_json(out / INFO_FILE, info)
-    say(f"sftlab lab: built in {info['build_seconds']:.0f} s; base accuracy "
-        + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))
+    say(
+        f"sftlab lab: built in {info['build_seconds']:.0f} s; base accuracy "
+        + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items())
+    )
 
 
 def _tokenizer(cfg: LabConfig, splits: dict, partial: Path):
@@ -218,11 +250,14 @@ def _base_accuracy(model, tokenizer, splits: dict, cfg: LabConfig, progress: boo
                 groups["by_shift"][r["shift"]].append(ok)
         accuracy[split] = _mean(correct)
         detail[split] = {
-            "n": len(records), "accuracy": accuracy[split],
+            "n": len(records),
+            "accuracy": accuracy[split],
             **{g: {k: _mean(v) for k, v in sorted(d.items())} for g, d in groups.items()},
             "native_style_share": _mean(["####" in c for c in completions]),
-            "examples": [{"question": r["question"], "completion": c, "answer": r["answer"], "correct": ok}
-                         for r, c, ok in list(zip(records, completions, correct))[:3]],
+            "examples": [
+                {"question": r["question"], "completion": c, "answer": r["answer"], "correct": ok}
+                for r, c, ok in list(zip(records, completions, correct))[:3]
+            ],
         }
     return accuracy, detail
 
@@ -234,8 +269,9 @@ def _load(root: Path) -> LabArtifacts:
     import json
 
     info = json.loads((root / INFO_FILE).read_text(encoding="utf-8"))
-    return LabArtifacts(root=root, model_dir=root / "model", data={s: root / "data" / f"{s}.jsonl" for s in SPLITS},
-                        info=info)
+    return LabArtifacts(
+        root=root, model_dir=root / "model", data={s: root / "data" / f"{s}.jsonl" for s in SPLITS}, info=info
+    )
 
 
 def _mean(values) -> float:

@@ -47,10 +47,17 @@ def encode(records, tokenizer, max_length: int) -> list[list[int]]:
 def make_model(cfg, tokenizer) -> LlamaForCausalLM:
     """A fresh Llama-architecture model sized by ``cfg``, initialized from ``cfg.seed``."""
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads,
-        max_position_embeddings=max(512, cfg.max_length), tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=max(512, cfg.max_length),
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(cfg.seed)
     return LlamaForCausalLM(config)
@@ -72,8 +79,8 @@ def batch_order(lengths: list[int], batch_size: int, steps: int, seed: int, grou
     g = torch.Generator().manual_seed(seed * 1_000_003 - 1)
     batches = []
     for start in range(0, len(order), group * batch_size):
-        chunk = sorted(order[start:start + group * batch_size], key=lambda i: lengths[i])
-        run = [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + group * batch_size], key=lambda i: lengths[i])
+        run = [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
         batches += [run[k] for k in torch.randperm(len(run), generator=g).tolist()]
     return batches
 
@@ -89,8 +96,15 @@ def collate(seqs: list[list[int]], pad_id: int) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str | Path | None = None,
-             progress: bool = True, save_every: int = 200) -> dict:
+def pretrain(
+    model,
+    sequences: list[list[int]],
+    cfg,
+    pad_id: int,
+    state_dir: str | Path | None = None,
+    progress: bool = True,
+    save_every: int = 200,
+) -> dict:
     """Train ``model`` in place for ``cfg.pretrain_steps`` steps; returns a log
     (loss every 10 steps, tokens, seconds). With ``state_dir``, the state is saved
     every ``save_every`` steps (a multiple of 10) and a saved state is resumed."""
@@ -139,6 +153,14 @@ def pretrain(model, sequences: list[list[int]], cfg, pad_id: int, state_dir: str
 def _save_state(path: Path, model, opt, sched, step: int, log: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "step": step, "log": log}, tmp)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "step": step,
+            "log": log,
+        },
+        tmp,
+    )
     tmp.replace(path)

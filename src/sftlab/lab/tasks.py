@@ -38,10 +38,30 @@ SHIFTS = ("steps", "wording", "numbers")
 OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 NAMES = [
-    ("Mia", "she"), ("Tom", "he"), ("Ana", "she"), ("Ben", "he"), ("Lea", "she"), ("Sam", "he"),
-    ("Ivy", "she"), ("Leo", "he"), ("Zoe", "she"), ("Max", "he"), ("Eva", "she"), ("Dan", "he"),
-    ("Nora", "she"), ("Omar", "he"), ("Rita", "she"), ("Hugo", "he"), ("Lucy", "she"), ("Ravi", "he"),
-    ("Maya", "she"), ("Noah", "he"), ("Iris", "she"), ("Yuki", "he"), ("Sofia", "she"), ("Ethan", "he"),
+    ("Mia", "she"),
+    ("Tom", "he"),
+    ("Ana", "she"),
+    ("Ben", "he"),
+    ("Lea", "she"),
+    ("Sam", "he"),
+    ("Ivy", "she"),
+    ("Leo", "he"),
+    ("Zoe", "she"),
+    ("Max", "he"),
+    ("Eva", "she"),
+    ("Dan", "he"),
+    ("Nora", "she"),
+    ("Omar", "he"),
+    ("Rita", "she"),
+    ("Hugo", "he"),
+    ("Lucy", "she"),
+    ("Ravi", "he"),
+    ("Maya", "she"),
+    ("Noah", "he"),
+    ("Iris", "she"),
+    ("Yuki", "he"),
+    ("Sofia", "she"),
+    ("Ethan", "he"),
 ]
 _POSS = {"she": "her", "he": "his"}
 _OBJ = {"she": "her", "he": "him"}
@@ -66,86 +86,160 @@ FAMILIES: dict[str, Family] = {
     for f in [
         Family(
             "shopping",
-            start=("{name} has {a} dollars.", "{name} goes to the market with {a} dollars.",
-                   "In {poss} wallet, {name} keeps {a} dollars."),
+            start=(
+                "{name} has {a} dollars.",
+                "{name} goes to the market with {a} dollars.",
+                "In {poss} wallet, {name} keeps {a} dollars.",
+            ),
             ops={
-                "add": ("{Pron} earns {b} dollars washing cars.", "A friend pays {obj} back {b} dollars.",
-                        "{Pron} finds {b} dollars in an old coat."),
-                "sub": ("{Pron} spends {b} dollars on {item}.", "{Pron} buys {item} for {b} dollars.",
-                        "Then {item} costs {obj} {b} dollars."),
-                "mul": ("{Pron} sells {poss} old games and now has {b} times as much money.",
-                        "{Poss} money grows to {b} times as much.", "A lucky bet makes {poss} money {b} times bigger."),
-                "div": ("{Pron} splits {poss} money into {b} equal parts and keeps one part.",
-                        "{Pron} shares the money so that there are {b} equal shares, and keeps one share.",
-                        "Only one of {b} equal parts of the money stays with {obj}."),
+                "add": (
+                    "{Pron} earns {b} dollars washing cars.",
+                    "A friend pays {obj} back {b} dollars.",
+                    "{Pron} finds {b} dollars in an old coat.",
+                ),
+                "sub": (
+                    "{Pron} spends {b} dollars on {item}.",
+                    "{Pron} buys {item} for {b} dollars.",
+                    "Then {item} costs {obj} {b} dollars.",
+                ),
+                "mul": (
+                    "{Pron} sells {poss} old games and now has {b} times as much money.",
+                    "{Poss} money grows to {b} times as much.",
+                    "A lucky bet makes {poss} money {b} times bigger.",
+                ),
+                "div": (
+                    "{Pron} splits {poss} money into {b} equal parts and keeps one part.",
+                    "{Pron} shares the money so that there are {b} equal shares, and keeps one share.",
+                    "Only one of {b} equal parts of the money stays with {obj}.",
+                ),
             },
-            ask=("How many dollars does {name} have now?", "How much money does {name} have at the end?",
-                 "What amount of money is left with {name}?"),
+            ask=(
+                "How many dollars does {name} have now?",
+                "How much money does {name} have at the end?",
+                "What amount of money is left with {name}?",
+            ),
             items=("a book", "lunch", "a toy", "a hat", "some fruit", "a ticket", "a pen", "a scarf"),
         ),
         Family(
             "travel",
-            start=("{name} drives {a} km in the morning.", "{name} starts a trip by riding {a} km.",
-                   "On the first leg, {name} covers {a} km."),
+            start=(
+                "{name} drives {a} km in the morning.",
+                "{name} starts a trip by riding {a} km.",
+                "On the first leg, {name} covers {a} km.",
+            ),
             ops={
-                "add": ("After lunch {pron} drives {b} km more.", "{Pron} adds another {b} km to the trip.",
-                        "The next leg takes {obj} {b} km farther."),
-                "sub": ("{Pron} turns back and drives {b} km toward home.", "A detour sends {obj} back {b} km.",
-                        "{Pron} returns {b} km to pick up a bag."),
-                "mul": ("By evening {pron} is {b} times as far from home.", "{Poss} distance from home becomes {b} times larger.",
-                        "The road sign says {pron} is now {b} times as far out."),
+                "add": (
+                    "After lunch {pron} drives {b} km more.",
+                    "{Pron} adds another {b} km to the trip.",
+                    "The next leg takes {obj} {b} km farther.",
+                ),
+                "sub": (
+                    "{Pron} turns back and drives {b} km toward home.",
+                    "A detour sends {obj} back {b} km.",
+                    "{Pron} returns {b} km to pick up a bag.",
+                ),
+                "mul": (
+                    "By evening {pron} is {b} times as far from home.",
+                    "{Poss} distance from home becomes {b} times larger.",
+                    "The road sign says {pron} is now {b} times as far out.",
+                ),
             },
-            ask=("How many km from home is {name} now?", "How far from home is {name} at the end?",
-                 "What is {name}'s distance from home in km?"),
+            ask=(
+                "How many km from home is {name} now?",
+                "How far from home is {name} at the end?",
+                "What is {name}'s distance from home in km?",
+            ),
         ),
         Family(
             "savings",
-            start=("{name} has {a} coins in a jar.", "{name}'s piggy bank holds {a} coins.",
-                   "There are {a} coins in {name}'s savings box."),
+            start=(
+                "{name} has {a} coins in a jar.",
+                "{name}'s piggy bank holds {a} coins.",
+                "There are {a} coins in {name}'s savings box.",
+            ),
             ops={
-                "add": ("{Pron} puts in {b} more coins.", "{Pron} saves {b} coins from {poss} allowance.",
-                        "Grandpa adds {b} coins to it."),
-                "sub": ("{Pron} takes out {b} coins for a snack.", "{Pron} gives {b} coins to {poss} brother.",
-                        "Then {b} coins pay for a game."),
-                "mul": ("{Poss} parents match the savings so the coins become {b} times as many.",
-                        "The bank rewards {obj}, making the coins {b} times as many.",
-                        "A bonus turns the savings into {b} times the amount."),
-                "div": ("{Pron} splits the coins into {b} equal piles and keeps one pile.",
-                        "{Pron} divides the coins equally among {b} jars and keeps one jar.",
-                        "Only one of {b} equal stacks of coins is kept."),
+                "add": (
+                    "{Pron} puts in {b} more coins.",
+                    "{Pron} saves {b} coins from {poss} allowance.",
+                    "Grandpa adds {b} coins to it.",
+                ),
+                "sub": (
+                    "{Pron} takes out {b} coins for a snack.",
+                    "{Pron} gives {b} coins to {poss} brother.",
+                    "Then {b} coins pay for a game.",
+                ),
+                "mul": (
+                    "{Poss} parents match the savings so the coins become {b} times as many.",
+                    "The bank rewards {obj}, making the coins {b} times as many.",
+                    "A bonus turns the savings into {b} times the amount.",
+                ),
+                "div": (
+                    "{Pron} splits the coins into {b} equal piles and keeps one pile.",
+                    "{Pron} divides the coins equally among {b} jars and keeps one jar.",
+                    "Only one of {b} equal stacks of coins is kept.",
+                ),
             },
-            ask=("How many coins does {name} have now?", "How many coins are left in the end?",
-                 "What is the number of coins {name} ends with?"),
+            ask=(
+                "How many coins does {name} have now?",
+                "How many coins are left in the end?",
+                "What is the number of coins {name} ends with?",
+            ),
         ),
         Family(
             "sharing",
-            start=("There are {a} cookies on a plate.", "{name} bakes {a} cookies.",
-                   "A box holds {a} cookies for {name}'s class."),
+            start=(
+                "There are {a} cookies on a plate.",
+                "{name} bakes {a} cookies.",
+                "A box holds {a} cookies for {name}'s class.",
+            ),
             ops={
-                "add": ("{name} adds {b} more cookies.", "Then {b} extra cookies are added.",
-                        "A neighbour brings {b} more cookies."),
+                "add": (
+                    "{name} adds {b} more cookies.",
+                    "Then {b} extra cookies are added.",
+                    "A neighbour brings {b} more cookies.",
+                ),
                 "sub": ("{b} cookies get eaten.", "{name} gives away {b} cookies.", "The dog steals {b} cookies."),
-                "mul": ("{name} bakes until there are {b} times as many cookies.",
-                        "The number of cookies grows to {b} times as many.", "A bigger batch gives {b} times the cookies."),
-                "div": ("They are shared equally among {b} children, and we follow one child's share.",
-                        "{name} splits them equally into {b} bags and takes one bag.",
-                        "Each of {b} friends gets an equal part; count one part."),
+                "mul": (
+                    "{name} bakes until there are {b} times as many cookies.",
+                    "The number of cookies grows to {b} times as many.",
+                    "A bigger batch gives {b} times the cookies.",
+                ),
+                "div": (
+                    "They are shared equally among {b} children, and we follow one child's share.",
+                    "{name} splits them equally into {b} bags and takes one bag.",
+                    "Each of {b} friends gets an equal part; count one part.",
+                ),
             },
-            ask=("How many cookies are there now?", "How many cookies does {name} end up with?",
-                 "What is the final number of cookies?"),
+            ask=(
+                "How many cookies are there now?",
+                "How many cookies does {name} end up with?",
+                "What is the final number of cookies?",
+            ),
         ),
         Family(
             "ages",
             start=("{name} is {a} years old.", "{name} has just turned {a}.", "{name}'s age is {a} years."),
             ops={
-                "add": ("{new} is {b} years older than {prev}.", "{new} was born {b} years before {prev}.",
-                        "{new}'s age is {prev}'s age plus {b}."),
-                "sub": ("{new} is {b} years younger than {prev}.", "{new} was born {b} years after {prev}.",
-                        "{new}'s age is {prev}'s age minus {b}."),
-                "mul": ("{new} is {b} times as old as {prev}.", "{new}'s age is {b} times {prev}'s age.",
-                        "Multiply {prev}'s age by {b} to get {new}'s age."),
-                "div": ("{prev} is {b} times as old as {new}.", "{prev}'s age is {b} times {new}'s age.",
-                        "{new}'s age is {prev}'s age divided by {b}."),
+                "add": (
+                    "{new} is {b} years older than {prev}.",
+                    "{new} was born {b} years before {prev}.",
+                    "{new}'s age is {prev}'s age plus {b}.",
+                ),
+                "sub": (
+                    "{new} is {b} years younger than {prev}.",
+                    "{new} was born {b} years after {prev}.",
+                    "{new}'s age is {prev}'s age minus {b}.",
+                ),
+                "mul": (
+                    "{new} is {b} times as old as {prev}.",
+                    "{new}'s age is {b} times {prev}'s age.",
+                    "Multiply {prev}'s age by {b} to get {new}'s age.",
+                ),
+                "div": (
+                    "{prev} is {b} times as old as {new}.",
+                    "{prev}'s age is {b} times {new}'s age.",
+                    "{new}'s age is {prev}'s age divided by {b}.",
+                ),
             },
             ask=("How old is {last}?", "What is {last}'s age?", "How many years old is {last}?"),
             people_chain=True,
@@ -164,7 +258,11 @@ _EXPERT_OPS = {
     "add": ("adding {b} to {a} gives {c}", "{b} more than {a} is {c}", "increasing {a} by {b} makes {c}"),
     "sub": ("taking {b} away from {a} leaves {c}", "{b} less than {a} is {c}", "decreasing {a} by {b} leaves {c}"),
     "mul": ("{b} times {a} is {c}", "multiplying {a} by {b} gives {c}", "{a} taken {b} times makes {c}"),
-    "div": ("dividing {a} by {b} gives {c}", "{a} split into {b} equal parts is {c} each", "{a} shared {b} ways gives {c}"),
+    "div": (
+        "dividing {a} by {b} gives {c}",
+        "{a} split into {b} equal parts is {c} each",
+        "{a} shared {b} ways gives {c}",
+    ),
 }
 _FIRST, _MIDDLE, _LAST = ("First, ", "To begin, "), ("Next, ", "Then ", "After that, "), ("Finally, ", "Last, ")
 
@@ -177,8 +275,9 @@ class Problem:
     answer: int
 
 
-def make_problem(rng: random.Random, family: str, n_steps: int, operand_max: int, value_max: int,
-                 held_out_wording: bool = False) -> Problem:
+def make_problem(
+    rng: random.Random, family: str, n_steps: int, operand_max: int, value_max: int, held_out_wording: bool = False
+) -> Problem:
     """One problem of ``family`` with ``n_steps`` operations, operands in
     [1, operand_max] and every value in [1, value_max]."""
     fam = FAMILIES[family]
@@ -188,8 +287,15 @@ def make_problem(rng: random.Random, family: str, n_steps: int, operand_max: int
 
     name, pron = rng.choice(NAMES)
     people = [n for n, _ in rng.sample(NAMES, k=min(len(NAMES), n_steps + 2)) if n != name][:n_steps]
-    slots = {"name": name, "pron": pron, "Pron": pron.capitalize(), "obj": _OBJ[pron], "poss": _POSS[pron],
-             "Poss": _POSS[pron].capitalize(), "last": people[-1] if fam.people_chain else name}
+    slots = {
+        "name": name,
+        "pron": pron,
+        "Pron": pron.capitalize(),
+        "obj": _OBJ[pron],
+        "poss": _POSS[pron],
+        "Poss": _POSS[pron].capitalize(),
+        "last": people[-1] if fam.people_chain else name,
+    }
     value = rng.randint(2, min(operand_max, value_max))
     sentences = [phrase(fam.start).format(a=value, **slots)]
     steps = []
@@ -250,8 +356,16 @@ def expert_solution(p: Problem, rng: random.Random) -> str:
 
 def make_record(p: Problem, rng: random.Random, *, style: str, split: str, idx: int, shift: str | None = None) -> dict:
     solution = native_solution(p) if style == "native" else expert_solution(p, rng)
-    rec = {"id": f"{split}-{idx:05d}", "question": p.question, "solution": solution, "answer": str(p.answer),
-           "family": p.family, "style": style, "split": split, "steps": len(p.steps)}
+    rec = {
+        "id": f"{split}-{idx:05d}",
+        "question": p.question,
+        "solution": solution,
+        "answer": str(p.answer),
+        "family": p.family,
+        "style": style,
+        "split": split,
+        "steps": len(p.steps),
+    }
     if shift is not None:
         rec["shift"] = shift
     return rec
@@ -272,8 +386,12 @@ def generate_splits(cfg) -> dict[str, list[dict]]:
 
 
 def _split_records(cfg, split: str, rng: random.Random, seen: set[str]) -> list[dict]:
-    n = {"pretrain": cfg.pretrain_size, "train": cfg.train_size,
-         "test_id": cfg.test_id_size, "test_ood": cfg.test_ood_size}[split]
+    n = {
+        "pretrain": cfg.pretrain_size,
+        "train": cfg.train_size,
+        "test_id": cfg.test_id_size,
+        "test_ood": cfg.test_ood_size,
+    }[split]
     families = cfg.base_list if split == "pretrain" else cfg.train_families
     expert_idx: set[int] = set()
     if split == "pretrain":
@@ -283,9 +401,17 @@ def _split_records(cfg, split: str, rng: random.Random, seen: set[str]) -> list[
         i = len(records)
         tries += 1
         if tries > 20 * n + 1000:
-            raise SftlabError(f"lab config: cannot draw {n} distinct '{split}' problems; widen operand_max/value_max or steps")
+            raise SftlabError(
+                f"lab config: cannot draw {n} distinct '{split}' problems; widen operand_max/value_max or steps"
+            )
         family = families[i % len(families)]
-        steps, hi, vmax, held_out, shift = rng.randint(cfg.min_steps, cfg.max_steps), cfg.operand_max, cfg.value_max, False, None
+        steps, hi, vmax, held_out, shift = (
+            rng.randint(cfg.min_steps, cfg.max_steps),
+            cfg.operand_max,
+            cfg.value_max,
+            False,
+            None,
+        )
         if split == "test_ood":
             shift = cfg.shift_list[(i // len(families)) % len(cfg.shift_list)]
             if shift == "steps":

@@ -35,8 +35,9 @@ class FusedObjectiveFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, objective, alpha, kl_coef, ref_hidden, ref_weight, ref_bias,
-                normalizer):
+    def forward(
+        ctx, hidden, weight, bias, targets, objective, alpha, kl_coef, ref_hidden, ref_weight, ref_bias, normalizer
+    ):
         n = hidden.shape[0]
         need_input_grad = ctx.needs_input_grad
         grad_hidden = torch.zeros_like(hidden) if need_input_grad[0] else None
@@ -102,8 +103,20 @@ class FusedObjectiveFunction(torch.autograd.Function):
         return gh, gw, gb, None, None, None, None, None, None, None, None
 
 
-def fused_objective_loss(hidden, weight, targets, objective, *, bias=None, alpha=1.0, kl_coef=0.0, ref_hidden=None,
-                         ref_weight=None, ref_bias=None, normalizer=None):
+def fused_objective_loss(
+    hidden,
+    weight,
+    targets,
+    objective,
+    *,
+    bias=None,
+    alpha=1.0,
+    kl_coef=0.0,
+    ref_hidden=None,
+    ref_weight=None,
+    ref_bias=None,
+    normalizer=None,
+):
     """Loss (scalar) and detached sums ``(nll, correct, entropy, kl)`` over the N scored tokens.
 
     ``normalizer`` defaults to N (the local mean); pass the global token count
@@ -113,6 +126,16 @@ def fused_objective_loss(hidden, weight, targets, objective, *, bias=None, alpha
         raise ValueError("objective 'asft' needs the reference model's hidden states")
     norm = hidden.shape[0] if normalizer is None else normalizer
     norm = max(float(norm.item() if torch.is_tensor(norm) else norm), 1.0)
-    return FusedObjectiveFunction.apply(hidden, weight, bias, targets, objective, alpha, kl_coef,
-                                        None if ref_hidden is None else ref_hidden.detach(),
-                                        None if ref_weight is None else ref_weight.detach(), ref_bias, norm)
+    return FusedObjectiveFunction.apply(
+        hidden,
+        weight,
+        bias,
+        targets,
+        objective,
+        alpha,
+        kl_coef,
+        None if ref_hidden is None else ref_hidden.detach(),
+        None if ref_weight is None else ref_weight.detach(),
+        ref_bias,
+        norm,
+    )

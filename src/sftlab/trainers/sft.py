@@ -30,15 +30,22 @@ class SFTLabConfig(SFTConfig):
 
     objective: str = field(
         default="nll",
-        metadata={"help": "Per-token objective: nll (plain SFT), dft (arXiv 2508.05629), power (-sg(p^alpha) log p), "
-                  "asft (DFT + KL anchor, arXiv 2509.23753).", "choices": list(OBJECTIVES)},
+        metadata={
+            "help": "Per-token objective: nll (plain SFT), dft (arXiv 2508.05629), power (-sg(p^alpha) log p), "
+            "asft (DFT + KL anchor, arXiv 2509.23753).",
+            "choices": list(OBJECTIVES),
+        },
     )
     alpha: float = field(default=1.0, metadata={"help": "Exponent of the 'power' objective (0 = nll, 1 = dft)."})
-    kl_coef: float = field(default=0.1, metadata={"help": "ASFT: weight lambda of the KL anchor (ASFT's scripts use 0.1)."})
+    kl_coef: float = field(
+        default=0.1, metadata={"help": "ASFT: weight lambda of the KL anchor (ASFT's scripts use 0.1)."}
+    )
     kl_direction: str = field(
         default="forward",
-        metadata={"help": "ASFT: 'forward' = KL(pi_ref || pi_theta), 'reverse' = KL(pi_theta || pi_ref).",
-                  "choices": list(KL_DIRECTIONS)},
+        metadata={
+            "help": "ASFT: 'forward' = KL(pi_ref || pi_theta), 'reverse' = KL(pi_theta || pi_ref).",
+            "choices": list(KL_DIRECTIONS),
+        },
     )
 
     # TRL's default (None) ignores a pre-tokenized data set's completion_mask and trains on the prompt too.
@@ -48,9 +55,12 @@ class SFTLabConfig(SFTConfig):
 
     fused_loss: str = field(
         default="auto",
-        metadata={"help": "LM head + loss without full logits: 'trl' = TRL's fused head (tiles recomputed in "
-                  "backward; any device), 'cpu' = sftlab's single-process CPU path (gradients formed in forward), "
-                  "'auto' = cpu where it applies, else trl.", "choices": ["auto", "trl", "cpu"]},
+        metadata={
+            "help": "LM head + loss without full logits: 'trl' = TRL's fused head (tiles recomputed in "
+            "backward; any device), 'cpu' = sftlab's single-process CPU path (gradients formed in forward), "
+            "'auto' = cpu where it applies, else trl.",
+            "choices": ["auto", "trl", "cpu"],
+        },
     )
 
     def __post_init__(self):
@@ -144,15 +154,21 @@ class SFTLabTrainer(SFTTrainer):
             ref_hidden = self._ref_hidden_states(inputs)[:, :-1][mask]  # (N, H_ref)
             head, ref_head = policy.get_output_embeddings(), self._ref_head(policy)
             kl_valid = chunked_kl(
-                hidden.to(head.weight.dtype), _full(head.weight), ref_hidden.to(ref_head.weight.dtype),
-                _full(ref_head.weight), bias=_full(head.bias), ref_bias=_full(ref_head.bias),
+                hidden.to(head.weight.dtype),
+                _full(head.weight),
+                ref_hidden.to(ref_head.weight.dtype),
+                _full(ref_head.weight),
+                bias=_full(head.bias),
+                ref_bias=_full(ref_head.bias),
                 direction=args.kl_direction,
             )
             kl = outputs.log_probs.new_zeros(mask.shape).masked_scatter(mask, kl_valid.to(outputs.log_probs.dtype))
         per_token = per_token_loss(args.objective, outputs.log_probs, alpha=args.alpha, kl=kl, kl_coef=args.kl_coef)
         loss = aggregate(per_token, mask, num_items_in_batch)
         sums = {
-            "n": mask.sum(), "nll": (-outputs.log_probs.detach()).sum(), "correct": outputs.is_top1.sum(),
+            "n": mask.sum(),
+            "nll": (-outputs.log_probs.detach()).sum(),
+            "correct": outputs.is_top1.sum(),
             "entropy": None if outputs.entropy is None else outputs.entropy.detach().sum(),
             "kl": None if kl is None else kl.detach().sum(),
         }
@@ -171,13 +187,25 @@ class SFTLabTrainer(SFTTrainer):
             ref_hidden = self._ref_hidden_states(inputs)[:, :-1][mask]
             ref_head = self._ref_head(policy)
         loss, stats = fused_objective_loss(
-            hidden[mask], head.weight, targets[mask], args.objective, bias=head.bias, alpha=args.alpha,
-            kl_coef=args.kl_coef, ref_hidden=ref_hidden, ref_weight=None if ref_head is None else ref_head.weight,
+            hidden[mask],
+            head.weight,
+            targets[mask],
+            args.objective,
+            bias=head.bias,
+            alpha=args.alpha,
+            kl_coef=args.kl_coef,
+            ref_hidden=ref_hidden,
+            ref_weight=None if ref_head is None else ref_head.weight,
             ref_bias=None if ref_head is None else ref_head.bias,
             normalizer=mask.sum() if num_items_in_batch is None else num_items_in_batch,
         )
-        sums = {"n": mask.sum(), "nll": stats[0], "correct": stats[1], "entropy": stats[2],
-                "kl": stats[3] if args.objective == "asft" else None}
+        sums = {
+            "n": mask.sum(),
+            "nll": stats[0],
+            "correct": stats[1],
+            "entropy": stats[2],
+            "kl": stats[3] if args.objective == "asft" else None,
+        }
         return loss, sums
 
     def _use_cpu_path(self, policy) -> bool:
@@ -201,7 +229,9 @@ class SFTLabTrainer(SFTTrainer):
         from peft import PeftModel, PromptLearningConfig
 
         wrapped = self.accelerator.unwrap_model(self.model)
-        if isinstance(wrapped, PeftModel) and any(isinstance(c, PromptLearningConfig) for c in wrapped.peft_config.values()):
+        if isinstance(wrapped, PeftModel) and any(
+            isinstance(c, PromptLearningConfig) for c in wrapped.peft_config.values()
+        ):
             reasons.append("prompt-learning adapters (virtual tokens live in PeftModel.forward)")
         if reasons and choice == "cpu":
             raise ValueError(f"fused_loss='cpu' does not apply here: {', '.join(reasons)}")
@@ -227,7 +257,13 @@ class SFTLabTrainer(SFTTrainer):
         m["num_tokens"] = [self._total_train_tokens]
 
 
-SCALED_LOGIT_ATTRS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
+SCALED_LOGIT_ATTRS = (
+    "final_logit_softcapping",
+    "logit_scale",
+    "output_multiplier",
+    "lm_head_multiplier",
+    "logits_scaling",
+)
 
 
 def has_scaled_logits(model_config) -> bool:
@@ -248,5 +284,3 @@ def _full(t):
     if t is None:
         return None
     return t.full_tensor() if isinstance(t, DTensor) else t
-
-

@@ -41,7 +41,9 @@ _HEADING = re.compile(
     r"explanation|problem|approach|method|analysis|check|result|calculation|setup|understanding|reasoning|plan|note)s?\b"
 )
 # Text allowed between two boxes of one multi-part answer.
-_BOX_JOINER = re.compile(r"[\s$,;.]*(?:(?:,?\s*(?:and|or)|\\text\{\s*(?:and|or|,)\s*\}|\\quad|&)[\s$,;.]*)?", re.IGNORECASE)
+_BOX_JOINER = re.compile(
+    r"[\s$,;.]*(?:(?:,?\s*(?:and|or)|\\text\{\s*(?:and|or|,)\s*\}|\\quad|&)[\s$,;.]*)?", re.IGNORECASE
+)
 # The fallback looks at the end of the completion only: the final answer is there, and the window bounds the work.
 FALLBACK_WINDOW = 2000
 # A completion of at most this many words, with nothing else to extract, is read as the answer itself (lenient only).
@@ -211,7 +213,9 @@ def _match_string(m: re.Match) -> str | None:
         return (answer + "%") if answer and percent and len(parts) == 1 else answer or None
     if "expr" in groups:
         return _clean(groups["expr"])
-    number = "".join(groups.get(k, "") for k in ("integer1", "decimal1", "integer2", "decimal2", "decimal3", "integer3"))
+    number = "".join(
+        groups.get(k, "") for k in ("integer1", "decimal1", "integer2", "decimal2", "decimal3", "integer3")
+    )
     if number:
         return number + ("%" if groups.get("percent") else "")
     return None

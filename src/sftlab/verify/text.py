@@ -14,7 +14,9 @@ from fractions import Fraction
 
 # ---------------------------------------------------------------- normalization
 
-_TEXT_CMD = re.compile(r"\\(?:text(?:bf|it|rm|normal|sf|tt)?|mathrm|mathbf|mathit|mathsf|mbox|operatorname|emph)\s*\{([^{}]*)\}")
+_TEXT_CMD = re.compile(
+    r"\\(?:text(?:bf|it|rm|normal|sf|tt)?|mathrm|mathbf|mathit|mathsf|mbox|operatorname|emph)\s*\{([^{}]*)\}"
+)
 _SPACING = re.compile(r"\\(?:[,;:!> ]|quad|qquad|displaystyle|left|right|big|Big|bigg|Bigg)(?![A-Za-z])")
 _GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:(?:,|\\,|\{,\}|\\ | |\u2009|\u202f)\d{3})+(?:\.\d+)?")
 _GROUP_SEP = re.compile(r",|\\,|\{,\}|\\ | |\u2009|\u202f")
@@ -66,24 +68,104 @@ def unwrap_text(s: str) -> str:
 
 # Words that are mathematics, not prose: an answer made of these and symbols is not a text answer.
 MATH_WORDS = frozenset(
-    ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "lg", "exp", "lim", "max", "min", "gcd", "lcm", "mod", "pi", "infty", "inf", "sqrt", "det", "deg", "dx", "dy", "dz", "dt", "and", "or"]
+    [
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "log",
+        "ln",
+        "lg",
+        "exp",
+        "lim",
+        "max",
+        "min",
+        "gcd",
+        "lcm",
+        "mod",
+        "pi",
+        "infty",
+        "inf",
+        "sqrt",
+        "det",
+        "deg",
+        "dx",
+        "dy",
+        "dz",
+        "dt",
+        "and",
+        "or",
+    ]
 )
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
-)}
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
 _CURRENCY = re.compile(r"^(?:\\?\$|€|£|¥|₹|usd|eur|gbp|rs\.?)\s*", re.IGNORECASE)
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree)\s*$")
 _PERCENT = re.compile(r"\s*(?:\\?%|percent)$", re.IGNORECASE)
 # A unit after a number: words of two letters or more (``18 apples``, ``3 km/h``, ``5 square feet``, ``12 cm^2``).
 _UNIT = re.compile(r"\s+([A-Za-z]{2,}(?:[ /-][A-Za-z]{2,})*(?:\^\{?[23]\}?)?)$")
-_NON_UNITS = frozenset({"pi", "and", "or", "times", "plus", "minus", "over", "divided", "squared", "cubed", "sqrt", "to", "of", "mod", "percent"})
+_NON_UNITS = frozenset(
+    {
+        "pi",
+        "and",
+        "or",
+        "times",
+        "plus",
+        "minus",
+        "over",
+        "divided",
+        "squared",
+        "cubed",
+        "sqrt",
+        "to",
+        "of",
+        "mod",
+        "percent",
+    }
+)
 
 _DECIMAL = r"-?(?:\d+\.?\d*|\.\d+)"
 _PLAIN = re.compile(rf"({_DECIMAL})(?:[eE]([+-]?\d{{1,4}}))?")
 _TIMES_TEN = re.compile(rf"({_DECIMAL})\s*(?:\\times|\\cdot|×|\*|x)\s*10\s*\^\s*\{{?\s*([+-]?\d{{1,4}})\s*\}}?")
 _SLASH = re.compile(r"(-?\d+)\s*/\s*(\d+)")
 _FRAC = re.compile(r"(-?)\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))")
-_MIXED = re.compile(r"(-?)(\d+)\s+(\d+)\s*/\s*(\d+)|(-?)(\d+)\s*\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))")
+_MIXED = re.compile(
+    r"(-?)(\d+)\s+(\d+)\s*/\s*(\d+)|(-?)(\d+)\s*\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))"
+)
 
 
 @dataclass(frozen=True)

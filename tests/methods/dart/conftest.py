@@ -19,10 +19,13 @@ PAIRS = [(a, 7 - a) for a in range(1, 7)] * 2  # every answer is 7: a tiny mappe
 
 
 def record(i: int, a: int, b: int) -> dict:
-    return {"id": f"r{i}", "question": f"Tom has {a} apples and buys {b} more. How many apples?",
-            "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.", "answer": str(a + b),
-            "family": "shopping"}
-
+    return {
+        "id": f"r{i}",
+        "question": f"Tom has {a} apples and buys {b} more. How many apples?",
+        "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.",
+        "answer": str(a + b),
+        "family": "shopping",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +50,10 @@ def target_dir(tmp_path_factory, tiny_tokenizer):
     """A tiny target trained a little on native-style solutions."""
     from tiny import make_model
 
-    texts = [f"Question: {r['question']}\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
-             for r, (a, b) in zip([record(i, a, b) for i, (a, b) in enumerate(PAIRS)], PAIRS)]
+    texts = [
+        f"Question: {r['question']}\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
+        for r, (a, b) in zip([record(i, a, b) for i, (a, b) in enumerate(PAIRS)], PAIRS)
+    ]
     with one_thread():
         model = _fit(make_model(len(tiny_tokenizer), seed=1), tiny_tokenizer, texts, steps=60)
     out = tmp_path_factory.mktemp("target")
@@ -62,8 +67,10 @@ def mapper_dir(tmp_path_factory, tiny_tokenizer, records):
     """A tiny mapper that has learned roughly to restate: mapper prompt -> native solution."""
     from tiny import make_model
 
-    texts = [mapper_prompt(r["question"], r["solution"]) + f" {a}+{b}={a + b}; #### {a + b}</s>"
-             for r, (a, b) in zip(records, PAIRS)]
+    texts = [
+        mapper_prompt(r["question"], r["solution"]) + f" {a}+{b}={a + b}; #### {a + b}</s>"
+        for r, (a, b) in zip(records, PAIRS)
+    ]
     with one_thread():
         model = _fit(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, texts, steps=60)
     out = tmp_path_factory.mktemp("mapper")

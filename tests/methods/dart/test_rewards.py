@@ -26,8 +26,10 @@ from sftlab.methods.dart.rewards import (
 )
 
 QUESTION = "Mia has 12 dollars. She earns 7 dollars washing cars. Her money grows to 2 times as much. How many dollars does Mia have now?"
-EXPERT = ("Let us work through the problem one step at a time. First, adding 7 to 12 gives 19. "
-          "Finally, 2 times 19 is 38. The answer is 38.")
+EXPERT = (
+    "Let us work through the problem one step at a time. First, adding 7 to 12 gives 19. "
+    "Finally, 2 times 19 is 38. The answer is 38."
+)
 NATIVE = "12+7=19; 19*2=38; #### 38"
 ANSWER = "38"
 TEMPLATE = "Question: {question}\nReference solution: {solution}\nRewritten solution:"
@@ -64,7 +66,9 @@ def test_wrong_answer_is_gated_below_every_correct_rewrite():
     wrong = score("12+7=19; 19*2=39; #### 39", lp_rewrite=-0.1, lp_original=-3.0)
     assert wrong["correct"] == 0.0
     assert wrong["total"] == gate_reward(cfg) == pytest.approx(-(2.0 + 5.0) - 1.0)
-    worst_correct = total_reward({"alignment": -cfg.alignment_clip, "correct": 1.0, **dict.fromkeys(PENALTIES, 1.0)}, cfg)
+    worst_correct = total_reward(
+        {"alignment": -cfg.alignment_clip, "correct": 1.0, **dict.fromkeys(PENALTIES, 1.0)}, cfg
+    )
     assert wrong["total"] < worst_correct
     assert score("no final answer here")["total"] == gate_reward(cfg)
 
@@ -149,8 +153,11 @@ def test_native_rewrite_beats_original_under_a_native_trained_target(tiny_tokeni
 
     torch.manual_seed(0)
     model = make_model(len(tiny_tokenizer), seed=1)
-    texts = [f"Question: Tom has {a} apples and buys {b} more.\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
-             for a in range(2, 9) for b in range(1, 4)]
+    texts = [
+        f"Question: Tom has {a} apples and buys {b} more.\nSolution: {a}+{b}={a + b}; #### {a + b}</s>"
+        for a in range(2, 9)
+        for b in range(1, 4)
+    ]
     batch = tiny_tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -163,6 +170,8 @@ def test_native_rewrite_beats_original_under_a_native_trained_target(tiny_tokeni
     q = "Tom has 5 apples and buys 2 more. How many apples?"
     native, expert = "5+2=7; #### 7", "First, adding 2 to 5 gives 7. The answer is 7."
     lp = scorer.logprobs([q, q], [native, expert])
-    s = score_rewrites([native, expert], [q, q], [expert, expert], ["7", "7"], lp, [lp[1], lp[1]], RewardConfig(), SCAFFOLD)
+    s = score_rewrites(
+        [native, expert], [q, q], [expert, expert], ["7", "7"], lp, [lp[1], lp[1]], RewardConfig(), SCAFFOLD
+    )
     assert s[0]["alignment"] > 0.5
     assert s[0]["total"] > s[1]["total"] == pytest.approx(0.0)

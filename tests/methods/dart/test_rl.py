@@ -27,12 +27,26 @@ def test_grpo_updates_the_mapper_and_logs_every_term(tmp_path, records, target_d
     target, tok = load_model_and_tokenizer(str(target_dir))
     scorer = TargetScorer(target, tok)
     lp0 = scorer.logprobs([r["question"] for r in records], [r["solution"] for r in records])
-    dataset = Dataset.from_list([{**r, "prompt": mapper_prompt(r["question"], r["solution"]), "lp_original": float(lp)}
-                                 for r, lp in zip(records, lp0)])
+    dataset = Dataset.from_list(
+        [
+            {**r, "prompt": mapper_prompt(r["question"], r["solution"]), "lp_original": float(lp)}
+            for r, lp in zip(records, lp0)
+        ]
+    )
     mapper, mapper_tok = load_model_and_tokenizer(str(mapper_dir))
     target_before, mapper_before = _params(target), _params(mapper)
-    args = grpo_args(tmp_path / "rl", steps=2, group_size=4, prompts_per_step=2, learning_rate=1e-3, beta=0.04,
-                     temperature=1.0, max_completion_length=12, seed=0, progress=False)
+    args = grpo_args(
+        tmp_path / "rl",
+        steps=2,
+        group_size=4,
+        prompts_per_step=2,
+        learning_rate=1e-3,
+        beta=0.04,
+        temperature=1.0,
+        max_completion_length=12,
+        seed=0,
+        progress=False,
+    )
     reward = DartReward(scorer, RewardConfig(), scaffold_for(DEFAULT_MAPPER_TEMPLATE))
     summary = run_grpo(mapper, mapper_tok, dataset, [reward], args, tmp_path / "mapper")
 
@@ -66,8 +80,16 @@ def test_dart_reward_matches_score_rewrites(records, target_dir):
         log_metric=lambda k, v: logged.__setitem__(k, v),
     )  # fmt: skip
     lp = scorer.logprobs([r["question"] for r in rs], [c.strip() for c in completions])
-    expected = score_rewrites([c.strip() for c in completions], [r["question"] for r in rs],
-                              [r["solution"] for r in rs], [r["answer"] for r in rs], lp, [-3.0] * 3, cfg, scaffold)
+    expected = score_rewrites(
+        [c.strip() for c in completions],
+        [r["question"] for r in rs],
+        [r["solution"] for r in rs],
+        [r["answer"] for r in rs],
+        lp,
+        [-3.0] * 3,
+        cfg,
+        scaffold,
+    )
     assert totals == pytest.approx([e["total"] for e in expected])
     assert logged["dart/correct"] == pytest.approx(1 / 3)  # "8" is wrong; a bare "7" states no final answer
     assert set(f"dart/{t}" for t in TERMS) <= set(logged)
@@ -79,8 +101,18 @@ def test_direct_rl_updates_the_target(tmp_path, records, target_dir):
     model, tok = load_model_and_tokenizer(str(target_dir))
     before = _params(model)
     dataset = Dataset.from_list([{"prompt": render_prompt(r["question"]), "answer": r["answer"]} for r in records])
-    args = grpo_args(tmp_path / "rl", steps=1, group_size=4, prompts_per_step=2, learning_rate=1e-3, beta=0.0,
-                     temperature=1.0, max_completion_length=12, seed=0, progress=False)
+    args = grpo_args(
+        tmp_path / "rl",
+        steps=1,
+        group_size=4,
+        prompts_per_step=2,
+        learning_rate=1e-3,
+        beta=0.0,
+        temperature=1.0,
+        max_completion_length=12,
+        seed=0,
+        progress=False,
+    )
     summary = run_grpo(model, tok, dataset, [CorrectnessReward()], args, tmp_path / "policy")
     assert summary["steps"] == 1
     assert "rewards/correct/mean" in summary["log_history"][0]
@@ -92,16 +124,21 @@ def test_direct_rl_updates_the_target(tmp_path, records, target_dir):
 
 
 def test_rl_curve_reads_the_signal_keys():
-    history = [{"step": 1, "reward": 0.25, "kl": 0.0, "frac_reward_zero_std": 0.75, "entropy": 0.3},
-               {"step": 2, "reward": 0.5, "kl": 0.01, "frac_reward_zero_std": 0.5, "entropy": 0.2},
-               {"step": 2, "train_runtime": 1.0}]
+    history = [
+        {"step": 1, "reward": 0.25, "kl": 0.0, "frac_reward_zero_std": 0.75, "entropy": 0.3},
+        {"step": 2, "reward": 0.5, "kl": 0.01, "frac_reward_zero_std": 0.5, "entropy": 0.2},
+        {"step": 2, "train_runtime": 1.0},
+    ]
     curve = rl_curve(history)
     assert curve["step"] == [1, 2] and curve["reward"] == [0.25, 0.5]
     assert curve["frac_reward_zero_std"] == [0.75, 0.5] and curve["entropy"] == [0.3, 0.2]
 
 
 def test_correctness_reward():
-    assert CorrectnessReward()(prompts=["", ""], completions=["3+4=7; #### 7", "#### 8"], answer=["7", "7"]) == [1.0, 0.0]
+    assert CorrectnessReward()(prompts=["", ""], completions=["3+4=7; #### 7", "#### 8"], answer=["7", "7"]) == [
+        1.0,
+        0.0,
+    ]
 
 
 def test_conversational_prompts_and_completions(tiny_tokenizer):
@@ -115,4 +152,6 @@ def test_conversational_prompts_and_completions(tiny_tokenizer):
 
     assert grpo_prompt("Q: 1+1", Chat()) == [{"role": "user", "content": "Q: 1+1"}]
     assert completion_str([{"role": "assistant", "content": "#### 2"}]) == "#### 2"
-    assert CorrectnessReward()(prompts=[[]], completions=[[{"role": "assistant", "content": "#### 2"}]], answer=["2"]) == [1.0]
+    assert CorrectnessReward()(
+        prompts=[[]], completions=[[{"role": "assistant", "content": "#### 2"}]], answer=["2"]
+    ) == [1.0]

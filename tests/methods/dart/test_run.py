@@ -20,8 +20,9 @@ def _cfg(cls, tmp_path, data_file, target_dir, mapper_dir, **kw):
     return cls(**values)
 
 
-def test_run_adapt_trains_the_mapper_then_synthesizes_and_resumes(tmp_path, monkeypatch, data_file, records,
-                                                                   target_dir, mapper_dir):
+def test_run_adapt_trains_the_mapper_then_synthesizes_and_resumes(
+    tmp_path, monkeypatch, data_file, records, target_dir, mapper_dir
+):
     cfg = _cfg(AdaptConfig, tmp_path, data_file, target_dir, mapper_dir)
     summary = run_adapt(cfg)
     out = tmp_path / "out"
@@ -48,8 +49,18 @@ def test_rl_steps_zero_uses_the_mapper_as_is(tmp_path, data_file, target_dir, ma
 
 
 def test_run_dart_fine_tunes_the_target_on_the_adapted_data(tmp_path, data_file, target_dir, mapper_dir):
-    cfg = _cfg(DartConfig, tmp_path, data_file, target_dir, mapper_dir, rl_steps=1, train_max_steps=2,
-               train_batch_size=4, train_learning_rate=1e-3, objective="dft")
+    cfg = _cfg(
+        DartConfig,
+        tmp_path,
+        data_file,
+        target_dir,
+        mapper_dir,
+        rl_steps=1,
+        train_max_steps=2,
+        train_batch_size=4,
+        train_learning_rate=1e-3,
+        objective="dft",
+    )
     result = run_dart(cfg)
     out = tmp_path / "out"
     assert result["adapt"]["data"] == str(out / "adapt" / "adapted.jsonl")

@@ -25,8 +25,13 @@ class Interrupted(Exception):
 
 
 def terms(total, correct=1.0, alignment=0.5, lp=-1.0, **penalties):
-    return {"total": total, "correct": correct, "alignment": alignment, "lp_rewrite": lp,
-            **{p: penalties.get(p, 0.0) for p in PENALTIES}}
+    return {
+        "total": total,
+        "correct": correct,
+        "alignment": alignment,
+        "lp_rewrite": lp,
+        **{p: penalties.get(p, 0.0) for p in PENALTIES},
+    }
 
 
 def test_reward_rule_keeps_the_best_and_falls_back_with_a_reason():
@@ -65,7 +70,9 @@ def test_output_schema_provenance_and_manifest(tmp_path, records, make_record, t
     assert [r["id"] for r in rows] == [r["id"] for r in records]
     for row, rec in zip(rows, records):
         d = row["dart"]
-        assert {k: row[k] for k in ("question", "answer", "family")} == {k: rec[k] for k in ("question", "answer", "family")}
+        assert {k: row[k] for k in ("question", "answer", "family")} == {
+            k: rec[k] for k in ("question", "answer", "family")
+        }
         assert "_row" not in row and d["original"] == rec["solution"] and d["candidates"] == 2
         assert row["solution"] == (rec["solution"] if d["fallback"] else d["rewrite"])
         assert d["fallback"] == (d["reason"] is not None)
@@ -94,8 +101,9 @@ def test_summary_recomputes_verification():
     assert s["fallback_reasons"] == {"gate": 1}
 
 
-def test_interrupted_synthesis_resumes_without_lost_or_duplicated_rows(tmp_path, monkeypatch, records, target_dir,
-                                                                       mapper_dir):
+def test_interrupted_synthesis_resumes_without_lost_or_duplicated_rows(
+    tmp_path, monkeypatch, records, target_dir, mapper_dir
+):
     cfg, source, scorer = _setup(target_dir, mapper_dir, shard_size=4)  # 12 records: 3 shards
     synthesize(records, [source], scorer, cfg, tmp_path / "whole", scaffold=SCAFFOLD, progress=False)
 
@@ -134,6 +142,8 @@ def test_shards_from_other_settings_are_refused(tmp_path, records, target_dir, m
 def test_manifest_rates_survive_a_resume(tmp_path, records, target_dir, mapper_dir):
     cfg, source, scorer = _setup(target_dir, mapper_dir, shard_size=6)
     first = synthesize(records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False)
-    again = synthesize(records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False)  # all shards on disk
+    again = synthesize(
+        records, [source], scorer, cfg, tmp_path, scaffold=SCAFFOLD, progress=False
+    )  # all shards on disk
     assert first["candidates_generated"] == again["candidates_generated"] == 2 * len(records)
     assert again["synthesis_seconds"] == first["synthesis_seconds"] > 0

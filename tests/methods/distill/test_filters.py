@@ -133,7 +133,11 @@ class Recorder(Filter):
 
 
 def test_chain_runs_cheapest_first_and_counts():
-    expensive, cheap, middle = Recorder("expensive", 9.0, "x"), Recorder("cheap", 0.1, "c"), Recorder("middle", 1.0, "m")
+    expensive, cheap, middle = (
+        Recorder("expensive", 9.0, "x"),
+        Recorder("cheap", 0.1, "c"),
+        Recorder("middle", 1.0, "m"),
+    )
     chain = FilterChain([expensive, cheap, middle])
     assert [f.name for f in chain.filters] == ["cheap", "middle", "expensive"]
     items = cands("ok1", "c", "m", "x", "cm", "ok2", "mx")
@@ -182,7 +186,9 @@ def test_perplexity_matches_masked_model_loss(tiny_tokenizer, tiny_model):
     items = [Candidate(p, c) for p, c in pairs[:2]]
     threshold = sum(got[:2]) / 2
     expected = [g <= threshold for g in got[:2]]
-    assert PerplexityFilter(tiny_model, tiny_tokenizer, PerplexityConfig(max_perplexity=threshold)).keep(items) == expected
+    assert (
+        PerplexityFilter(tiny_model, tiny_tokenizer, PerplexityConfig(max_perplexity=threshold)).keep(items) == expected
+    )
 
 
 def _full_logits_perplexities(model, tokenizer, pairs):

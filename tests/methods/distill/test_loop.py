@@ -13,8 +13,14 @@ from sftlab.methods.distill import loop
 from sftlab.methods.distill.loop import DistillConfig, _mix_original, resolve, run_distill
 
 PROMPTS = [
-    {"prompt": "Question: Tom has 3 apples and buys 4 more. How many apples?\nSolution:", "completion": " 3+4=7; #### 7"},
-    {"prompt": "Question: A box holds 12 pens; 5 are taken. How many remain?\nSolution:", "completion": " 12-5=7; #### 7"},
+    {
+        "prompt": "Question: Tom has 3 apples and buys 4 more. How many apples?\nSolution:",
+        "completion": " 3+4=7; #### 7",
+    },
+    {
+        "prompt": "Question: A box holds 12 pens; 5 are taken. How many remain?\nSolution:",
+        "completion": " 12-5=7; #### 7",
+    },
     {"prompt": "Question: She walks 6 km each day for 3 days. How far?\nSolution:", "completion": " 6*3=18; #### 18"},
     {"prompt": "Question: What is 2 plus 3?\nSolution:", "completion": " 2+3=5; #### 5"},
 ]

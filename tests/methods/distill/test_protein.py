@@ -97,8 +97,12 @@ def test_pack_chain_cheapest_first():
 
 def test_pack_filters_by_name():
     built = build_filters(
-        ["met_start", "alphabet", {"name": "conserved", "reference": REF, "position": 20, "residue": "K"},
-         "novelty:metric=alignment:max_identity=0.95"],
+        [
+            "met_start",
+            "alphabet",
+            {"name": "conserved", "reference": REF, "position": 20, "residue": "K"},
+            "novelty:metric=alignment:max_identity=0.95",
+        ],
         FilterContext(reference_texts=[REF]),
     )
     assert [f.name for f in built] == ["met_start", "alphabet", "conserved", "novelty"]

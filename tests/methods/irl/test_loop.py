@@ -58,7 +58,9 @@ def test_irft_generates_once_per_chunk_trains_and_logs(tiny_dir, data_file, tmp_
     assert [m["iteration"] for m in its] == [1, 2, 3] and all(m["steps"] == 2 for m in its)
     for m in its:
         # a share of the iteration's 3 pairs (a count of pairs ranked right), not any number in [0, 1]
-        assert m["n_pairs"] == 3 and m["reward_accuracy"] * 3 == pytest.approx(round(m["reward_accuracy"] * 3), abs=1e-6)
+        assert m["n_pairs"] == 3 and m["reward_accuracy"] * 3 == pytest.approx(
+            round(m["reward_accuracy"] * 3), abs=1e-6
+        )
         assert m["logp_gap"] != m["ref_logp_gap"]  # the policy moved away from pi_t on this iteration's pairs
         assert (out / f"iter-{m['iteration']}" / "metrics.json").is_file()
     logs = [h for h in summary["log_history"] if "loss" in h]

@@ -14,9 +14,22 @@ from sftlab.methods.s2l import SelectConfig, proxy_plan, run_select
 
 def config(setup, out, **kw):
     _, data_path, model_dir, _ = setup
-    base = dict(method="s2l", budget="0.25", data=str(data_path), proxy_model=str(model_dir), output_dir=str(out),
-                n_checkpoints=3, n_clusters=4, proxy_max_steps=5, proxy_batch_size=8, proxy_micro_batch_size=8,
-                proxy_learning_rate=1e-3, max_length=48, eval_batch_size=16, progress=False)
+    base = dict(
+        method="s2l",
+        budget="0.25",
+        data=str(data_path),
+        proxy_model=str(model_dir),
+        output_dir=str(out),
+        n_checkpoints=3,
+        n_clusters=4,
+        proxy_max_steps=5,
+        proxy_batch_size=8,
+        proxy_micro_batch_size=8,
+        proxy_learning_rate=1e-3,
+        max_length=48,
+        eval_batch_size=16,
+        progress=False,
+    )
     return SelectConfig(**{**base, **kw})
 
 
@@ -118,7 +131,11 @@ def test_proxy_checkpoints_from_the_users_own_run(setup, tmp_path):
 
 
 def test_bad_settings_are_one_line_errors(setup, tmp_path):
-    for kw, flag in ((dict(method="best"), "--method"), (dict(n_clusters=0), "--n-clusters"),
-                     (dict(eval_batch_size=0), "--eval-batch-size"), (dict(source_split="even"), "--source-split")):
+    for kw, flag in (
+        (dict(method="best"), "--method"),
+        (dict(n_clusters=0), "--n-clusters"),
+        (dict(eval_batch_size=0), "--eval-batch-size"),
+        (dict(source_split="even"), "--source-split"),
+    ):
         with pytest.raises(SftlabError, match=flag):
             run_select(config(setup, tmp_path / "x", **kw))

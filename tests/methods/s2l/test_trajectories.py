@@ -14,8 +14,15 @@ from sftlab.methods.s2l.trajectories import record_trajectories
 
 def tiny_llama(seed=0):
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    cfg = LlamaConfig(
+        vocab_size=61,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -48,8 +55,12 @@ def test_recorded_losses_equal_direct_computation():
 
 def test_max_length_cuts_and_empty_completion_is_nan():
     model = tiny_llama()
-    ds = datasets.Dataset.from_dict({"input_ids": [[5, 6, 7, 8, 9, 10], [5, 6, 7, 8, 9, 10]],
-                                     "completion_mask": [[0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]]})
+    ds = datasets.Dataset.from_dict(
+        {
+            "input_ids": [[5, 6, 7, 8, 9, 10], [5, 6, 7, 8, 9, 10]],
+            "completion_mask": [[0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]],
+        }
+    )
     got = example_losses(model, ds, max_length=4, progress=False)
     np.testing.assert_allclose(got[0], direct_loss(model, [5, 6, 7, 8], [0, 0, 1, 1]), rtol=1e-5)
     assert np.isnan(got[1])
@@ -81,7 +92,9 @@ def test_record_trajectories_resumes(tmp_path):
     moved = record_trajectories([tmp_path / "other" / "checkpoint-1", ckpts[1]], ds, out, progress=False)
     assert not (moved[:, 0] == 123.0).any()
     np.save(out / "columns" / "checkpoint-2.npy", np.full(7, 7.0, np.float32))
-    assert (record_trajectories([tmp_path / "other" / "checkpoint-1", ckpts[1]], ds, out, progress=False)[:, 1] == 7.0).all()
+    assert (
+        record_trajectories([tmp_path / "other" / "checkpoint-1", ckpts[1]], ds, out, progress=False)[:, 1] == 7.0
+    ).all()
 
     # other tokens: the stale columns are discarded and recomputed
     fresh = record_trajectories(ckpts, toy_dataset(7, seed=1), out, progress=False)

@@ -18,6 +18,15 @@ from .select import SelectConfig, proxy_plan, run_select
 from .trajectories import record_trajectories
 
 __all__ = [
-    "METHODS", "SelectConfig", "balanced_allocation", "cluster_trajectories", "parse_budget",
-    "proportional_allocation", "proxy_plan", "record_trajectories", "run_select", "select_indices", "split_by_source",
+    "METHODS",
+    "SelectConfig",
+    "balanced_allocation",
+    "cluster_trajectories",
+    "parse_budget",
+    "proportional_allocation",
+    "proxy_plan",
+    "record_trajectories",
+    "run_select",
+    "select_indices",
+    "split_by_source",
 ]

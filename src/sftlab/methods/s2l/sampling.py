@@ -48,7 +48,9 @@ def parse_budget(budget: str | int | float, n: int) -> int:
         is_fraction = isinstance(budget, float) or any(c in text for c in ".eE")
         value = float(text) if is_fraction else int(text)
     except ValueError:
-        raise SftlabError(f"budget {budget!r}: expected a count (e.g. 500) or a fraction in (0, 1] (e.g. 0.3)") from None
+        raise SftlabError(
+            f"budget {budget!r}: expected a count (e.g. 500) or a fraction in (0, 1] (e.g. 0.3)"
+        ) from None
     if is_fraction:
         if not 0.0 < value <= 1.0:
             raise SftlabError(f"budget {budget!r}: a fraction must be in (0, 1]")
@@ -91,7 +93,9 @@ def proportional_allocation(sizes, budget: int) -> np.ndarray:
     return counts
 
 
-def cluster_trajectories(trajectories: np.ndarray, n_clusters: int = 100, *, seed: int = 0, max_iter: int = 20) -> np.ndarray:
+def cluster_trajectories(
+    trajectories: np.ndarray, n_clusters: int = 100, *, seed: int = 0, max_iter: int = 20
+) -> np.ndarray:
     """k-means cluster labels ``(N,)`` of the ``(N, C)`` loss trajectories.
 
     scikit-learn's Lloyd k-means (k-means++ init, one run) with ``max_iter=20``,
@@ -183,7 +187,9 @@ def select_indices(
         raise ValueError(f"method {method!r} needs its scores")
     rng = np.random.default_rng(seed)
     if sources is None:
-        return _select_group(method, np.arange(n), budget, trajectories, final_losses, base_losses, n_clusters, seed, rng)
+        return _select_group(
+            method, np.arange(n), budget, trajectories, final_losses, base_losses, n_clusters, seed, rng
+        )
     sources = np.asarray([str(s) for s in sources])
     picked, info = [], {"sources": {}}
     for name, count in split_by_source(sources, budget, source_split).items():

@@ -43,58 +43,103 @@ PAPER_PROXY_LEARNING_RATE = 2e-5
 class SelectConfig(Validated):
     """Options of ``sftlab select``."""
 
-    method: str = field(default="s2l", metadata=_h(
-        "Selection method: s2l (cluster the proxy's loss trajectories, arXiv 2403.07384), random, "
-        "perplexity-low|mid|high (by the proxy's loss before fine-tuning), el2n (highest loss at the proxy's "
-        "last checkpoint), full (everything).", choices=list(METHODS)))
-    budget: str | None = field(default=None, metadata=_h(
-        "How much to keep: a count ('500') or a fraction in (0, 1] ('0.3'). Not needed for --method full."))
-    data: str | None = field(default=None, metadata=_h(
-        "Data to select from (.jsonl/.json/.parquet, a save_to_disk folder, or a hub id). Omitted: the lab's train split."))
-    proxy_model: str | None = field(default=None, metadata=_h(
-        "Small causal LM whose training trajectories guide the selection. Omitted: the lab model."))
-    proxy_checkpoints: str | None = field(default=None, metadata=_h(
-        "Checkpoints of a proxy already fine-tuned on this data by your own run: a folder holding checkpoint-<step>/ "
-        "folders, or comma-separated checkpoint paths. Skips proxy training; with more than --n-checkpoints, "
-        "that many evenly spaced ones (the last included) are used."))
+    method: str = field(
+        default="s2l",
+        metadata=_h(
+            "Selection method: s2l (cluster the proxy's loss trajectories, arXiv 2403.07384), random, "
+            "perplexity-low|mid|high (by the proxy's loss before fine-tuning), el2n (highest loss at the proxy's "
+            "last checkpoint), full (everything).",
+            choices=list(METHODS),
+        ),
+    )
+    budget: str | None = field(
+        default=None,
+        metadata=_h("How much to keep: a count ('500') or a fraction in (0, 1] ('0.3'). Not needed for --method full."),
+    )
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Data to select from (.jsonl/.json/.parquet, a save_to_disk folder, or a hub id). Omitted: the lab's train split."
+        ),
+    )
+    proxy_model: str | None = field(
+        default=None,
+        metadata=_h("Small causal LM whose training trajectories guide the selection. Omitted: the lab model."),
+    )
+    proxy_checkpoints: str | None = field(
+        default=None,
+        metadata=_h(
+            "Checkpoints of a proxy already fine-tuned on this data by your own run: a folder holding checkpoint-<step>/ "
+            "folders, or comma-separated checkpoint paths. Skips proxy training; with more than --n-checkpoints, "
+            "that many evenly spaced ones (the last included) are used."
+        ),
+    )
     output_dir: str = field(default="outputs/select", metadata=_h("Where selected.jsonl and manifest.json go."))
-    work_dir: str | None = field(default=None, metadata=_h(
-        "Where the proxy checkpoints and loss trajectories go, and are reused from. Omitted: --output-dir. "
-        "Point several selections (other methods, budgets, seeds) at one to share a proxy."))
-    n_checkpoints: int = field(default=12, metadata=_h(
-        "Evenly spaced proxy checkpoints, the trajectory length C (the S2L authors keep 12)."))
+    work_dir: str | None = field(
+        default=None,
+        metadata=_h(
+            "Where the proxy checkpoints and loss trajectories go, and are reused from. Omitted: --output-dir. "
+            "Point several selections (other methods, budgets, seeds) at one to share a proxy."
+        ),
+    )
+    n_checkpoints: int = field(
+        default=12, metadata=_h("Evenly spaced proxy checkpoints, the trajectory length C (the S2L authors keep 12).")
+    )
     n_clusters: int = field(default=100, metadata=_h("k-means clusters K (S2L's 100), capped by the data size."))
     proxy_epochs: float = field(default=3.0, metadata=_h("Proxy training epochs (S2L: 3)."))
     proxy_max_steps: int = field(default=-1, metadata=_h("Proxy optimizer steps; overrides --proxy-epochs when > 0."))
-    proxy_learning_rate: float | None = field(default=None, metadata=_h(
-        f"Proxy peak learning rate. Omitted: {PAPER_PROXY_LEARNING_RATE} (S2L) for --proxy-model, "
-        f"{LAB_PROXY_LEARNING_RATE} for the lab model."))
+    proxy_learning_rate: float | None = field(
+        default=None,
+        metadata=_h(
+            f"Proxy peak learning rate. Omitted: {PAPER_PROXY_LEARNING_RATE} (S2L) for --proxy-model, "
+            f"{LAB_PROXY_LEARNING_RATE} for the lab model."
+        ),
+    )
     proxy_warmup_ratio: float = field(default=0.03, metadata=_h("Proxy linear warmup fraction (S2L: 0.03)."))
     proxy_batch_size: int = field(default=32, metadata=_h("Proxy sequences per optimizer step (S2L: 32)."))
-    proxy_micro_batch_size: int = field(default=8, metadata=_h(
-        "Proxy sequences per micro-batch; gradient accumulation makes up --proxy-batch-size (rounded down to a "
-        "multiple of it)."))
+    proxy_micro_batch_size: int = field(
+        default=8,
+        metadata=_h(
+            "Proxy sequences per micro-batch; gradient accumulation makes up --proxy-batch-size (rounded down to a "
+            "multiple of it)."
+        ),
+    )
     eval_batch_size: int = field(default=64, metadata=_h("Sequences per forward pass when recording losses."))
-    max_length: int = field(default=512, metadata=_h(
-        "Longest sequence in tokens (S2L: 512); longer records are cut for training and scoring."))
-    seed: int = field(default=42, metadata=_h("Seed of k-means and sampling, and of the proxy training unless --proxy-seed."))
+    max_length: int = field(
+        default=512,
+        metadata=_h("Longest sequence in tokens (S2L: 512); longer records are cut for training and scoring."),
+    )
+    seed: int = field(
+        default=42, metadata=_h("Seed of k-means and sampling, and of the proxy training unless --proxy-seed.")
+    )
     proxy_seed: int | None = field(default=None, metadata=_h("Seed of the proxy training. Omitted: --seed (S2L: 42)."))
-    stratify_by: str | None = field(default=None, metadata=_h(
-        "Record field naming each example's source; the budget is split across sources and the method runs "
-        "inside each."))
-    source_split: str = field(default="balanced", metadata=_h(
-        "How --stratify-by splits the budget: balanced (smallest source first, an equal share of what remains, "
-        "as the S2L code does) or proportional (to the source sizes).", choices=list(SOURCE_SPLITS)))
-    prompt_template: str | None = field(default=None, metadata=_h(
-        "Template with a {question} slot for reasoning records (as in sftlab train)."))
+    stratify_by: str | None = field(
+        default=None,
+        metadata=_h(
+            "Record field naming each example's source; the budget is split across sources and the method runs "
+            "inside each."
+        ),
+    )
+    source_split: str = field(
+        default="balanced",
+        metadata=_h(
+            "How --stratify-by splits the budget: balanced (smallest source first, an equal share of what remains, "
+            "as the S2L code does) or proportional (to the source sizes).",
+            choices=list(SOURCE_SPLITS),
+        ),
+    )
+    prompt_template: str | None = field(
+        default=None, metadata=_h("Template with a {question} slot for reasoning records (as in sftlab train).")
+    )
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
     def validate(self) -> None:
         for name, allowed in (("method", METHODS), ("source_split", SOURCE_SPLITS)):
             if getattr(self, name) not in allowed:
                 raise flag_error(name, f"expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        self.require_positive("n_checkpoints", "n_clusters", "proxy_batch_size", "proxy_micro_batch_size",
-                              "eval_batch_size", "max_length")
+        self.require_positive(
+            "n_checkpoints", "n_clusters", "proxy_batch_size", "proxy_micro_batch_size", "eval_batch_size", "max_length"
+        )
 
 
 def run_select(cfg: SelectConfig) -> dict:
@@ -127,8 +172,14 @@ def run_select(cfg: SelectConfig) -> dict:
         if cfg.method.startswith("perplexity"):
             from .trajectories import record_trajectories
 
-            base = record_trajectories([model_path], dataset, work / "base_losses", batch_size=cfg.eval_batch_size,
-                                       max_length=cfg.max_length, progress=cfg.progress)
+            base = record_trajectories(
+                [model_path],
+                dataset,
+                work / "base_losses",
+                batch_size=cfg.eval_batch_size,
+                max_length=cfg.max_length,
+                progress=cfg.progress,
+            )
             scores["base_losses"] = base[:, 0]
         else:
             matrix, proxy_info = _proxy_trajectories(cfg, model_path, data_source, dataset, on_lab, work)
@@ -140,32 +191,56 @@ def run_select(cfg: SelectConfig) -> dict:
         values = next(iter(scores.values()))
         pool = np.flatnonzero(np.isfinite(values.reshape(n, -1)).all(axis=1))
         if budget > len(pool):
-            raise SftlabError(f"budget {budget} is more than the {len(pool)} records with a completion token within "
-                              f"--max-length {cfg.max_length}")
+            raise SftlabError(
+                f"budget {budget} is more than the {len(pool)} records with a completion token within "
+                f"--max-length {cfg.max_length}"
+            )
     local, info = select_indices(
-        cfg.method, budget, n=len(pool), trajectories=_take(scores.get("trajectories"), pool),
-        final_losses=_take(scores.get("final_losses"), pool), base_losses=_take(scores.get("base_losses"), pool),
-        sources=None if sources is None else [sources[i] for i in pool], source_split=cfg.source_split,
-        n_clusters=cfg.n_clusters, seed=cfg.seed,
+        cfg.method,
+        budget,
+        n=len(pool),
+        trajectories=_take(scores.get("trajectories"), pool),
+        final_losses=_take(scores.get("final_losses"), pool),
+        base_losses=_take(scores.get("base_losses"), pool),
+        sources=None if sources is None else [sources[i] for i in pool],
+        source_split=cfg.source_split,
+        n_clusters=cfg.n_clusters,
+        seed=cfg.seed,
     )
     chosen = pool[local]
 
     records = [{k: v for k, v in data.records[i].items() if k != "_row"} for i in chosen]
     selected_path = atomic_write_jsonl(out / "selected.jsonl", records)
     manifest = {
-        "method": cfg.method, "budget": cfg.budget, "n_selected": len(chosen), "n_total": n,
-        "n_unscored": n - len(pool), "seed": cfg.seed, "data": data_source, "data_format": data.format,
-        "row_unit": data.row_unit, "rows": [data.records[i]["_row"] for i in chosen], "indices": chosen.tolist(),
+        "method": cfg.method,
+        "budget": cfg.budget,
+        "n_selected": len(chosen),
+        "n_total": n,
+        "n_unscored": n - len(pool),
+        "seed": cfg.seed,
+        "data": data_source,
+        "data_format": data.format,
+        "row_unit": data.row_unit,
+        "rows": [data.records[i]["_row"] for i in chosen],
+        "indices": chosen.tolist(),
         "ids": [data.records[i].get("id") for i in chosen] if any("id" in r for r in data.records) else None,
-        "proxy": proxy_info if needs_proxy else None, "stratify_by": cfg.stratify_by, **info,
-        "seconds": round(time.time() - t0, 2), "config": asdict(cfg),
+        "proxy": proxy_info if needs_proxy else None,
+        "stratify_by": cfg.stratify_by,
+        **info,
+        "seconds": round(time.time() - t0, 2),
+        "config": asdict(cfg),
     }
     if "cluster_sizes" in info:
         manifest["n_clusters_found"] = len(info["cluster_sizes"])
     manifest_path = atomic_write_json(out / "manifest.json", manifest)
     if cfg.progress:
         print(f"sftlab: selected {len(chosen)} of {n} records ({cfg.method}) -> {selected_path}")
-    return {**manifest, "selected_path": str(selected_path), "manifest_path": str(manifest_path), "output_dir": str(out)}
+    return {
+        **manifest,
+        "selected_path": str(selected_path),
+        "manifest_path": str(manifest_path),
+        "output_dir": str(out),
+    }
 
 
 def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
@@ -181,8 +256,12 @@ def proxy_plan(cfg: SelectConfig, n_train: int) -> dict:
     else:
         steps = math.ceil(cfg.proxy_epochs * math.ceil(n_train / (cfg.proxy_micro_batch_size * accumulation)))
     save_steps = max(1, math.ceil(steps / cfg.n_checkpoints))
-    return {"max_steps": save_steps * cfg.n_checkpoints, "save_steps": save_steps,
-            "micro_batch_size": cfg.proxy_micro_batch_size, "gradient_accumulation_steps": accumulation}
+    return {
+        "max_steps": save_steps * cfg.n_checkpoints,
+        "save_steps": save_steps,
+        "micro_batch_size": cfg.proxy_micro_batch_size,
+        "gradient_accumulation_steps": accumulation,
+    }
 
 
 def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, dataset, on_lab: bool, work: Path):
@@ -193,45 +272,90 @@ def _proxy_trajectories(cfg: SelectConfig, model_path: str, data_source: str, da
 
     if cfg.proxy_checkpoints:
         checkpoints = given_checkpoints(cfg.proxy_checkpoints, cfg.n_checkpoints)
-        matrix = record_trajectories(checkpoints, dataset, work / "trajectories", batch_size=cfg.eval_batch_size,
-                                     max_length=cfg.max_length, progress=cfg.progress)
-        return matrix, {"model": model_path, "checkpoints": [str(c) for c in checkpoints],
-                        "steps": [_step_of(c) for c in checkpoints], "trained_by": "user"}
+        matrix = record_trajectories(
+            checkpoints,
+            dataset,
+            work / "trajectories",
+            batch_size=cfg.eval_batch_size,
+            max_length=cfg.max_length,
+            progress=cfg.progress,
+        )
+        return matrix, {
+            "model": model_path,
+            "checkpoints": [str(c) for c in checkpoints],
+            "steps": [_step_of(c) for c in checkpoints],
+            "trained_by": "user",
+        }
     n_train = sum(1 for m in dataset["completion_mask"] if any(m[: cfg.max_length]))
     plan = proxy_plan(cfg, n_train)
     lr = cfg.proxy_learning_rate or (LAB_PROXY_LEARNING_RATE if on_lab else PAPER_PROXY_LEARNING_RATE)
     proxy_dir, seed = work / "proxy", (cfg.seed if cfg.proxy_seed is None else cfg.proxy_seed)
-    key = {"model": model_path, "data": data_source, "learning_rate": lr, "max_length": cfg.max_length,
-           "seed": seed, "warmup_ratio": cfg.proxy_warmup_ratio, "prompt_template": cfg.prompt_template, **plan}
+    key = {
+        "model": model_path,
+        "data": data_source,
+        "learning_rate": lr,
+        "max_length": cfg.max_length,
+        "seed": seed,
+        "warmup_ratio": cfg.proxy_warmup_ratio,
+        "prompt_template": cfg.prompt_template,
+        **plan,
+    }
     plan_file = work / "proxy_plan.json"
     if plan_file.exists():
         old = json.loads(plan_file.read_text(encoding="utf-8"))
         if old != key:
             changed = sorted(k for k in key if old.get(k) != key[k])
-            raise SftlabError(f"{work}: holds a proxy trained with other settings ({', '.join(changed)}); "
-                              "use another --work-dir (or --output-dir) or delete that one")
+            raise SftlabError(
+                f"{work}: holds a proxy trained with other settings ({', '.join(changed)}); "
+                "use another --work-dir (or --output-dir) or delete that one"
+            )
     atomic_write_json(plan_file, key)
     steps = [plan["save_steps"] * (j + 1) for j in range(cfg.n_checkpoints)]
     checkpoints = [proxy_dir / f"checkpoint-{s}" for s in steps]
     columns = work / "trajectories" / "columns"
     # a checkpoint is needed until its loss column is on disk (the checkpoints may be deleted after recording)
     if not all((c / "trainer_state.json").exists() or (columns / f"{c.name}.npy").exists() for c in checkpoints):
-        run_train(TrainConfig(
-            model=model_path, data=data_source, output_dir=str(proxy_dir), max_steps=plan["max_steps"],
-            learning_rate=lr, warmup_ratio=cfg.proxy_warmup_ratio, lr_scheduler_type="cosine",
-            per_device_train_batch_size=plan["micro_batch_size"],
-            gradient_accumulation_steps=plan["gradient_accumulation_steps"], max_length=cfg.max_length,
-            on_overlength="truncate", save_steps=plan["save_steps"], save_total_limit=None, seed=seed,
-            prompt_template=cfg.prompt_template, resume=proxy_dir.exists(), progress=cfg.progress,
-            logging_steps=max(1, plan["save_steps"] // 2),
-        ))
+        run_train(
+            TrainConfig(
+                model=model_path,
+                data=data_source,
+                output_dir=str(proxy_dir),
+                max_steps=plan["max_steps"],
+                learning_rate=lr,
+                warmup_ratio=cfg.proxy_warmup_ratio,
+                lr_scheduler_type="cosine",
+                per_device_train_batch_size=plan["micro_batch_size"],
+                gradient_accumulation_steps=plan["gradient_accumulation_steps"],
+                max_length=cfg.max_length,
+                on_overlength="truncate",
+                save_steps=plan["save_steps"],
+                save_total_limit=None,
+                seed=seed,
+                prompt_template=cfg.prompt_template,
+                resume=proxy_dir.exists(),
+                progress=cfg.progress,
+                logging_steps=max(1, plan["save_steps"] // 2),
+            )
+        )
     missing = [str(c) for c in checkpoints if not c.is_dir() and not (columns / f"{c.name}.npy").exists()]
     if missing:
         raise SftlabError(f"proxy training did not leave the expected checkpoints: {', '.join(missing)}")
-    matrix = record_trajectories(checkpoints, dataset, work / "trajectories", batch_size=cfg.eval_batch_size,
-                                 max_length=cfg.max_length, progress=cfg.progress)
-    return matrix, {"model": model_path, "checkpoints": [str(c) for c in checkpoints], "steps": steps,
-                    "learning_rate": lr, "seed": seed, **plan}
+    matrix = record_trajectories(
+        checkpoints,
+        dataset,
+        work / "trajectories",
+        batch_size=cfg.eval_batch_size,
+        max_length=cfg.max_length,
+        progress=cfg.progress,
+    )
+    return matrix, {
+        "model": model_path,
+        "checkpoints": [str(c) for c in checkpoints],
+        "steps": steps,
+        "learning_rate": lr,
+        "seed": seed,
+        **plan,
+    }
 
 
 def given_checkpoints(spec: str, n_checkpoints: int) -> list[Path]:

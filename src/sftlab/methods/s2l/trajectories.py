@@ -49,8 +49,14 @@ def record_trajectories(
     if len(set(names)) != len(names):
         raise ValueError(f"checkpoint folder names must be distinct, got {names}")
     index_file = out_dir / INDEX
-    index = {"n": len(dataset), "fingerprint": fingerprint, "checkpoints": names,
-             "paths": [str(c) for c in checkpoints], "max_length": max_length, "complete": False}
+    index = {
+        "n": len(dataset),
+        "fingerprint": fingerprint,
+        "checkpoints": names,
+        "paths": [str(c) for c in checkpoints],
+        "max_length": max_length,
+        "complete": False,
+    }
     col_dir = out_dir / "columns"
     # keep a column on disk only if it was made from the same tokens by the same checkpoint path
     old = json.loads(index_file.read_text(encoding="utf-8")) if index_file.exists() else {}
@@ -67,8 +73,9 @@ def record_trajectories(
             columns.append(np.load(col_file))
             continue
         model = load_causal_lm(str(path), "score", quiet=not progress)  # fp32 on CPU, bf16 on a bf16 GPU
-        losses = example_losses(model, dataset, batch_size=batch_size, max_length=max_length, progress=progress,
-                                desc=f"losses @ {name}")
+        losses = example_losses(
+            model, dataset, batch_size=batch_size, max_length=max_length, progress=progress, desc=f"losses @ {name}"
+        )
         del model
         save_npy(col_file, losses)
         columns.append(losses)
