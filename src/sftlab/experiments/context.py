@@ -80,6 +80,11 @@ class EntryContext(Protocol):
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict: ...
 
+    def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
+        """``fn(cfg)``: a method's own command (run_irl, run_nft, run_dart, run_distill) for entry ``name``'s run of
+        ``seed``; compare also caches its summary and measures its cost."""
+        ...
+
 
 RunFn = Callable[[EntryContext, "DemoEntry", "int | None"], dict]
 SectionFn = Callable[[EntryContext, "list[DemoEntry]"], "Section | None"]
@@ -96,7 +101,8 @@ class DemoEntry:
     calls it once, after the last selected entry of the group, with the group's
     selected entries. ``options`` are the entry's own arguments to ``run``
     (e.g. the SFT objective). ``paper_recipe`` makes the entry one of
-    ``sftlab compare``'s methods, with that recipe's settings.
+    ``sftlab compare``'s methods, with that recipe's settings read into
+    ``config`` (the method's config class; compare forces ``options`` on it).
     """
 
     name: str
@@ -112,6 +118,7 @@ class DemoEntry:
     # `sftlab compare` runs the entry on the user's model and data with this paper recipe (configs/<method>.yaml);
     # "" = runs there without a recipe (the base model); None = the demo only
     paper_recipe: str | None = None
+    config: type | None = None  # the config class of its recipes (TrainConfig, IRLConfig, ...): what --set checks
 
 
 class DemoContext:
@@ -190,6 +197,10 @@ class DemoContext:
         run.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve_of(summary["log_history"]),
                    wall_seconds=time.time() - t0)
         return run
+
+    def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
+        """``fn(cfg)``: the method resumes from its own output folder."""
+        return fn(cfg)
 
 
 def curve_of(log_history: list[dict]) -> dict:
