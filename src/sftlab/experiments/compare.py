@@ -81,6 +81,7 @@ class CompareConfig:
     mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (math-verify equivalence).", choices=["exact", "math"]))
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
 
 
 @dataclass
@@ -477,7 +478,9 @@ class CompareContext:
 
 def run_compare(cfg: CompareConfig) -> dict:
     """Plan (every check, nothing loaded), run the entries through the shared runner, write the report."""
-    from .runner import run_entries, write_comparison
+    from sftlab.console import RunView
+
+    from .runner import count_runs, results_table, run_entries, write_comparison
 
     plan = plan_compare(cfg)
     t_start = time.time()
@@ -486,14 +489,21 @@ def run_compare(cfg: CompareConfig) -> dict:
     names = [e.name for e in plan.entries]
     print(f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; "
           f"seeds {plan.seeds}")
-    methods, sections, timings = run_entries(ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan))
-    config = {"compare": asdict(cfg), "recipes": plan.recipes, "settings": plan.settings,
-              "fingerprints": plan.fingerprints}
-    notes = [*ctx.notes, *_notes(plan, cfg)]
-    metrics, paths = write_comparison(
-        out, title=f"sftlab compare: {cfg.model}", config=config, seeds=plan.seeds, splits=ctx.splits,
-        labels={n: n for n in plan.evals}, methods=methods, notes=notes, sections=sections,
-        data={"seconds": timings, "total_seconds": time.time() - t_start})
+    labels = {n: n for n in plan.evals}
+    total = count_runs(plan.entries, plan.seeds)
+    with RunView(total, title="sftlab compare", verbose=cfg.verbose, log=out / "console.log") as view:
+        methods, sections, timings = run_entries(ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan),
+                                                 view=view)
+        config = {"compare": asdict(cfg), "recipes": plan.recipes, "settings": plan.settings,
+                  "fingerprints": plan.fingerprints}
+        notes = [*ctx.notes, *_notes(plan, cfg)]
+        metrics, paths = write_comparison(
+            out, title=f"sftlab compare: {cfg.model}", config=config, seeds=plan.seeds, splits=ctx.splits,
+            labels=labels, methods=methods, notes=notes, sections=sections,
+            data={"seconds": timings, "total_seconds": time.time() - t_start})
+    results_table(view, methods, ctx.splits, labels)
+    if not cfg.verbose:
+        print(f"sftlab compare: what the runs printed is in {out / 'console.log'}")
     print(f"sftlab compare: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
           f"{time.time() - t_start:.0f} s")
     return {"metrics": metrics, "paths": paths}

@@ -46,6 +46,7 @@ class DemoConfig:
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     screenshot: bool = field(default=False, metadata=_h("Also save report.png (needs Chromium)."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
     cache_dir: str | None = field(default=None, metadata=_h("Lab build cache (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."))
 
 
