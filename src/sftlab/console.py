@@ -70,6 +70,10 @@ class RunView:
             self._stack.enter_context(quiet(True))
             self._stack.enter_context(_transformers_errors_only())
         self._stack.enter_context(_step_callback(self))
+        if not self.verbose and self.log_path is not None:  # one command's runs under one header
+            os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(f"\n===== {self.title}, {time.strftime('%Y-%m-%d %H:%M:%S')}: {self.total} runs\n")
         if use_live:
             from rich.console import Console
             from rich.live import Live
@@ -96,7 +100,6 @@ class RunView:
         self._refresh()
         with contextlib.ExitStack() as stack:
             if not self.verbose and self.log_path is not None:  # the view keeps writing to self.out
-                os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
                 f = stack.enter_context(open(self.log_path, "a", encoding="utf-8"))
                 f.write(f"\n== {label}\n")
                 stack.enter_context(contextlib.redirect_stdout(f))
