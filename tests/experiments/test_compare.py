@@ -178,3 +178,27 @@ def test_an_eval_set_without_reference_answers_cannot_be_scored(lab, tmp_path, m
                    "or a stated final answer in the completion), so it cannot be scored")
     assert main([*argv(lab, tmp_path / "out")[:-len(SMALL) * 2], "--eval", "nameless"]) == 2
     assert "expected NAME=PATH" in capsys.readouterr().err
+
+
+THIRD_PARTY = ("Building labels", "Loading weights", "Writing model shards")
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_console_shows_the_runs_and_silences_third_party_output_unless_verbose(lab, tmp_path, capfd, verbose):
+    out = tmp_path / "compare"
+    args = [*argv(lab, out, methods="base,sft"), "--seeds", "1"] + (["--verbose"] if verbose else [])
+    assert main(args) == 0
+    captured = capfd.readouterr()
+    text = captured.out + captured.err
+    assert "run 2 of 2: SFT seed 0" in text and "2/2 runs done" in text and "elapsed" in text
+    assert "SFT seed 0: step 3/3" in text  # the trainer's steps reach the view
+    assert "accuracy (%), mean ± std over seeds" in text and f"report at {out / 'report.html'}" in text
+    if verbose:
+        assert any(line in text for line in THIRD_PARTY), text
+        assert not (out / "console.log").exists()
+    else:
+        assert not any(line in text for line in THIRD_PARTY), text
+        assert "(reasoning): 24 records" not in text  # the method's own lines went to the log
+        log = (out / "console.log").read_text()
+        assert "== SFT seed 0" in log and "(reasoning): 24 records" in log
+        assert f"what the runs printed is in {out / 'console.log'}" in text

@@ -28,6 +28,7 @@ from sftlab.config import read_yaml, recipe_values
 from sftlab.errors import SftlabError
 
 from .context import DemoEntry, curve_of
+from .entries import irl as irl_entry
 from .recipes import LabRecipe
 from .registry import BY_NAME, ENTRIES
 
@@ -35,7 +36,8 @@ DEFAULT_METHODS = "base,sft,dft,asft"
 # settings compare decides for every method (the inputs, where runs go, what is shared by the evaluation)
 RESERVED = {"model": "--model", "data": "--data", "output_dir": "--output-dir", "seed": "--seeds",
             "objective": "the method", "prompt_template": "--prompt-template", "trust_remote_code": "--trust-remote-code",
-            "progress": "compare", "resume": "compare"}
+            "progress": "compare", "resume": "compare", "method": "the method", "prompts": "--data",
+            "pack": "compare (the math pack)", "evaluate": "compare's own evaluation (--eval)"}
 # what the demo's other entries need that compare's inputs do not give yet: said in one line, before anything runs
 NEEDS = {
     "s2l": "S2L needs a small proxy model's loss trajectories (sftlab select --proxy-model ...); compare takes no "
@@ -47,6 +49,16 @@ NEEDS = {
     "landscape": "the landscape needs a label field to cluster by (sftlab landscape --label-field ...); compare does "
                  "not run it yet",
 }
+# methods whose reward or filter is a verifier: the training set must hold reference answers
+NEEDS_ANSWERS = {
+    "nft": "NFT rewards sampled answers by checking them against the training set's reference answers",
+    "direct-rl": "direct RL (GRPO with the correctness reward) checks sampled answers against the training set's "
+                 "reference answers",
+    "distill": "self-distillation keeps the samples whose answer matches the training set's reference answer",
+}
+NEEDS_REASONING = {"direct-rl"}  # GRPO prompts are the records' questions: question/solution/answer records only
+# IRFT, SPIN and RFT start from the SFT run of the same seed (the sft method's run, shared when sft is compared too)
+STARTS_FROM_SFT = {"irft", "spin", "rft"} if irl_entry.START == "sft" else set()
 
 
 @dataclass
@@ -69,6 +81,7 @@ class CompareConfig:
     mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (math-verify equivalence).", choices=["exact", "math"]))
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
 
 
 @dataclass
@@ -76,7 +89,8 @@ class ComparePlan:
     """What :func:`plan_compare` checked: the entries to run, their resolved settings, the eval sets, the keys."""
 
     entries: list[DemoEntry]
-    settings: dict[str, dict]  # method -> its resolved recipe options (TrainConfig fields, --set applied)
+    settings: dict[str, dict]  # method -> its resolved recipe options (fields of its config class, --set applied);
+    # also "sft" when a method starts from the SFT run (STARTS_FROM_SFT) and sft is not compared
     recipes: dict[str, str]  # method -> the recipe file read
     evals: dict[str, str]  # eval name -> source
     eval_data: dict  # eval name -> SFTData
@@ -110,10 +124,12 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
     entries = _methods(cfg.methods)
     evals = _eval_sources(cfg.eval)
     recipes, settings = {}, {}
-    overrides = _parse_sets(cfg.set, [e.name for e in entries if e.paper_recipe])
-    for e in entries:
-        if e.paper_recipe:
-            recipes[e.name], settings[e.name] = _resolve(e, cfg, overrides.get(e.name, {}))
+    trained = [e for e in entries if e.paper_recipe]
+    if any(e.name in STARTS_FROM_SFT for e in entries) and "sft" not in [e.name for e in trained]:
+        trained.insert(0, BY_NAME["sft"])  # the starting point's recipe: --set sft.FIELD changes it
+    overrides = _parse_sets(cfg.set, [e.name for e in trained])
+    for e in trained:
+        recipes[e.name], settings[e.name] = _resolve(e, cfg, overrides.get(e.name, {}))
     eval_data, skipped = {}, {}
     for name, source in evals.items():
         eval_data[name] = load_sft_data(source)  # validated: one line naming the record otherwise
@@ -124,10 +140,26 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
                               "stated final answer in the completion), so it cannot be scored")
         skipped[name] = sum(a is None for a in answers[: cfg.eval_limit])
     if any(settings):
-        load_sft_data(cfg.data)  # the training set validated before any model loads
+        train = load_sft_data(cfg.data)  # the training set validated before any model loads
+        _check_needs(entries, train, cfg.data)
     fingerprints = {"model": fingerprint(cfg.model), "data": fingerprint(cfg.data),
                     **{f"eval:{n}": fingerprint(s) for n, s in evals.items()}}
     return ComparePlan(entries, settings, recipes, evals, eval_data, skipped, fingerprints, list(range(cfg.seeds)))
+
+
+def _check_needs(entries: list[DemoEntry], train, source: str) -> None:
+    """What a method needs of the training set that plain fine-tuning does not: reference answers, question records."""
+    answered = None
+    for e in entries:
+        if e.name in NEEDS_REASONING and train.format != "reasoning":
+            raise SftlabError(f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}, and takes question/solution/answer "
+                              f"records; --data {source} holds {train.format} records")
+        if e.name in NEEDS_ANSWERS:
+            if answered is None:
+                answered = sum(_reference_answer(r, train.format) is not None for r in train.records)
+            if not answered:
+                raise SftlabError(f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}; no record of --data {source} has one "
+                                  "(an 'answer' field, or a stated final answer in the completion)")
 
 
 def _methods(methods: str) -> list[DemoEntry]:
@@ -184,31 +216,48 @@ def _parse_sets(values: list[str], trained: list[str]) -> dict[str, dict]:
     return out
 
 
+# what compare sets unless a recipe or --set says otherwise, where the method has the field
+COMPARE_DEFAULTS = {
+    "logging_steps": 1,  # every step logged: the curves' points, and "tokens trained" read from the last log
+    "keep_checkpoints": False,  # IRL: an iteration's model is deleted once the next is complete (one model per run)
+}
+HELP = {"TrainConfig": "sftlab train --help", "IRLConfig": "sftlab train --method irft --help",
+        "NFTTrainConfig": "sftlab train --method nft --help", "DartConfig": "sftlab dart --help",
+        "DistillConfig": "sftlab distill --help"}
+
+
 def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str, dict]:
     """The entry's paper recipe with ``overrides`` applied, checked by building its config (no model loads)."""
-    from sftlab.methods.sft import TrainConfig
-
+    cls = entry.config
     path = recipe_path(entry.paper_recipe, cfg.recipes_dir)
-    options = recipe_values(read_yaml(path.read_text(encoding="utf-8"), str(path)), TrainConfig, str(path))
-    # every step logged: the curves' points, and "tokens trained" read from the last log is the whole run's
-    options.setdefault("logging_steps", 1)
+    options = recipe_values(read_yaml(path.read_text(encoding="utf-8"), str(path)), cls, str(path))
+    names = {f.name for f in dataclasses.fields(cls)}
+    for name, value in COMPARE_DEFAULTS.items():
+        if name in names:
+            options.setdefault(name, value)
     wildcard = overrides.pop("*", set())
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, value in overrides.items():
         if name not in names:
             if name in wildcard:
                 continue  # '*' applies where the field exists
             raise SftlabError(f"--set {entry.name}.{name}: unknown setting for {entry.name} (a field of "
-                              f"{TrainConfig.__name__}; see sftlab train --help)")
-        options.update(recipe_values({name: value}, TrainConfig, f"--set {entry.name}.{name}"))
-    options["objective"] = entry.options["objective"]
+                              f"{cls.__name__}; see {HELP.get(cls.__name__, 'the method --help')})")
+        options.update(recipe_values({name: value}, cls, f"--set {entry.name}.{name}"))
+    options.update({k: v for k, v in entry.options.items() if k in names})  # the method itself (objective, ...)
     try:
-        TrainConfig(**{**options, "model": cfg.model, "data": cfg.data})
-    except SftlabError as e:
-        raise SftlabError(f"{entry.name} ({path.name} + --set): {e}") from None
-    except TypeError as e:
+        full_options(entry, options, cfg)
+    except (SftlabError, TypeError) as e:
         raise SftlabError(f"{entry.name} ({path.name} + --set): {e}") from None
     return str(path), options
+
+
+def full_options(entry: DemoEntry, options: dict, cfg: CompareConfig) -> dict:
+    """Every field of the entry's config class: ``options`` on the inputs, the rest the class's defaults (the config
+    is built, so it checks itself); without the inputs."""
+    names = {f.name for f in dataclasses.fields(entry.config)}
+    inputs = {"model": cfg.model, ("prompts" if "prompts" in names else "data"): cfg.data}
+    built = asdict(entry.config(**{**options, **inputs}))
+    return {k: v for k, v in built.items() if k not in inputs}
 
 
 def recipe_path(recipe: str, recipes_dir: str | None) -> Path:
@@ -298,14 +347,23 @@ class CompareContext:
         fp = self.plan.fingerprints
         if name not in self.plan.settings:  # the base model: nothing trained
             return _key({"method": name, "model": fp["model"]})
-        return _key({"method": name, "settings": self.plan.settings[name], "model": fp["model"], "data": fp["data"],
-                     "prompt_template": self.cfg.prompt_template})
+        key = {"method": name, "settings": self.plan.settings[name], "model": fp["model"], "data": fp["data"],
+               "prompt_template": self.cfg.prompt_template}
+        if name in STARTS_FROM_SFT:
+            key["start"] = self.run_key("sft")  # a changed SFT run is a new starting point
+        return _key(key)
 
     def run_dir(self, name: str, seed: int | None) -> Path:
         return self.out / "runs" / name / self.run_key(name) / ("once" if seed is None else f"seed{seed}")
 
     def recipe(self, path: str, cls) -> LabRecipe:
-        raise SftlabError(f"{path}: compare runs methods with their paper recipes, not the lab's")
+        """What an entry asks for by its lab recipe ``path``: here the paper recipe of the compared entry with that
+        lab recipe, ``--set`` applied, every field of ``cls`` filled (the class's defaults where the recipe is
+        silent)."""
+        [entry] = [e for e in self.plan.entries if e.recipe == path and e.name in self.plan.settings] or [None]
+        if entry is None or entry.config is not cls:
+            raise SftlabError(f"{path}: compare runs methods with their paper recipes, not the lab's")
+        return LabRecipe(self.plan.recipes[entry.name], full_options(entry, self.plan.settings[entry.name], self.cfg))
 
     def add_note(self, text: str) -> None:
         if text not in self.notes:
@@ -326,11 +384,7 @@ class CompareContext:
             "output_dir": str(run_dir / "model"), "seed": seed, "progress": False, "resume": resume,
             "prompt_template": self.cfg.prompt_template, "trust_remote_code": self.cfg.trust_remote_code, **overrides,
         })  # fmt: skip
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir.parent / "settings.json").write_text(json.dumps(
-            {"method": name, "recipe": self.plan.recipes[name], "settings": self.plan.settings[name],
-             "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")}},
-            indent=2, default=str))
+        self._write_settings(name, run_dir)
         _reset_peak_memory()
         t0 = time.time()
         summary = run_train(cfg)
@@ -340,6 +394,33 @@ class CompareContext:
         _write_json(run_dir / "train_cost.json", {"wall_seconds": time.time() - t0,
                                                   "tokens_trained": max(tokens) if tokens else None, **_peak_memory()})
         return summary
+
+    def run_method(self, name: str, seed: int, fn, cfg) -> dict:
+        """``fn(cfg)`` (a method's own command) for the run of ``name`` and ``seed``, cached: its summary is kept in
+        the run's folder; an unfinished run resumes as the method does (IRL iterations, distill rounds, RL
+        checkpoints). Measures the run's cost as :meth:`train` does."""
+        run_dir = self.run_dir(name, seed)
+        done = run_dir / "summary.json"
+        if done.is_file() and not self.cfg.fresh:
+            return json.loads(done.read_text())
+        self._write_settings(name, run_dir)
+        _reset_peak_memory()
+        t0 = time.time()
+        summary = fn(cfg)
+        logs = summary.get("log_history") or []
+        tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
+        _write_json(run_dir / "train_cost.json", {"wall_seconds": time.time() - t0,
+                                                  "tokens_trained": max(tokens) if tokens else None, **_peak_memory()})
+        _write_json(done, json.loads(json.dumps(summary, default=str)))
+        return summary
+
+    def _write_settings(self, name: str, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir.parent / "settings.json").write_text(json.dumps(
+            {"method": name, "recipe": self.plan.recipes[name], "settings": self.plan.settings[name],
+             "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")},
+             **({"start": f"runs/sft/{self.run_key('sft')}"} if name in STARTS_FROM_SFT else {})},
+            indent=2, default=str))
 
     def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict:
         """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/``. Returns accuracy, n, examples."""
@@ -397,7 +478,9 @@ class CompareContext:
 
 def run_compare(cfg: CompareConfig) -> dict:
     """Plan (every check, nothing loaded), run the entries through the shared runner, write the report."""
-    from .runner import run_entries, write_comparison
+    from sftlab.console import RunView
+
+    from .runner import count_runs, results_table, run_entries, write_comparison
 
     plan = plan_compare(cfg)
     t_start = time.time()
@@ -406,14 +489,21 @@ def run_compare(cfg: CompareConfig) -> dict:
     names = [e.name for e in plan.entries]
     print(f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; "
           f"seeds {plan.seeds}")
-    methods, sections, timings = run_entries(ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan))
-    config = {"compare": asdict(cfg), "recipes": plan.recipes, "settings": plan.settings,
-              "fingerprints": plan.fingerprints}
-    notes = [*ctx.notes, *_notes(plan, cfg)]
-    metrics, paths = write_comparison(
-        out, title=f"sftlab compare: {cfg.model}", config=config, seeds=plan.seeds, splits=ctx.splits,
-        labels={n: n for n in plan.evals}, methods=methods, notes=notes, sections=sections,
-        data={"seconds": timings, "total_seconds": time.time() - t_start})
+    labels = {n: n for n in plan.evals}
+    total = count_runs(plan.entries, plan.seeds)
+    with RunView(total, title="sftlab compare", verbose=cfg.verbose, log=out / "console.log") as view:
+        methods, sections, timings = run_entries(ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan),
+                                                 view=view)
+        config = {"compare": asdict(cfg), "recipes": plan.recipes, "settings": plan.settings,
+                  "fingerprints": plan.fingerprints}
+        notes = [*ctx.notes, *_notes(plan, cfg)]
+        metrics, paths = write_comparison(
+            out, title=f"sftlab compare: {cfg.model}", config=config, seeds=plan.seeds, splits=ctx.splits,
+            labels=labels, methods=methods, notes=notes, sections=sections,
+            data={"seconds": timings, "total_seconds": time.time() - t_start})
+    results_table(view, methods, ctx.splits, labels)
+    if not cfg.verbose:
+        print(f"sftlab compare: what the runs printed is in {out / 'console.log'}")
     print(f"sftlab compare: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
           f"{time.time() - t_start:.0f} s")
     return {"metrics": metrics, "paths": paths}
@@ -423,9 +513,16 @@ def _describe(entry: DemoEntry, plan: ComparePlan) -> str:
     if entry.name not in plan.settings:
         return "The model as given (--model), before any fine-tuning."
     s = plan.settings[entry.name]
-    length = f"{s['max_steps']} steps" if s.get("max_steps", -1) > 0 else f"{s.get('num_train_epochs', 1):g} epoch(s)"
     paper = entry.description.split(":")[0] if ":" in entry.description else entry.label
-    return (f"{paper}: {Path(plan.recipes[entry.name]).name}, lr {s.get('learning_rate', 5e-5):g}, {length}, batch "
+    recipe = Path(plan.recipes[entry.name]).name
+    if entry.config.__name__ != "TrainConfig":  # the method's own loop: its recipe's main knobs
+        start = "; from the SFT run of the same seed" if entry.name in STARTS_FROM_SFT else ""
+        knobs = ", ".join(f"{k.replace('_', ' ')} {s[k]:g}" for k in ("iterations", "rounds", "rl_steps", "max_steps",
+                                                                      "learning_rate", "rl_learning_rate", "beta")
+                          if isinstance(s.get(k), int | float) and not isinstance(s[k], bool))
+        return f"{paper.replace(' on the lab model', '')}: {recipe}, {knobs}{start}."
+    length = f"{s['max_steps']} steps" if s.get("max_steps", -1) > 0 else f"{s.get('num_train_epochs', 1):g} epoch(s)"
+    return (f"{paper}: {recipe}, lr {s.get('learning_rate', 5e-5):g}, {length}, batch "
             f"{s.get('per_device_train_batch_size', 8)} x {s.get('gradient_accumulation_steps', 1)}.")
 
 

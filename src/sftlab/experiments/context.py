@@ -46,6 +46,7 @@ class DemoConfig:
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     screenshot: bool = field(default=False, metadata=_h("Also save report.png (needs Chromium)."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
     cache_dir: str | None = field(default=None, metadata=_h("Lab build cache (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."))
 
 
@@ -80,6 +81,11 @@ class EntryContext(Protocol):
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict: ...
 
+    def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
+        """``fn(cfg)``: a method's own command (run_irl, run_nft, run_dart, run_distill) for entry ``name``'s run of
+        ``seed``; compare also caches its summary and measures its cost."""
+        ...
+
 
 RunFn = Callable[[EntryContext, "DemoEntry", "int | None"], dict]
 SectionFn = Callable[[EntryContext, "list[DemoEntry]"], "Section | None"]
@@ -96,7 +102,8 @@ class DemoEntry:
     calls it once, after the last selected entry of the group, with the group's
     selected entries. ``options`` are the entry's own arguments to ``run``
     (e.g. the SFT objective). ``paper_recipe`` makes the entry one of
-    ``sftlab compare``'s methods, with that recipe's settings.
+    ``sftlab compare``'s methods, with that recipe's settings read into
+    ``config`` (the method's config class; compare forces ``options`` on it).
     """
 
     name: str
@@ -112,6 +119,7 @@ class DemoEntry:
     # `sftlab compare` runs the entry on the user's model and data with this paper recipe (configs/<method>.yaml);
     # "" = runs there without a recipe (the base model); None = the demo only
     paper_recipe: str | None = None
+    config: type | None = None  # the config class of its recipes (TrainConfig, IRLConfig, ...): what --set checks
 
 
 class DemoContext:
@@ -190,6 +198,10 @@ class DemoContext:
         run.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve_of(summary["log_history"]),
                    wall_seconds=time.time() - t0)
         return run
+
+    def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
+        """``fn(cfg)``: the method resumes from its own output folder."""
+        return fn(cfg)
 
 
 def curve_of(log_history: list[dict]) -> dict:

@@ -13,6 +13,7 @@ shown, including the ones that lose.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -20,13 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sftlab import __version__
+from sftlab.console import RunView
 from sftlab.errors import SftlabError
 
 from .context import DemoConfig, DemoContext, DemoEntry, EntryContext
 from .registry import BY_NAME, ENTRIES
 
-__all__ = ["DemoConfig", "DemoContext", "resolve_methods", "run_demo", "run_entries", "section_points",
-           "write_comparison"]
+__all__ = ["DemoConfig", "DemoContext", "count_runs", "resolve_methods", "results_table", "run_demo", "run_entries",
+           "section_points", "write_comparison"]
 
 
 def resolve_methods(methods: str | None) -> list[str]:
@@ -52,23 +54,33 @@ def section_points(entries: Sequence[DemoEntry]) -> dict[str, list[DemoEntry]]:
     return {members[-1].name: members for members in groups.values() if members[-1].section is not None}
 
 
+def count_runs(entries: Sequence[DemoEntry], seeds: list[int]) -> int:
+    """How many runs ``run_entries`` makes: one per seed of an entry, one for an entry run once."""
+    return sum(len(seeds) if e.per_seed else 1 for e in entries if e.run is not None)
+
+
 def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int], *,
-                describe: Callable[[DemoEntry], str] | None = None):
+                describe: Callable[[DemoEntry], str] | None = None, view: RunView | None = None):
     """Run ``entries`` in order; draw each group's section once, right after its last entry.
 
     Returns ``(methods, sections, timings)``: the report's methods (entries with runs), the sections in the
     order drawn, and seconds per entry (a group's section counts in its last entry's time). ``describe``: the
-    report's description of an entry (default: ``entry.description``).
+    report's description of an entry (default: ``entry.description``). ``view``: the console's live view, told
+    of every run (default: plain lines per entry).
     """
     from sftlab.report import summarize_runs
 
+    say = view.line if view is not None else print
     draw_after = section_points(entries)
     methods, sections, timings = {}, [], {}
     for entry in entries:
         name = entry.name
         t0 = time.time()
-        runs = [] if entry.run is None else (
-            [entry.run(ctx, entry, None)] if not entry.per_seed else [entry.run(ctx, entry, s) for s in seeds])
+        runs = []
+        for seed in ([] if entry.run is None else seeds if entry.per_seed else [None]):
+            label = entry.label if seed is None else f"{entry.label} seed {seed}"
+            with view.run(label) if view is not None else contextlib.nullcontext():
+                runs.append(entry.run(ctx, entry, seed))
         ctx.results[name] = {"runs": runs}
         if name in draw_after:
             group = draw_after[name]
@@ -77,14 +89,27 @@ def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int
                 sections.append(sec)
         timings[name] = time.time() - t0
         if entry.run is None:
-            print(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
+            say(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
             continue
         description = describe(entry) if describe else entry.description
         methods[name] = {"label": entry.label, "description": description, "runs": runs,
                          "summary": summarize_runs(runs, ctx.splits), "seconds": timings[name]}
         acc = "  ".join(f"{s} {methods[name]['summary'][s]['mean']:.3f}" for s in ctx.splits)
-        print(f"  {entry.label:12s} {acc}   ({timings[name]:.0f} s)")
+        say(f"  {entry.label:12s} {acc}   ({timings[name]:.0f} s)")
     return methods, sections, timings
+
+
+def results_table(view: RunView, methods: dict, splits: list[str], labels: dict) -> None:
+    """The headline numbers at the end of a command: mean ± std over seeds per split, seeds, time per method."""
+    rows = []
+    for m in methods.values():
+        cells = []
+        for split in splits:
+            s = m["summary"][split]
+            cells.append("n/a" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s.get('std') or 0):.1f}")
+        rows.append([m["label"], *cells, str(len(m["runs"])), f"{m['seconds']:.0f} s"])
+    view.table("accuracy (%), mean ± std over seeds", ["method", *(labels.get(s, s) for s in splits), "seeds", "time"],
+               rows)
 
 
 def run_demo(cfg: DemoConfig) -> dict:
@@ -111,17 +136,22 @@ def run_demo(cfg: DemoConfig) -> dict:
     print(f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
           f"{torch.get_num_threads()} torch threads")
 
-    methods, sections, timings = run_entries(ctx, [BY_NAME[n] for n in names], seeds)
+    entries = [BY_NAME[n] for n in names]
+    labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
+    with RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=out / "console.log") as view:
+        methods, sections, timings = run_entries(ctx, entries, seeds, view=view)
 
-    config = {"demo": asdict(cfg), "lab": lab.info.get("config", {}),
-              "fine-tuning": {"steps": ctx.steps, "learning_rate": ctx.learning_rate, "batch_size": ctx.batch_size,
-                              "recipe": ctx.sft.path}}
-    metrics, paths = write_comparison(
-        out, title="sftlab demo" + (" (quick)" if cfg.quick else ""), config=config, seeds=seeds, splits=ctx.splits,
-        labels={"test_id": "in-domain", "test_ood": "out-of-domain"}, methods=methods,
-        notes=ctx.notes + _standing_notes(lab, methods), sections=sections,
-        data={"lab": {k: v for k, v in lab.info.items() if k != "config"}, "seconds": timings,
-              "total_seconds": time.time() - t_start})
+        config = {"demo": asdict(cfg), "lab": lab.info.get("config", {}),
+                  "fine-tuning": {"steps": ctx.steps, "learning_rate": ctx.learning_rate, "batch_size": ctx.batch_size,
+                                  "recipe": ctx.sft.path}}
+        metrics, paths = write_comparison(
+            out, title="sftlab demo" + (" (quick)" if cfg.quick else ""), config=config, seeds=seeds,
+            splits=ctx.splits, labels=labels, methods=methods, notes=ctx.notes + _standing_notes(lab, methods),
+            sections=sections, data={"lab": {k: v for k, v in lab.info.items() if k != "config"}, "seconds": timings,
+                                     "total_seconds": time.time() - t_start})
+    results_table(view, methods, ctx.splits, labels)
+    if not cfg.verbose:
+        print(f"sftlab demo: what the runs printed is in {out / 'console.log'}")
     if cfg.screenshot:
         from sftlab.report.screenshot import screenshot
 

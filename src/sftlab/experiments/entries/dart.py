@@ -82,17 +82,23 @@ def run_adapted_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
 
 
 def run_direct_rl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    """GRPO on the lab model with the correctness reward (the recipe's RL settings), then the demo's evaluation."""
-    recipe = ctx.recipe(entry.recipe, DartConfig)
+    """GRPO on the context's model with the correctness reward (the recipe's RL settings), then the evaluation."""
     t0 = time.time()
-    out = run_dart(DartConfig(**{
-        **recipe.options, "method": "direct_rl", "model": str(ctx.lab.model_dir), "data": str(ctx.lab.data["train"]),
-        "output_dir": str(ctx.run_dir(entry.name, seed) / "rl"), "save_steps": 10**9, "seed": seed, "progress": False,
-    }))  # fmt: skip
+    out = ctx.run_method(entry.name, seed, run_dart, direct_rl_config(ctx, entry, seed))
     run = ctx.evaluate(entry.name, seed, out["model"])
     run.update(seed=seed, train_seconds=out["rl"]["train_seconds"], curve={}, wall_seconds=time.time() - t0,
                rl=out["rl"])
     return run
+
+
+def direct_rl_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DartConfig:
+    """The RL part of the entry's recipe (the demo: configs/lab/dart.yaml; compare: configs/dart.yaml) as direct RL
+    on the context's model and training set."""
+    recipe = ctx.recipe(entry.recipe, DartConfig)
+    return DartConfig(**{
+        **recipe.options, "method": "direct_rl", "model": ctx.model, "data": ctx.train_data,
+        "output_dir": str(ctx.run_dir(entry.name, seed) / "rl"), "save_steps": 10**9, "seed": seed, "progress": False,
+    })  # fmt: skip
 
 
 # -- opt-in extras ------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ from sftlab.report import Section, Table
 
 
 def distill_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DistillConfig:
-    """Its lab recipe (configs/lab/distill.yaml), the demo's batch size; the demo evaluates the last model itself."""
+    """Its recipe (the demo: configs/lab/distill.yaml, with the demo's batch size; compare: the paper recipe's) on the
+    context's model and training questions; the runner evaluates the last model itself."""
     recipe = ctx.recipe(entry.recipe, DistillConfig)
     return DistillConfig(**{
-        **recipe.options, "model": str(ctx.lab.model_dir), "prompts": str(ctx.lab.data["train"]),
-        "batch_size": ctx.batch_size, "evaluate": False, "output_dir": str(ctx.run_dir(entry.name, seed) / "rounds"),
+        **recipe.options, "model": ctx.model, "prompts": ctx.train_data,
+        "batch_size": recipe.options.get("batch_size", ctx.batch_size), "evaluate": False,
+        "output_dir": str(ctx.run_dir(entry.name, seed) / "rounds"),
         "seed": seed, "progress": False,
     })  # fmt: skip
 
@@ -30,7 +32,7 @@ def distill_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DistillCon
 def run_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Run the rounds (resumable), then the demo's standard evaluation of the last model; one run dict."""
     t0 = time.time()
-    result = run_distill(distill_config(ctx, entry, seed))
+    result = ctx.run_method(entry.name, seed, run_distill, distill_config(ctx, entry, seed))
     rounds = result["sections"]["distill"]["rounds"]
     model_dir = _model_path(rounds[-1]["model"], ctx.run_dir(entry.name, seed) / "rounds")
     run = ctx.evaluate(entry.name, seed, model_dir)

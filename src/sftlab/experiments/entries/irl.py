@@ -32,15 +32,16 @@ START_NOTE = ("IRFT, SPIN and RFT start from the SFT model of the same seed (SPI
 
 
 def irl_config(ctx: EntryContext, entry: DemoEntry, seed: int, start_model: str) -> IRLConfig:
-    """The entry's :class:`IRLConfig`: its lab recipe, started from ``start_model``."""
+    """The entry's :class:`IRLConfig`: its recipe (the demo: the lab's; compare: the paper's), started from
+    ``start_model``, on the context's training set."""
     recipe = ctx.recipe(entry.recipe, IRLConfig)
-    return IRLConfig(**{**recipe.options, "model": start_model, "data": str(ctx.lab.data["train"]),
+    return IRLConfig(**{**recipe.options, "model": start_model, "data": ctx.train_data,
                         "output_dir": str(ctx.run_dir(entry.name, seed) / "irl"), "seed": seed, "progress": False})
 
 
 def start_model(ctx: EntryContext, seed: int) -> str:
     if START == "base":
-        return str(ctx.lab.model_dir)
+        return ctx.model
     return ctx.train("sft", seed, objective="nll")["output_dir"]  # the `sft` entry's run (cached)
 
 
@@ -51,7 +52,7 @@ def run_irl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     cfg = irl_config(ctx, entry, seed, start_model(ctx, seed))
     if ctx.cfg.fresh:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
-    summary = run_irl(cfg)
+    summary = ctx.run_method(entry.name, seed, run_irl, cfg)
     result = ctx.evaluate(entry.name, seed, summary["model"])
     rows = [h for h in summary["log_history"] if "loss" in h]
     curve = {"step": [h["step"] for h in rows], "objective": [h["loss"] for h in rows]}
@@ -75,18 +76,21 @@ def _text(ctx: EntryContext, ran: list[DemoEntry]) -> list[str]:
     steps = []
     for e in ran:
         c = ctx.recipe(e.recipe, IRLConfig).options
+        prompts = c.get("max_prompts") or "all"  # a paper recipe (compare) trains on every prompt, K in epochs
+        k = c.get("steps_per_iteration") or f"{c.get('epochs_per_iteration', 1):g} epoch(s) of"
         if c["method"] == "rft":
-            steps.append(f"{e.label}: {c['iterations']} iterations of a reward step ({c['reward_steps']} Bradley-Terry "
-                         f"steps) and a policy step ({c['steps_per_iteration']} GRPO steps) over {c['max_prompts']} "
+            reward = c.get("reward_steps") or "one pass of"
+            steps.append(f"{e.label}: {c['iterations']} iterations of a reward step ({reward} Bradley-Terry "
+                         f"steps) and a policy step ({k} GRPO steps) over {prompts} "
                          f"train prompts, {round(100 * c['heldout_fraction'])}% of them held out.")
         else:
             chunks = "cut into chunks" if c["method"] == "irft" else "all of them every iteration"
-            steps.append(f"{e.label}: {c['iterations']} iteration(s) over {c['max_prompts']} train prompts ({chunks}), "
-                         f"{c['steps_per_iteration']} steps per iteration.")
+            steps.append(f"{e.label}: {c['iterations']} iteration(s) over {prompts} train prompts ({chunks}), "
+                         f"{k} steps per iteration.")
     start = "SFT model" if START == "sft" else "pretrained model"
     first = ctx.recipe(ran[0].recipe, IRLConfig).options
     return [
-        f"Start: the demo's {start} of each seed. " + " ".join(steps)
+        f"Start: the {start} of each seed. " + " ".join(steps)
         + f" Beta {first['beta']:g}; one sampled generation (temperature {first['temperature']:g}) per prompt.",
         "Curves: mean over seeds; table: first seed. **Log-probability gap**: mean of "
         "log pi(demonstration) - log pi(generation) over an iteration's pairs, "

@@ -23,10 +23,11 @@ from sftlab.report import Section
 
 
 def nft_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> NFTTrainConfig:
-    """The entry's :class:`NFTTrainConfig`: the paper's loss, the lab's scale (its recipe)."""
+    """The entry's :class:`NFTTrainConfig` on the context's model and training set: the paper's loss at the scale of
+    its recipe (the demo: the lab's; compare: the paper's)."""
     recipe = ctx.recipe(entry.recipe, NFTTrainConfig)
     return NFTTrainConfig(**{
-        **recipe.options, "model": str(ctx.lab.model_dir), "data": str(ctx.lab.data["train"]),
+        **recipe.options, "model": ctx.model, "data": ctx.train_data,
         "output_dir": str(ctx.run_dir(entry.name, seed) / "nft"), "save_steps": 10**9, "seed": seed, "progress": False,
     })  # fmt: skip
 
@@ -36,7 +37,7 @@ def run_nft_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     cfg = nft_config(ctx, entry, seed)
     if ctx.cfg.fresh:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
-    summary = run_nft(cfg)
+    summary = ctx.run_method(entry.name, seed, run_nft, cfg)
     run = ctx.evaluate(entry.name, seed, summary["output_dir"])
     rows = [h for h in summary["log_history"] if "reward" in h]
     # curve stays empty: NFT's loss is not on the SFT objectives' scale (as for direct-rl)
@@ -52,7 +53,9 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     if not runs or not runs[0].get("nft", {}).get("step"):
         return None
     c = ctx.recipe(entry.recipe, NFTTrainConfig).options
-    text = (f"NFT from the lab model: {c['max_steps']} steps of {c['prompts_per_step']} questions x "
+    length = f"{c['max_steps']} steps" if c.get("max_steps") else f"{c.get('num_train_epochs', 1):g} epoch(s)"
+    start = "lab" if ctx.lab is not None else "given"
+    text = (f"NFT from the {start} model: {length} of {c['prompts_per_step']} questions x "
             f"{c['num_generations']} sampled answers, {c['updates_per_generation']} steps per generation batch, "
             f"lr {c['learning_rate']:g}, epsilon 1, w(q) = 1 - r_q. **Reward**: share of the sampled answers that "
             "verify. **Questions with signal**: share whose answers were neither all right nor all wrong (the others "
