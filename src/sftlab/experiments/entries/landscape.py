@@ -11,9 +11,10 @@ points, ARI per label; dashed same-label shots, dotted random ones), a table of
 each condition's peaks and the family ARI per layer.
 
 Budget (2 CPU cores, the 4-layer lab model): the forward passes over the
-5-shot prompts dominate, so the second shot source roughly doubles the step;
-the geometry of every layer and condition takes a few seconds.
-docs/landscape.md has the measured times.
+5-shot prompts dominate, so the second shot source nearly doubles the step
+(measured on the lab, 1 thread: 79 CPU-seconds for both sources vs 43 for one
+by default, 35 vs 23 with ``--quick``); the geometry of every layer and
+condition takes a few seconds. docs/landscape.md has the details.
 """
 
 from __future__ import annotations
