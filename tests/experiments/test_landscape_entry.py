@@ -3,6 +3,7 @@ from the SFT/DFT models found in the entries' run folders."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from sftlab.experiments.entries.landscape import landscape_config, section
@@ -18,6 +19,7 @@ def test_config_sizes(demo_ctx):
     assert full.compare == "SFT=/ck/sft,DFT=/ck/dft" and full.model == f"base={lab.model_dir}"
     assert full.data == str(lab.data["test_id"]) and full.shot_pool == str(lab.data["train"])
     assert (full.shot_list(), full.max_examples, quick.shot_list(), quick.max_examples) == ([0, 1, 5], 400, [0, 5], 200)
+    assert full.shot_sources() == quick.shot_sources() == ["same_label", "random"]
 
 
 def test_section_from_the_entries_run_folders(demo_ctx, lab):
@@ -25,6 +27,17 @@ def test_section_from_the_entries_run_folders(demo_ctx, lab):
     shutil.copytree(lab.model_dir, ctx.run_dir("sft", 0) / "model")  # DFT did not run: left out
     sec = section(ctx, [LANDSCAPE])
     assert sec.title == "Representation landscape"
-    assert [row[:2] for row in sec.tables[0].rows] == [["base 0-shot", "0"], ["base 5-shot", "5"], ["SFT", "0"]]
-    metrics = __import__("json").loads((ctx.run_dir("landscape", None) / "metrics.json").read_text())
-    assert list(metrics["conditions"]) == ["base 0-shot", "base 5-shot", "SFT"] and metrics["n_examples"] == 48
+    names = ["base 0-shot", "base 5-shot same-label", "base 5-shot random", "SFT"]
+    assert [row[:3] for row in sec.tables[0].rows] == [[names[0], "0", "-"], [names[1], "5", "same family"],
+                                                       [names[2], "5", "random"], [names[3], "0", "-"]]
+    metrics = json.loads((ctx.run_dir("landscape", None) / "metrics.json").read_text())
+    assert list(metrics["conditions"]) == names and metrics["n_examples"] == 48
+    # the per-layer ARI table holds the metrics' values, the same-label and random columns side by side
+    per_layer = sec.tables[1]
+    assert per_layer.columns == ["layer", *names]
+    for row in per_layer.rows:
+        layer = int(row[0])
+        for cell, name in zip(row[1:], names):
+            ari = metrics["conditions"][name]["layers"][layer].get("ari", {}).get("family")
+            assert cell == ("-" if ari is None else f"{ari:.2f}")
+    assert "Dashed: " in sec.paragraphs[1] and "Dotted: " in sec.paragraphs[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,3 +84,61 @@ def test_pick_shots_seeded_nested_and_excluding_self():
         assert i not in s5 and len(set(s5)) == 5 and s1 == s5[:1]
     with pytest.raises(SftlabError, match="need at least 3 other examples"):
         pick_shots(1, 3, 3, seed=0, exclude=[0])
+
+
+def _pick_shots_before(n_targets, pool_size, shots, seed, exclude=None):
+    """A copy of pick_shots before --shot-source existed: random shots must still draw exactly these."""
+    out = []
+    for i in range(n_targets):
+        own = exclude[i] if exclude else -1
+        rng = np.random.default_rng([seed, i])
+        picked = []
+        while len(picked) < shots:
+            j = int(rng.integers(pool_size))
+            if j != own and j not in picked:
+                picked.append(j)
+        out.append(picked)
+    return out
+
+
+@pytest.mark.parametrize("n_targets,pool_size,shots,seed,exclude", [
+    (20, 20, 5, 3, list(range(20))), (30, 200, 5, 0, None), (7, 9, 8, 11, [3, -1, 8, 0, 1, 2, 5]), (50, 6, 1, 2, None),
+])  # fmt: skip
+def test_random_shots_unchanged(n_targets, pool_size, shots, seed, exclude):
+    assert pick_shots(n_targets, pool_size, shots, seed, exclude) == \
+        _pick_shots_before(n_targets, pool_size, shots, seed, exclude)  # fmt: skip
+
+
+# A pool of 40 records in three labels of uneven size; the first 12 are also the analysed targets (exclude = own index).
+POOL_LABELS = ["a"] * 6 + ["b"] * 14 + ["c"] * 20
+POOL_LABELS = [POOL_LABELS[(7 * j) % 40] for j in range(40)]  # interleaved, so a label is not a contiguous block
+
+
+@pytest.mark.parametrize("exclude", [list(range(12)), None])
+def test_same_label_shots_stay_in_the_label_and_never_take_the_question(exclude):
+    targets = POOL_LABELS[:12]
+    five = pick_shots(12, 40, 5, seed=3, exclude=exclude, labels=targets, pool_labels=POOL_LABELS)
+    one = pick_shots(12, 40, 1, seed=3, exclude=exclude, labels=targets, pool_labels=POOL_LABELS)
+    assert five == pick_shots(12, 40, 5, seed=3, exclude=exclude, labels=targets, pool_labels=POOL_LABELS)
+    assert five != pick_shots(12, 40, 5, seed=4, exclude=exclude, labels=targets, pool_labels=POOL_LABELS)
+    assert five != pick_shots(12, 40, 5, seed=3, exclude=exclude)  # not the random draws
+    for i, (s5, s1) in enumerate(zip(five, one)):
+        assert [POOL_LABELS[j] for j in s5] == [targets[i]] * 5, (i, s5)
+        assert len(set(s5)) == 5 and s1 == s5[:1]
+        if exclude:
+            assert i not in s5
+    # every label's draws reach across its records, not one fixed subset
+    drawn = {j for s in pick_shots(12, 40, 5, seed=0, labels=targets, pool_labels=POOL_LABELS) for j in s}
+    assert {POOL_LABELS[j] for j in drawn} == set(targets) and len(drawn) > 15
+
+
+def test_same_label_too_small_names_the_label_and_counts():
+    # label 'a' has 6 pool records, target 0 among them; without its own record 5 remain: 5 shots fit, 6 do not
+    targets = POOL_LABELS[:12]
+    assert pick_shots(12, 40, 5, seed=0, exclude=list(range(12)), labels=targets, pool_labels=POOL_LABELS)
+    with pytest.raises(SftlabError, match=r"^6-shot prompts with same-label shots: family 'a' has 5 other examples "
+                                          r"in the shot pool \(of 40\), 6 needed; .*--shot-source random$"):
+        pick_shots(12, 40, 6, seed=0, exclude=list(range(12)), labels=targets, pool_labels=POOL_LABELS,
+                   label_name="family")
+    with pytest.raises(SftlabError, match="label 'z' has 0 other examples"):  # a label absent from the pool
+        pick_shots(1, 40, 1, seed=0, labels=["z"], pool_labels=POOL_LABELS)

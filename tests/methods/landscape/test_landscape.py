@@ -45,6 +45,74 @@ def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, 
     assert again["metrics"]["conditions"] == result["metrics"]["conditions"]
 
 
+def test_both_shot_sources_side_by_side(models, data_file, tmp_path):
+    """Same-label and random shots in one run: the prompts draw as asked, the 0-shot states are computed once, and
+    the section (tables, the sentence on shot sources, the ARI plot) shows exactly the metrics' values."""
+    cfg = LandscapeConfig(model=f"base={models['base']}", compare=f"ft={models['ft']}", data=data_file,
+                          label_field="family,answer", shots="0,2", shot_source="same_label,random",
+                          output_dir=str(tmp_path), batch_size=8, k=8, use_dadapy="no", progress=False)
+    result = run_landscape(cfg)
+    conds = result["metrics"]["conditions"]
+    assert list(conds) == ["base 0-shot", "base 2-shot same-label", "base 2-shot random", "ft"]
+    assert [c["shot_source"] for c in conds.values()] == [None, "same_label", "random", None]
+    assert sorted(p.name for p in (tmp_path / "states").glob("*.npy")) == [
+        "base-0-shot.npy", "base-2-shot-random.npy", "base-2-shot-same-label.npy", "ft.npy"]
+    # record 0 is a 'shop' question (conftest.py): its same-label examples are shop questions, never itself
+    same = conds["base 2-shot same-label"]["example_prompt"]
+    assert same.count("in the shop?") == 3 and "Item 0:" in same and same.count("Item 0:") == 1
+    assert "trip?" not in same and "bank?" not in same
+    rand = conds["base 2-shot random"]["example_prompt"]
+    assert rand != same and rand.count("Question:") == 3
+
+    section = result["section"]
+    summary, per_layer = section.tables
+    assert [row[:3] for row in summary.rows] == [["base 0-shot", "0", "-"], ["base 2-shot same-label", "2", "same family"],
+                                                 ["base 2-shot random", "2", "random"], ["ft", "0", "-"]]
+    assert per_layer.columns == ["layer", *conds]
+    for r, row in enumerate(per_layer.rows):
+        assert row[0] == str(r)
+        for cell, cond in zip(row[1:], conds.values()):
+            ari = cond["layers"][r].get("ari", {}).get("family")
+            assert cell == ("-" if ari is None else f"{ari:.2f}")
+    assert per_layer.rows[0][1:] == ["-"] * 4 and per_layer.rows[1][1] != "-"
+    shots_text = section.paragraphs[1]
+    assert "Dashed: " in shots_text and "question's own 'family'" in shots_text and "Dotted: " in shots_text
+    assert "whole shot pool" in shots_text and "seed 0" in shots_text
+    ax = section.images["ARI of the peaks vs 'family'"].axes[0]
+    assert [line.get_label() for line in ax.lines] == list(conds)
+    assert [line.get_linestyle() for line in ax.lines] == ["-", "--", ":", "-"]
+    for line, cond in zip(ax.lines, conds.values()):
+        expected = [(x["layer"], x["ari"]["family"]) for x in cond["layers"] if "ari" in x]
+        assert list(zip(line.get_xdata(), line.get_ydata())) == expected
+
+
+def test_same_label_is_the_default_and_random_names_no_source(models, data_file, tmp_path):
+    cfg = LandscapeConfig(model=models["base"], data=data_file, label_field="family", shots="2", k=8,
+                          output_dir=str(tmp_path / "a"), use_dadapy="no", progress=False)
+    assert cfg.shot_source == "same_label"
+    (cond,) = run_landscape(cfg)["metrics"]["conditions"].items()
+    assert cond[0] == "base 2-shot" and cond[1]["shot_source"] == "same_label"
+    assert cond[1]["example_prompt"].count("in the shop?") == 3
+    cfg.shot_source, cfg.output_dir = "random", str(tmp_path / "b")
+    result = run_landscape(cfg)
+    assert result["metrics"]["conditions"]["base 2-shot"]["shot_source"] == "random"
+    assert "Dotted: " in result["section"].paragraphs[1] and "Dashed: " not in result["section"].paragraphs[1]
+
+
+def test_same_label_shots_need_the_label_in_the_pool(models, data_file, tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n"
+                            for i in range(3)) + json.dumps({"question": "x?", "solution": "#### 1"}) + "\n")
+    cfg = LandscapeConfig(model=models["base"], data=data_file, shot_pool=str(pool), label_field="family",
+                          shots="0,1", output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    with pytest.raises(DataError, match=r"pool\.jsonl:4: field 'family': missing \(same-label shots"):
+        run_landscape(cfg)
+    pool.write_text("".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n"
+                            for i in range(3)))
+    with pytest.raises(SftlabError, match="family 'trip' has 0 other examples in the shot pool"):
+        run_landscape(cfg)
+
+
 def test_states_match_a_direct_forward(models, data_file, tmp_path):
     """The saved 0-shot states are the model's own hidden states at the last prompt token."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,6 +144,8 @@ def test_missing_label_field_names_the_line(models, data_file, tmp_path):
     ("shots", "-1", ">= 0"),
     ("z", 0.0, "must be positive"),
     ("k", 0, "at least 1"),
+    ("shot_source", "subject", "--shot-source: expected same_label, random"),
+    ("shot_source", "", "--shot-source: expected"),
 ])
 def test_bad_config(field, value, message):
     with pytest.raises(SftlabError, match=message):

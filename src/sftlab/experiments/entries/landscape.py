@@ -2,15 +2,19 @@
 
 On the lab's in-domain test split, labelled by problem family and by answer:
 the base model is read 0-shot and with solved examples from the train split
-(ICL), the SFT and DFT checkpoints the demo trained 0-shot. The section it
-returns holds the per-layer curves (ID, density peaks, core points, ARI per
-label) and a table of each condition's peaks.
+(ICL), drawn twice, as the recipe asks: from the question's own family (the
+paper's prompts take MMLU examples from the question's subject) and at random
+from the whole split; the SFT and DFT checkpoints the demo trained are read
+0-shot. The 0-shot and SFT/DFT states are computed once for both shot sources.
+The section it returns holds the per-layer curves (ID, density peaks, core
+points, ARI per label; dashed same-label shots, dotted random ones), a table of
+each condition's peaks and the family ARI per layer.
 
 Budget (2 CPU cores, the 4-layer lab model): the forward passes over the
-5-shot prompts dominate; the geometry of every layer and condition takes a
-few seconds. Measured on a lab stand-in: 25 CPU-seconds with ``--quick``
-(200 questions, shots 0 and 5) and 54 CPU-seconds by default (400 questions,
-shots 0, 1 and 5); docs/landscape.md has the details.
+5-shot prompts dominate, so the second shot source nearly doubles the step
+(measured on the lab, 1 thread: 79 CPU-seconds for both sources vs 43 for one
+by default, 35 vs 23 with ``--quick``); the geometry of every layer and
+condition takes a few seconds. docs/landscape.md has the details.
 """
 
 from __future__ import annotations

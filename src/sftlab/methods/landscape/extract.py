@@ -63,26 +63,51 @@ def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str
     return SHOT_SEPARATOR.join(solved + [render_prompt(target[0], None, template)])
 
 
-def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int,
-               exclude: list[int] | None = None) -> list[list[int]]:
+def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: list[int] | None = None, *,
+               labels: list | None = None, pool_labels: list | None = None,
+               label_name: str = "label") -> list[list[int]]:
     """For each target, ``shots`` distinct pool indices, drawn with a seed per target.
 
     ``exclude[i]`` (a pool index, or -1) keeps target ``i``'s own record out of
     its shots when the pool is the analysed data. The draws for ``k`` shots
     are the first ``k`` of the draws for more, so 1-shot examples are among
     the 5-shot ones.
+
+    Without ``labels`` the shots come from the whole pool. With ``labels`` (one
+    value per target) and ``pool_labels`` (one per pool record), target ``i``'s
+    shots come only from the pool records whose label equals ``labels[i]``, as
+    the paper's prompts take their examples from the question's own subject
+    (MMLU's standard 5-shot prompts). A label with fewer than ``shots`` such
+    records (besides the target's own) raises :class:`SftlabError` naming it
+    (``label_name`` is the field, for the message); there is no fallback to
+    other labels, which would mix the two conditions.
     """
+    groups: dict = {}
+    if labels is not None:
+        if pool_labels is None or len(pool_labels) != pool_size or len(labels) != n_targets:
+            raise ValueError("same-label shots need one label per target and one per pool record")
+        for j, value in enumerate(pool_labels):
+            groups.setdefault(value, []).append(j)
     out = []
     for i in range(n_targets):
         own = exclude[i] if exclude else -1
-        available = pool_size - (0 <= own < pool_size)
-        if available < shots:
-            raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the shot pool, "
-                              f"got {available}")
+        if labels is None:
+            candidates = None
+            available = pool_size - (0 <= own < pool_size)
+            if available < shots:
+                raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the shot pool, "
+                                  f"got {available}")
+        else:
+            candidates = groups.get(labels[i], [])
+            available = len(candidates) - (0 <= own < pool_size and pool_labels[own] == labels[i])
+            if available < shots:
+                raise SftlabError(f"{shots}-shot prompts with same-label shots: {label_name} '{labels[i]}' has "
+                                  f"{available} other examples in the shot pool (of {pool_size}), {shots} needed; "
+                                  f"use fewer --shots, a larger --shot-pool or --shot-source random")
         rng = np.random.default_rng([seed, i])
         picked: list[int] = []
         while len(picked) < shots:  # sequential draws: the first k do not depend on how many follow
-            j = int(rng.integers(pool_size))
+            j = int(rng.integers(pool_size)) if candidates is None else candidates[int(rng.integers(len(candidates)))]
             if j != own and j not in picked:
                 picked.append(j)
         out.append(picked)
