@@ -93,8 +93,17 @@ def test_groups_are_shared_and_paper_defaults_are_redeclared():
     for cls in (TrainConfig, IRLConfig, NFTTrainConfig):
         assert issubclass(cls, (RunArgs, LoraArgs, ModelArgs))
         assert "progress" not in cls.__dict__.get("__annotations__", {})  # defined once, in RunArgs
-    assert (TrainConfig().learning_rate, IRLConfig().learning_rate, NFTTrainConfig().learning_rate) == (5e-5, 5e-7, 1e-6)
-    assert (IRLConfig().lora_r, IRLConfig().lora_alpha, TrainConfig().lora_r, TrainConfig().lora_alpha) == (64, 16, 16, 32)
+    assert (TrainConfig().learning_rate, IRLConfig().learning_rate, NFTTrainConfig().learning_rate) == (
+        5e-5,
+        5e-7,
+        1e-6,
+    )
+    assert (IRLConfig().lora_r, IRLConfig().lora_alpha, TrainConfig().lora_r, TrainConfig().lora_alpha) == (
+        64,
+        16,
+        16,
+        32,
+    )
     assert NFTTrainConfig().weight_decay == 0.1 and TrainConfig().weight_decay == 0.0
 
 

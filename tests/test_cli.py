@@ -64,8 +64,17 @@ def test_fused_cpu_on_a_soft_capped_model_is_a_user_error_before_loading(tmp_pat
     touched = []
     monkeypatch.setattr("sftlab.data.load_sft_data", lambda *a, **k: touched.append("data"))
     monkeypatch.setattr(sft_method, "load_model_and_tokenizer", lambda *a, **k: touched.append("model"))
-    argv = ["train", "--model", str(tmp_path / "capped"), "--data", str(data), "--fused-loss", "cpu",
-            "--output-dir", str(tmp_path / "out")]
+    argv = [
+        "train",
+        "--model",
+        str(tmp_path / "capped"),
+        "--data",
+        str(data),
+        "--fused-loss",
+        "cpu",
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
     capsys.readouterr()  # saving the fixture printed progress bars
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

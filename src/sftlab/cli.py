@@ -18,24 +18,60 @@ from .errors import SftlabError
 
 # command -> (module, config class, run function, one-line help)
 COMMANDS = {
-    "train": ("sftlab.methods.sft", "TrainConfig", "run_train",
-              "Fine-tune a causal LM with an SFT objective (nll, dft, power, asft)."),
-    "eval": ("sftlab.methods.eval", "EvalConfig", "run_eval",
-             "Evaluate a model: greedy accuracy, avg@k / pass@k, per split."),
-    "adapt": ("sftlab.methods.dart", "AdaptConfig", "run_adapt",
-              "DART step 1: train a mapper with RL and rewrite SFT data into the target's own distribution."),
-    "dart": ("sftlab.methods.dart", "DartConfig", "run_dart",
-             "DART end to end: adapt the data (RL mapper), then fine-tune the target on it."),
-    "demo": ("sftlab.experiments.runner", "DemoConfig", "run_demo",
-             "Run the methods on the embedded lab and write a report."),
-    "compare": ("sftlab.experiments.compare", "CompareConfig", "run_compare",
-                "Compare methods (base, SFT, DFT, ASFT) on your model, training set and eval sets, over seeds; one report."),
-    "select": ("sftlab.methods.s2l", "SelectConfig", "run_select",
-               "Select training data (S2L: cluster a small proxy's loss trajectories)."),
-    "landscape": ("sftlab.methods.landscape", "LandscapeConfig", "run_landscape",
-                  "Per-layer geometry of hidden states (intrinsic dimension, density peaks, ARI)."),
-    "distill": ("sftlab.methods.distill", "DistillConfig", "run_distill",
-                "Self-distillation: generate, filter (cheapest first), fine-tune, repeat."),
+    "train": (
+        "sftlab.methods.sft",
+        "TrainConfig",
+        "run_train",
+        "Fine-tune a causal LM with an SFT objective (nll, dft, power, asft).",
+    ),
+    "eval": (
+        "sftlab.methods.eval",
+        "EvalConfig",
+        "run_eval",
+        "Evaluate a model: greedy accuracy, avg@k / pass@k, per split.",
+    ),
+    "adapt": (
+        "sftlab.methods.dart",
+        "AdaptConfig",
+        "run_adapt",
+        "DART step 1: train a mapper with RL and rewrite SFT data into the target's own distribution.",
+    ),
+    "dart": (
+        "sftlab.methods.dart",
+        "DartConfig",
+        "run_dart",
+        "DART end to end: adapt the data (RL mapper), then fine-tune the target on it.",
+    ),
+    "demo": (
+        "sftlab.experiments.runner",
+        "DemoConfig",
+        "run_demo",
+        "Run the methods on the embedded lab and write a report.",
+    ),
+    "compare": (
+        "sftlab.experiments.compare",
+        "CompareConfig",
+        "run_compare",
+        "Compare methods (base, SFT, DFT, ASFT) on your model, training set and eval sets, over seeds; one report.",
+    ),
+    "select": (
+        "sftlab.methods.s2l",
+        "SelectConfig",
+        "run_select",
+        "Select training data (S2L: cluster a small proxy's loss trajectories).",
+    ),
+    "landscape": (
+        "sftlab.methods.landscape",
+        "LandscapeConfig",
+        "run_landscape",
+        "Per-layer geometry of hidden states (intrinsic dimension, density peaks, ARI).",
+    ),
+    "distill": (
+        "sftlab.methods.distill",
+        "DistillConfig",
+        "run_distill",
+        "Self-distillation: generate, filter (cheapest first), fine-tune, repeat.",
+    ),
 }
 # `sftlab train --method M`: methods other than plain token-level SFT take their own options.
 TRAIN_METHODS = {
@@ -44,7 +80,10 @@ TRAIN_METHODS = {
     "rft": ("sftlab.methods.irl", "IRLConfig", "run_irl"),
     "nft": ("sftlab.methods.nft", "NFTTrainConfig", "run_nft"),
 }
-LAB_ACTIONS = {"build": "Build (or reuse) the lab model and data.", "info": "Describe the lab: config, files, base accuracy."}
+LAB_ACTIONS = {
+    "build": "Build (or reuse) the lab model and data.",
+    "info": "Describe the lab: config, files, base accuracy.",
+}
 
 
 def _load(module: str, name: str):
@@ -74,7 +113,8 @@ def _command_spec(name: str, argv: list[str]):
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sftlab", description="Post-training beyond plain SFT. With no --model/--data, commands use the embedded lab.",
+        prog="sftlab",
+        description="Post-training beyond plain SFT. With no --model/--data, commands use the embedded lab.",
     )
     parser.add_argument("--version", action="version", version=f"sftlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -84,17 +124,25 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe with option: value defaults (flags win).")
         if name == "train" and cfg_name == "TrainConfig":
-            p.add_argument("--method", choices=["sft", *TRAIN_METHODS], default="sft",
-                           help="sft: token-level objectives (--objective); irft, spin, rft: inverse RL from "
-                                "demonstrations (arXiv 2405.17888; `sftlab train --method irft --help` lists their options); "
-                                "nft: negative-aware fine-tuning on verified samples (arXiv 2505.18116; "
-                                "`sftlab train --method nft --help`).")
+            p.add_argument(
+                "--method",
+                choices=["sft", *TRAIN_METHODS],
+                default="sft",
+                help="sft: token-level objectives (--objective); irft, spin, rft: inverse RL from "
+                "demonstrations (arXiv 2405.17888; `sftlab train --method irft --help` lists their options); "
+                "nft: negative-aware fine-tuning on verified samples (arXiv 2505.18116; "
+                "`sftlab train --method nft --help`).",
+            )
         add_dataclass_args(p, cfg_cls)
     lab_cls = _load("sftlab.lab", "LabConfig")
-    p = sub.add_parser("lab", help="Build or describe the embedded lab.", description="Build or describe the embedded lab.")
+    p = sub.add_parser(
+        "lab", help="Build or describe the embedded lab.", description="Build or describe the embedded lab."
+    )
     p.add_argument("action", choices=list(LAB_ACTIONS), help="; ".join(f"{k}: {v}" for k, v in LAB_ACTIONS.items()))
     p.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe for the lab config.")
-    p.add_argument("--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab).")
+    p.add_argument(
+        "--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."
+    )
     p.add_argument("--force", action="store_true", help="Rebuild even if a cached build exists.")
     add_dataclass_args(p, lab_cls)
     return parser

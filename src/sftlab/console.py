@@ -48,8 +48,15 @@ class RunView:
     runs (transformers' ``DEFAULT_CALLBACKS``, restored on exit): the methods' trainers need no change.
     """
 
-    def __init__(self, total: int, *, title: str, verbose: bool = False, log: str | os.PathLike | None = None,
-                 live: bool | None = None):
+    def __init__(
+        self,
+        total: int,
+        *,
+        title: str,
+        verbose: bool = False,
+        log: str | os.PathLike | None = None,
+        live: bool | None = None,
+    ):
         self.total, self.title, self.verbose = total, title, verbose
         self.log_path = log
         self.live_requested = live
@@ -83,8 +90,16 @@ class RunView:
             from rich.live import Live
 
             self._console = Console(file=self.out)
-            self._live = self._stack.enter_context(Live(self._render(), console=self._console, refresh_per_second=4,
-                                                        transient=True, redirect_stdout=False, redirect_stderr=False))
+            self._live = self._stack.enter_context(
+                Live(
+                    self._render(),
+                    console=self._console,
+                    refresh_per_second=4,
+                    transient=True,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -206,7 +221,8 @@ def _warnings_to(f):
 
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: f.write(
-            warnings.formatwarning(message, category, filename, lineno, line))
+            warnings.formatwarning(message, category, filename, lineno, line)
+        )
         yield
 
 

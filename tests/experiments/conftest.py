@@ -15,9 +15,13 @@ FAMILIES = ["shop", "trip", "bank"]
 
 def record(i: int) -> dict:
     a, b = i % 7 + 1, i // 7 + 2
-    return {"id": f"r{i}", "question": f"Item {i}: Tom has {a} apples and buys {b} more in the {FAMILIES[i % 3]}. How many?",
-            "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.", "answer": str(a + b),
-            "family": FAMILIES[i % 3]}
+    return {
+        "id": f"r{i}",
+        "question": f"Item {i}: Tom has {a} apples and buys {b} more in the {FAMILIES[i % 3]}. How many?",
+        "solution": f"Adding {b} to {a} gives {a + b}. The answer is {a + b}.",
+        "answer": str(a + b),
+        "family": FAMILIES[i % 3],
+    }
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,39 @@ import pytest
 import sftlab.methods.sft as sft_method
 from sftlab.cli import main
 
-SMALL = ["*.max_steps=3", "*.per_device_train_batch_size=4", "*.gradient_accumulation_steps=1", "*.logging_steps=1",
-         "*.max_length=256", "*.save_steps=2"]
+SMALL = [
+    "*.max_steps=3",
+    "*.per_device_train_batch_size=4",
+    "*.gradient_accumulation_steps=1",
+    "*.logging_steps=1",
+    "*.max_length=256",
+    "*.save_steps=2",
+]
 
 
 def argv(lab, out: Path, *extra: str, methods: str = "base,sft,dft") -> list[str]:
-    args = ["compare", "--model", str(lab.model_dir), "--data", str(lab.data["train"]),
-            "--eval", f"in-domain={lab.data['test_id']}", "--eval", f"ood={lab.data['test_ood']}",
-            "--methods", methods, "--seeds", "2", "--eval-limit", "6", "--max-new-tokens", "12",
-            "--output-dir", str(out), *extra]
+    args = [
+        "compare",
+        "--model",
+        str(lab.model_dir),
+        "--data",
+        str(lab.data["train"]),
+        "--eval",
+        f"in-domain={lab.data['test_id']}",
+        "--eval",
+        f"ood={lab.data['test_ood']}",
+        "--methods",
+        methods,
+        "--seeds",
+        "2",
+        "--eval-limit",
+        "6",
+        "--max-new-tokens",
+        "12",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
     for s in SMALL:
         args += ["--set", s]
     return args
@@ -54,8 +78,10 @@ def uninterrupted(lab, tmp_path_factory):
 
 
 def _accuracies(metrics: dict) -> dict:
-    return {name: [(r["seed"], r["accuracy"], r["n"], r.get("curve")) for r in m["runs"]]
-            for name, m in metrics["methods"].items()}
+    return {
+        name: [(r["seed"], r["accuracy"], r["n"], r.get("curve")) for r in m["runs"]]
+        for name, m in metrics["methods"].items()
+    }
 
 
 def test_compare_writes_the_report_and_its_numbers_are_the_runs(lab, uninterrupted):
@@ -92,8 +118,11 @@ def test_compare_writes_the_report_and_its_numbers_are_the_runs(lab, uninterrupt
     html = (out / "report.html").read_text(encoding="utf-8")
     summary_md = (out / "summary.md").read_text(encoding="utf-8")
     assert "tokens trained" in html and "peak memory" in html and "95% CI" in html
-    assert "| method | in-domain (n=6) | ood (n=4) | seeds | train time | wall time | tokens trained | peak memory |" \
-        in summary_md and "95% Student-t interval" in summary_md
+    assert (
+        "| method | in-domain (n=6) | ood (n=4) | seeds | train time | wall time | tokens trained | peak memory |"
+        in summary_md
+        and "95% Student-t interval" in summary_md
+    )
 
 
 def lab_split(lab, split):
@@ -113,7 +142,9 @@ def test_an_interrupted_compare_resumes_without_training_anything_twice(lab, uni
     expected = json.loads((uninterrupted / "metrics.json").read_text())
     got = json.loads((out / "metrics.json").read_text())
     assert _accuracies(got) == _accuracies(expected)
-    assert {n: m["summary"] for n, m in got["methods"].items()} == {n: m["summary"] for n, m in expected["methods"].items()}
+    assert {n: m["summary"] for n, m in got["methods"].items()} == {
+        n: m["summary"] for n, m in expected["methods"].items()
+    }
 
     # finished: a rerun trains nothing; a changed setting is a new run of that method only
     assert main(argv(lab, out)) == 0 and len(calls) == 4
@@ -146,19 +177,23 @@ def test_a_training_run_cut_short_continues_from_its_last_checkpoint(lab, tmp_pa
     assert not list(model_dir.glob("checkpoint-*"))  # a finished run keeps its final model only
 
 
-@pytest.mark.parametrize("extra, methods, message", [
-    (["--set", "dft.nope=1"], "base,sft,dft", "--set dft.nope: unknown setting for dft"),
-    (["--set", "spin.beta=0.1"], "base,sft,dft", "--set spin.beta=0.1: method 'spin' is not among --methods"),
-    (["--set", "dft.learning_rate"], "base,sft,dft", "expected METHOD.FIELD=VALUE"),
-    (["--set", "dft.model=x"], "base,sft,dft", "'model' is set by --model"),
-    (["--set", "dft.learning_rate=fast"], "base,sft,dft", "expected a number"),
-    ([], "base,sft,nope", "'nope' is not a method"),
-    ([], "base,s2l", "S2L needs a small proxy model"),
-    ([], "dart", "DART needs reference answers"),
-    ([], "landscape", "the landscape needs a label field"),
-])
-def test_bad_flags_are_one_line_and_exit_2_before_anything_loads(lab, tmp_path, monkeypatch, capsys, extra, methods,
-                                                                 message):
+@pytest.mark.parametrize(
+    "extra, methods, message",
+    [
+        (["--set", "dft.nope=1"], "base,sft,dft", "--set dft.nope: unknown setting for dft"),
+        (["--set", "spin.beta=0.1"], "base,sft,dft", "--set spin.beta=0.1: method 'spin' is not among --methods"),
+        (["--set", "dft.learning_rate"], "base,sft,dft", "expected METHOD.FIELD=VALUE"),
+        (["--set", "dft.model=x"], "base,sft,dft", "'model' is set by --model"),
+        (["--set", "dft.learning_rate=fast"], "base,sft,dft", "expected a number"),
+        ([], "base,sft,nope", "'nope' is not a method"),
+        ([], "base,s2l", "S2L needs a small proxy model"),
+        ([], "dart", "DART needs reference answers"),
+        ([], "landscape", "the landscape needs a label field"),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_2_before_anything_loads(
+    lab, tmp_path, monkeypatch, capsys, extra, methods, message
+):
     monkeypatch.setattr("sftlab.models.load_model_and_tokenizer", lambda *a, **k: pytest.fail("loaded a model"))
     monkeypatch.setattr(sft_method, "run_train", lambda cfg: pytest.fail("trained"))
     assert main(argv(lab, tmp_path / "out", *extra, methods=methods)) == 2
@@ -170,13 +205,17 @@ def test_bad_flags_are_one_line_and_exit_2_before_anything_loads(lab, tmp_path, 
 def test_an_eval_set_without_reference_answers_cannot_be_scored(lab, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sft_method, "run_train", lambda cfg: pytest.fail("trained"))
     chat = tmp_path / "chat.jsonl"
-    chat.write_text("".join(json.dumps({"prompt": f"Say hi {i}", "completion": "Hello there!"}) + "\n" for i in range(3)))
+    chat.write_text(
+        "".join(json.dumps({"prompt": f"Say hi {i}", "completion": "Hello there!"}) + "\n" for i in range(3))
+    )
     args = argv(lab, tmp_path / "out") + ["--eval", f"chat={chat}"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"sftlab compare: error: --eval chat={chat}: no record has a reference answer (an 'answer' field, "
-                   "or a stated final answer in the completion), so it cannot be scored")
-    assert main([*argv(lab, tmp_path / "out")[:-len(SMALL) * 2], "--eval", "nameless"]) == 2
+    assert err == (
+        f"sftlab compare: error: --eval chat={chat}: no record has a reference answer (an 'answer' field, "
+        "or a stated final answer in the completion), so it cannot be scored"
+    )
+    assert main([*argv(lab, tmp_path / "out")[: -len(SMALL) * 2], "--eval", "nameless"]) == 2
     assert "expected NAME=PATH" in capsys.readouterr().err
 
 

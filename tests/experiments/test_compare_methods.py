@@ -13,14 +13,38 @@ import sftlab.methods.sft as sft_method
 from sftlab.cli import main
 
 # test-sized settings of every method ('*' applies where the method has the field)
-TINY = ["*.max_steps=2", "*.per_device_train_batch_size=2", "*.gradient_accumulation_steps=1", "*.max_length=256",
-        "*.lora=false", "*.gradient_checkpointing=false", "*.save_steps=1000", "*.use_vllm=false"]
+TINY = [
+    "*.max_steps=2",
+    "*.per_device_train_batch_size=2",
+    "*.gradient_accumulation_steps=1",
+    "*.max_length=256",
+    "*.lora=false",
+    "*.gradient_checkpointing=false",
+    "*.save_steps=1000",
+    "*.use_vllm=false",
+]
 
 
 def compare(lab, out: Path, methods: str, *sets: str, data: str | None = None) -> list[str]:
-    args = ["compare", "--model", str(lab.model_dir), "--data", data or str(lab.data["train"]),
-            "--eval", f"in-domain={lab.data['test_id']}", "--methods", methods, "--seeds", "1", "--eval-limit", "4",
-            "--max-new-tokens", "8", "--output-dir", str(out)]
+    args = [
+        "compare",
+        "--model",
+        str(lab.model_dir),
+        "--data",
+        data or str(lab.data["train"]),
+        "--eval",
+        f"in-domain={lab.data['test_id']}",
+        "--methods",
+        methods,
+        "--seeds",
+        "1",
+        "--eval-limit",
+        "4",
+        "--max-new-tokens",
+        "8",
+        "--output-dir",
+        str(out),
+    ]
     for s in [*TINY, *sets]:
         args += ["--set", s]
     return args
@@ -37,7 +61,9 @@ def _check_runs(out: Path, names: list[str]) -> dict:
         [run] = metrics["methods"][name]["runs"]
         assert run["n"]["in-domain"] == 4 and 0 <= run["accuracy"]["in-domain"] <= 1
         assert run["cost"]["wall_seconds"] > 0 and run["cost"]["peak_memory_bytes"] > 0
-        assert metrics["config"]["recipes"][name].endswith(f"configs/{metrics['config']['recipes'][name].split('/')[-1]}")
+        assert metrics["config"]["recipes"][name].endswith(
+            f"configs/{metrics['config']['recipes'][name].split('/')[-1]}"
+        )
         [settings] = (out / "runs" / name).glob("*/settings.json")
         assert json.loads(settings.read_text())["method"] == name
     return metrics
@@ -45,8 +71,15 @@ def _check_runs(out: Path, names: list[str]) -> dict:
 
 def test_irl_methods_start_from_the_sft_run_of_their_seed(lab, tmp_path, monkeypatch):
     out = tmp_path / "irl"
-    sets = ["*.iterations=1", "*.max_prompts=4", "*.steps_per_iteration=1", "*.max_new_tokens=6",
-            "rft.reward_steps=1", "rft.num_generations=2", "rft.heldout_fraction=0.5"]
+    sets = [
+        "*.iterations=1",
+        "*.max_prompts=4",
+        "*.steps_per_iteration=1",
+        "*.max_new_tokens=6",
+        "rft.reward_steps=1",
+        "rft.num_generations=2",
+        "rft.heldout_fraction=0.5",
+    ]
     trained = []
     real = sft_method.run_train
     monkeypatch.setattr(sft_method, "run_train", lambda cfg: trained.append(cfg.output_dir) or real(cfg))
@@ -69,9 +102,18 @@ def test_irl_methods_start_from_the_sft_run_of_their_seed(lab, tmp_path, monkeyp
 
 def test_nft_and_direct_rl_learn_from_the_reference_answers(lab, tmp_path):
     out = tmp_path / "rl"
-    sets = ["nft.max_prompts=4", "nft.num_generations=2", "nft.prompts_per_step=2", "nft.updates_per_generation=1",
-            "nft.max_completion_length=6", "direct-rl.rl_steps=1", "direct-rl.group_size=2",
-            "direct-rl.prompts_per_step=1", "direct-rl.max_completion_length=6", "direct-rl.max_examples=4"]
+    sets = [
+        "nft.max_prompts=4",
+        "nft.num_generations=2",
+        "nft.prompts_per_step=2",
+        "nft.updates_per_generation=1",
+        "nft.max_completion_length=6",
+        "direct-rl.rl_steps=1",
+        "direct-rl.group_size=2",
+        "direct-rl.prompts_per_step=1",
+        "direct-rl.max_completion_length=6",
+        "direct-rl.max_examples=4",
+    ]
     assert main(compare(lab, out, "nft,direct-rl", *sets)) == 0
     metrics = _check_runs(out, ["direct-rl", "nft"])  # the entry list's order
     assert metrics["config"]["settings"]["direct-rl"]["method"] == "direct_rl"
@@ -81,8 +123,14 @@ def test_nft_and_direct_rl_learn_from_the_reference_answers(lab, tmp_path):
 
 def test_distill_trains_on_its_own_checked_samples(lab, tmp_path):
     out = tmp_path / "distill"
-    sets = ["distill.rounds=1", "distill.max_prompts=4", "distill.n=2", "distill.max_new_tokens=6",
-            "distill.train_steps=1", "distill.filters=dedup"]
+    sets = [
+        "distill.rounds=1",
+        "distill.max_prompts=4",
+        "distill.n=2",
+        "distill.max_new_tokens=6",
+        "distill.train_steps=1",
+        "distill.filters=dedup",
+    ]
     assert main(compare(lab, out, "distill", *sets)) == 0
     metrics = _check_runs(out, ["distill"])
     assert metrics["config"]["settings"]["distill"]["pack"] == "math"
@@ -90,19 +138,27 @@ def test_distill_trains_on_its_own_checked_samples(lab, tmp_path):
     assert run["rounds"][0]["n_samples"] == 8
 
 
-@pytest.mark.parametrize("methods, message", [
-    ("nft", "--methods nft: NFT rewards sampled answers by checking them against the training set's reference answers"
-            "; no record of --data"),
-    ("distill", "--methods distill: self-distillation keeps the samples whose answer matches"),
-    ("direct-rl", "--methods direct-rl: direct RL (GRPO with the correctness reward) checks sampled answers"),
-])
-def test_methods_that_need_reference_answers_say_so_before_anything_loads(lab, tmp_path, monkeypatch, capsys,
-                                                                           methods, message):
+@pytest.mark.parametrize(
+    "methods, message",
+    [
+        (
+            "nft",
+            "--methods nft: NFT rewards sampled answers by checking them against the training set's reference answers"
+            "; no record of --data",
+        ),
+        ("distill", "--methods distill: self-distillation keeps the samples whose answer matches"),
+        ("direct-rl", "--methods direct-rl: direct RL (GRPO with the correctness reward) checks sampled answers"),
+    ],
+)
+def test_methods_that_need_reference_answers_say_so_before_anything_loads(
+    lab, tmp_path, monkeypatch, capsys, methods, message
+):
     monkeypatch.setattr("sftlab.models.load_model_and_tokenizer", lambda *a, **k: pytest.fail("loaded a model"))
     monkeypatch.setattr("sftlab.models.load_tokenizer", lambda *a, **k: pytest.fail("loaded a tokenizer"))
     chat = tmp_path / "chat.jsonl"
-    chat.write_text("".join(json.dumps({"prompt": f"Say hi {i}", "completion": "Hello there!"}) + "\n"
-                            for i in range(3)))
+    chat.write_text(
+        "".join(json.dumps({"prompt": f"Say hi {i}", "completion": "Hello there!"}) + "\n" for i in range(3))
+    )
     assert main(compare(lab, tmp_path / "out", f"sft,{methods}", data=str(chat))) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
@@ -111,8 +167,9 @@ def test_methods_that_need_reference_answers_say_so_before_anything_loads(lab, t
 
 def test_direct_rl_needs_question_records(lab, tmp_path, capsys):
     data = tmp_path / "pc.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"{i} + 1 =", "completion": f" The answer is {i + 1}."}) + "\n"
-                            for i in range(3)))
+    data.write_text(
+        "".join(json.dumps({"prompt": f"{i} + 1 =", "completion": f" The answer is {i + 1}."}) + "\n" for i in range(3))
+    )
     assert main(compare(lab, tmp_path / "out", "direct-rl", data=str(data))) == 2
     err = capsys.readouterr().err
     assert "takes question/solution/answer records; --data" in err and "holds prompt_completion records" in err, err

@@ -24,7 +24,7 @@ def _lab_with(cfg, questions):
 def test_mapper_pairs_restate_fresh_problems_in_both_styles():
     cfg = LabConfig.tiny()
     first = mapper_pairs(_lab_with(cfg, []), 40, 0.5, DEFAULT_MAPPER_TEMPLATE, seed=0)
-    question = first[0]["prompt"].split("\n")[0][len("Question: "):]
+    question = first[0]["prompt"].split("\n")[0][len("Question: ") :]
     rows = mapper_pairs(_lab_with(cfg, [question]), 40, 0.5, DEFAULT_MAPPER_TEMPLATE, seed=0)
     assert len(rows) == 40 and all(question not in r["prompt"] for r in rows)  # excluded questions are redrawn
     native = [r for r in rows if "####" in r["completion"]]
@@ -37,9 +37,21 @@ def test_mapper_pairs_restate_fresh_problems_in_both_styles():
 
 def test_entries_adapt_once_train_per_seed_and_draw_the_section(demo_ctx, shrink_recipe, monkeypatch, lab, tmp_path):
     ctx = demo_ctx(quick=True)
-    shrink_recipe(ctx, "configs/lab/dart.yaml", {
-        "max_examples": 6, "rl_steps": 2, "group_size": 4, "prompts_per_step": 2, "rl_learning_rate": 1e-3,
-        "n_samples": 2, "max_completion_length": 12, "generation_batch_size": 8, "scoring_batch_size": 8})
+    shrink_recipe(
+        ctx,
+        "configs/lab/dart.yaml",
+        {
+            "max_examples": 6,
+            "rl_steps": 2,
+            "group_size": 4,
+            "prompts_per_step": 2,
+            "rl_learning_rate": 1e-3,
+            "n_samples": 2,
+            "max_completion_length": 12,
+            "generation_batch_size": 8,
+            "scoring_batch_size": 8,
+        },
+    )
     monkeypatch.setattr(lab_mapper, "ensure_lab_mapper", lambda lab, **kw: lab.model_dir)  # the tiny model as mapper
     calls = []
 
@@ -73,12 +85,17 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(demo_ctx, shrink
     assert sec.title == "DART: adapted data" and sec.tables[0].columns == demo.HEAD
     (row,) = sec.tables[0].rows
     assert row[:3] == ["DART", "6", f"{manifest['mean_lp_original']:.3f} -> {manifest['mean_lp_adapted']:.3f}"]
-    assert row[-1] == f"2 steps, {runs[0]['adapt']['rl']['train_seconds']:.0f} s, {runs[0]['adapt']['rl']['rewrites']} rewrites"
+    assert (
+        row[-1]
+        == f"2 steps, {runs[0]['adapt']['rl']['train_seconds']:.0f} s, {runs[0]['adapt']['rl']['rewrites']} rewrites"
+    )
     assert list(sec.images) == ["GRPO reward per step"]
     (fig,) = sec.images.values()
     curves = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].lines}
-    assert curves == {"DART mapper": runs[0]["adapt"]["rl"]["curve"]["reward"],
-                      "direct RL (target)": run["rl"]["curve"]["reward"]}
+    assert curves == {
+        "DART mapper": runs[0]["adapt"]["rl"]["curve"]["reward"],
+        "direct RL (target)": run["rl"]["curve"]["reward"],
+    }
 
     from sftlab.report import write_report
 
@@ -91,9 +108,20 @@ def test_entries_adapt_once_train_per_seed_and_draw_the_section(demo_ctx, shrink
 
 @pytest.mark.parametrize("verified, word", [(1.0, "meets"), (0.9, "BELOW")])
 def test_section_flags_the_verification_target(verified, word):
-    a = {"manifest": {"n": 10, "mean_lp_original": -2.0, "mean_lp_adapted": -1.0, "mean_lp_rewritten": -0.5,
-                      "mean_lp_rewritten_originals": -2.1, "kept_verified_share": verified, "fallback_rate": 0.2,
-                      "fallback_reasons": {"gate": 2}}, "rl": None, "native_share_kept": 0.75}
+    a = {
+        "manifest": {
+            "n": 10,
+            "mean_lp_original": -2.0,
+            "mean_lp_adapted": -1.0,
+            "mean_lp_rewritten": -0.5,
+            "mean_lp_rewritten_originals": -2.1,
+            "kept_verified_share": verified,
+            "fallback_rate": 0.2,
+            "fallback_reasons": {"gate": 2},
+        },
+        "rl": None,
+        "native_share_kept": 0.75,
+    }
     cells = demo._cells(a)
     assert word in cells[3] and cells[1] == "-2.000 -> -1.000" and cells[4] == "20.0% (gate 2)"
     assert cells[5] == "75.0%" and cells[6] == "none"

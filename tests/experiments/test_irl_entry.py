@@ -27,17 +27,26 @@ def test_entry_configs_are_valid(demo_ctx, quick):
 
 def test_section_shows_the_runs_numbers(demo_ctx):
     ctx = demo_ctx(quick=True)
-    ctx.results["irft"] = {"runs": [{"iterations": _its("reward_accuracy", [0.5, 1.0])},
-                                    {"iterations": _its("reward_accuracy", [1.0, 1.0])}]}
+    ctx.results["irft"] = {
+        "runs": [
+            {"iterations": _its("reward_accuracy", [0.5, 1.0])},
+            {"iterations": _its("reward_accuracy", [1.0, 1.0])},
+        ]
+    }
     ctx.results["rft"] = {"runs": [{"iterations": _its("heldout_reward_accuracy", [0.6, 0.8])}]}
     assert demo.section(ctx, [BY_NAME["spin"]]) is None  # nothing ran
     sec = demo.section(ctx, IRL)
     assert sec.tables[0].rows == [  # first seed only: gaps, reward accuracy and generations correct in %
-        ["IRFT", 1, 4, "1.0", "2.0", "50", "25"], ["IRFT", 2, 4, "2.0", "3.0", "100", "25"],
-        ["RFT", 1, 4, "1.0", "2.0", "60", "25"], ["RFT", 2, 4, "2.0", "3.0", "80", "25"]]
+        ["IRFT", 1, 4, "1.0", "2.0", "50", "25"],
+        ["IRFT", 2, 4, "2.0", "3.0", "100", "25"],
+        ["RFT", 1, 4, "1.0", "2.0", "60", "25"],
+        ["RFT", 2, 4, "2.0", "3.0", "80", "25"],
+    ]
     assert "IRFT: 2 iteration(s) over 24 train prompts (cut into chunks), 4 steps per iteration." in sec.paragraphs[0]
-    assert "RFT: 2 iterations of a reward step (4 Bradley-Terry steps) and a policy step (3 GRPO steps)" in \
-        sec.paragraphs[0]
+    assert (
+        "RFT: 2 iterations of a reward step (4 Bradley-Terry steps) and a policy step (3 GRPO steps)"
+        in sec.paragraphs[0]
+    )
     (fig,) = sec.images.values()
     gap, acc = fig.axes
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in acc.lines}

@@ -28,8 +28,12 @@ def test_section_from_the_entries_run_folders(demo_ctx, lab):
     sec = section(ctx, [LANDSCAPE])
     assert sec.title == "Representation landscape"
     names = ["base 0-shot", "base 5-shot same-label", "base 5-shot random", "SFT"]
-    assert [row[:3] for row in sec.tables[0].rows] == [[names[0], "0", "-"], [names[1], "5", "same family"],
-                                                       [names[2], "5", "random"], [names[3], "0", "-"]]
+    assert [row[:3] for row in sec.tables[0].rows] == [
+        [names[0], "0", "-"],
+        [names[1], "5", "same family"],
+        [names[2], "5", "random"],
+        [names[3], "0", "-"],
+    ]
     metrics = json.loads((ctx.run_dir("landscape", None) / "metrics.json").read_text())
     assert list(metrics["conditions"]) == names and metrics["n_examples"] == 48
     # the per-layer ARI table holds the metrics' values, the same-label and random columns side by side

@@ -27,8 +27,9 @@ def test_entry_configs_are_valid(demo_ctx, quick):
 def test_section(demo_ctx):
     ctx = demo_ctx(quick=True)
     assert demo.section(ctx, [NFT]) is None
-    ctx.results["nft"] = {"runs": [{"nft": {"step": [1, 2, 3], "reward": [0.4, 0.5, 0.55],
-                                            "kept_groups": [0.75, None, 0.5]}}]}
+    ctx.results["nft"] = {
+        "runs": [{"nft": {"step": [1, 2, 3], "reward": [0.4, 0.5, 0.55], "kept_groups": [0.75, None, 0.5]}}]
+    }
     sec = demo.section(ctx, [NFT])
     assert sec.paragraphs[0].startswith("NFT from the lab model: 8 steps of 4 questions x 4 sampled answers, 2 steps")
     (fig,) = sec.images.values()

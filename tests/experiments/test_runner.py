@@ -17,8 +17,12 @@ from sftlab.report import Section, Table
 
 
 def _fake_run(ctx, entry, seed):
-    return {"seed": seed, "accuracy": {"test_id": 0.5, "test_ood": 0.25}, "n": {"test_id": 48, "test_ood": 4},
-            "train_seconds": 1.0}
+    return {
+        "seed": seed,
+        "accuracy": {"test_id": 0.5, "test_ood": 0.25},
+        "n": {"test_id": 48, "test_ood": 4},
+        "train_seconds": 1.0,
+    }
 
 
 def test_each_groups_section_is_drawn_once_right_after_its_last_entry(demo_ctx):
@@ -33,15 +37,26 @@ def test_each_groups_section_is_drawn_once_right_after_its_last_entry(demo_ctx):
     def entry(name, group, with_section=True, run=_fake_run):
         return DemoEntry(name, name.upper(), "", group, run, section=section if with_section else None)
 
-    entries = [entry("a1", "a"), entry("b1", "b"), entry("a2", "a"), entry("c1", "c", False),
-               entry("b2", "b"), entry("only", "d", run=None)]
+    entries = [
+        entry("a1", "a"),
+        entry("b1", "b"),
+        entry("a2", "a"),
+        entry("c1", "c", False),
+        entry("b2", "b"),
+        entry("only", "d", run=None),
+    ]
     assert {k: [e.name for e in v] for k, v in demo.section_points(entries).items()} == {
-        "a2": ["a1", "a2"], "b2": ["b1", "b2"], "only": ["only"]}
+        "a2": ["a1", "a2"],
+        "b2": ["b1", "b2"],
+        "only": ["only"],
+    }
     ctx = demo_ctx()
     methods, sections, timings = demo.run_entries(ctx, entries, seeds=[0, 1])
-    assert calls == [(["a1", "a2"], ["a1", "a2", "b1"]),  # after a2, before b2 ran
-                     (["b1", "b2"], ["a1", "a2", "b1", "b2", "c1"]),
-                     (["only"], ["a1", "a2", "b1", "b2", "c1", "only"])]
+    assert calls == [
+        (["a1", "a2"], ["a1", "a2", "b1"]),  # after a2, before b2 ran
+        (["b1", "b2"], ["a1", "a2", "b1", "b2", "c1"]),
+        (["only"], ["a1", "a2", "b1", "b2", "c1", "only"]),
+    ]
     assert [s.title for s in sections] == ["group a", "group b", "group d"]
     assert sections[0].tables[0].rows == [["a1", 2], ["a2", 2]]  # both seeds of both entries were in
     assert sections[2].tables[0].rows == [["only", 0]]
@@ -56,37 +71,62 @@ def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
     points = demo.section_points(selected)
     assert list(points) == ["rft"] and [e.name for e in points["rft"]] == ["irft", "rft"]
     assert list(demo.section_points([BY_NAME[n] for n in demo.resolve_methods("all")])) == [
-        "random-subset", "landscape", "distill", "dart-dft-noprior", "rft", "nft"]
+        "random-subset",
+        "landscape",
+        "distill",
+        "dart-dft-noprior",
+        "rft",
+        "nft",
+    ]
 
 
 @pytest.fixture(scope="module")
 def tiny_lab(tmp_path_factory):
-    return build_lab(LabConfig.tiny(pretrain_steps=60), cache_dir=str(tmp_path_factory.mktemp("labcache")),
-                     progress=False)
+    return build_lab(
+        LabConfig.tiny(pretrain_steps=60), cache_dir=str(tmp_path_factory.mktemp("labcache")), progress=False
+    )
 
 
 def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, monkeypatch):
     monkeypatch.setattr("sftlab.lab.ensure_lab", lambda **_: tiny_lab)
     out = tmp_path / "demo"
-    cfg = demo.DemoConfig(quick=True, output_dir=str(out), methods="base,sft,dft,asft", steps=3, eval_limit=6,
-                          max_new_tokens=24, batch_size=4)
+    cfg = demo.DemoConfig(
+        quick=True,
+        output_dir=str(out),
+        methods="base,sft,dft,asft",
+        steps=3,
+        eval_limit=6,
+        max_new_tokens=24,
+        batch_size=4,
+    )
     demo.run_demo(cfg)
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["methods"]) == ["base", "sft", "dft", "asft"]
     for name, m in metrics["methods"].items():
-        evaluated = json.loads((out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" /
-                                "metrics.json").read_text())["splits"]
+        evaluated = json.loads(
+            (out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" / "metrics.json").read_text()
+        )["splits"]
         for split in ("test_id", "test_ood"):
-            correct = sum(json.loads(line)["correct"] for line in
-                          (out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" /
-                           "generations.jsonl").read_text().splitlines() if json.loads(line)["split"] == split)
+            correct = sum(
+                json.loads(line)["correct"]
+                for line in (
+                    out / "runs" / name / ("once" if name == "base" else "seed0") / "eval" / "generations.jsonl"
+                )
+                .read_text()
+                .splitlines()
+                if json.loads(line)["split"] == split
+            )
             assert m["runs"][0]["accuracy"][split] == evaluated[split]["accuracy"] == correct / 6
             assert m["summary"][split] == {"mean": correct / 6, "std": 0.0, "n_seeds": 1, "ci95": None}
             assert all(r["n"][split] == 6 for r in m["runs"])
         if name != "base":
             assert m["runs"][0]["seed"] == 0 and m["runs"][0]["curve"]["nll"]
-    assert metrics["config"]["fine-tuning"] == {"steps": 3, "learning_rate": 1e-3, "batch_size": 4,
-                                                "recipe": "configs/lab/sft.yaml"}
+    assert metrics["config"]["fine-tuning"] == {
+        "steps": 3,
+        "learning_rate": 1e-3,
+        "batch_size": 4,
+        "recipe": "configs/lab/sft.yaml",
+    }
     assert metrics["seeds"] == [0]
     html = (out / "report.html").read_text()
     assert "DFT" in html and "ASFT" in html and (out / "summary.md").is_file()
@@ -111,8 +151,13 @@ def test_cli_quick_demo_on_the_real_lab(tmp_path):
     """What the README promises, in --quick form: builds (or reuses) the lab, runs every entry, writes the report."""
     out = tmp_path / "demo"
     env = {**os.environ, "SFTLAB_CACHE": os.environ.get("SFTLAB_CACHE", str(tmp_path / "cache"))}
-    proc = subprocess.run([sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--output-dir", str(out)],
-                          capture_output=True, text=True, env=env, timeout=3000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--output-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3000,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "report at" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -127,8 +172,13 @@ def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
     """`sftlab demo --quick --methods all` on the real lab: every entry reports both splits, every section is drawn."""
     out = tmp_path / "demo-all"
     env = {**os.environ, "SFTLAB_CACHE": os.environ.get("SFTLAB_CACHE", str(tmp_path / "cache"))}
-    proc = subprocess.run([sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--methods", "all",
-                           "--output-dir", str(out)], capture_output=True, text=True, env=env, timeout=3000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--methods", "all", "--output-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3000,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     from sftlab.experiments.registry import ENTRIES
@@ -139,6 +189,12 @@ def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
         for split in ("test_id", "test_ood"):
             assert metrics["methods"][name]["summary"][split]["n_seeds"] == 1, (name, split)
     report = (out / "report.html").read_text(encoding="utf-8")
-    for title in ("S2L data selection vs random", "Representation landscape", "Self-distillation", "DART",
-                  "IRL from demonstrations", "NFT"):
+    for title in (
+        "S2L data selection vs random",
+        "Representation landscape",
+        "Self-distillation",
+        "DART",
+        "IRL from demonstrations",
+        "NFT",
+    ):
         assert f"<h2>{title}" in report, title

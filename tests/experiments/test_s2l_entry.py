@@ -16,8 +16,9 @@ S2L = [BY_NAME["s2l"], BY_NAME["random-subset"]]
 
 def _ctx(demo_ctx, shrink_recipe, monkeypatch):
     ctx = demo_ctx(steps=8, batch_size=8)
-    shrink_recipe(ctx, "configs/lab/s2l.yaml", {"n_checkpoints": 2, "n_clusters": 4, "max_length": 96},
-                  {"budgets": [0.25, 0.5]})
+    shrink_recipe(
+        ctx, "configs/lab/s2l.yaml", {"n_checkpoints": 2, "n_clusters": 4, "max_length": 96}, {"budgets": [0.25, 0.5]}
+    )
     calls = []
 
     def train_and_evaluate(name, seed, **kw):
@@ -25,8 +26,12 @@ def _ctx(demo_ctx, shrink_recipe, monkeypatch):
         records = load_sft_data(kw["data"]).records
         calls.append((name, seed, len(records), kw["max_steps"]))
         share = sum(r["family"] == "shop" for r in records) / len(records)
-        return {"seed": seed, "accuracy": {"test_id": share, "test_ood": share / 2}, "n": {"test_id": 1, "test_ood": 1},
-                "train_seconds": 0.0}
+        return {
+            "seed": seed,
+            "accuracy": {"test_id": share, "test_ood": share / 2},
+            "n": {"test_id": 1, "test_ood": 1},
+            "train_seconds": 0.0,
+        }
 
     monkeypatch.setattr(ctx, "train_and_evaluate", train_and_evaluate)
     return ctx, calls
@@ -41,8 +46,9 @@ def test_budgets_seeds_one_shared_proxy_and_the_sections_numbers(demo_ctx, shrin
             assert set(run["by_budget"]) == {"25", "50"} and run["seed"] == seed
 
     # 25% of 24 = 6 records for 8 x 0.25 -> 2 steps; 50% = 12 records for 4 steps (same epochs as the full run)
-    assert sorted(calls) == sorted((f"{m}-{p}", s, n, k) for m in ("s2l", "random") for s in (0, 1)
-                                   for p, n, k in ((25, 6, 2), (50, 12, 4)))
+    assert sorted(calls) == sorted(
+        (f"{m}-{p}", s, n, k) for m in ("s2l", "random") for s in (0, 1) for p, n, k in ((25, 6, 2), (50, 12, 4))
+    )
     proxy = ctx.run_dir("s2l-proxy", 0) / "model"  # one proxy for everything, two evenly spaced checkpoints
     assert sorted(p.name for p in proxy.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-8"]
     assert not ctx.run_dir("s2l-proxy", 1).exists()

@@ -37,7 +37,9 @@ def test_summarize_runs_hand_worked():
 
 
 def test_summarize_single_seed_has_zero_std():
-    assert summarize_runs([{"accuracy": {"t": 0.25}}], ["t"]) == {"t": {"mean": 0.25, "std": 0.0, "n_seeds": 1, "ci95": None}}
+    assert summarize_runs([{"accuracy": {"t": 0.25}}], ["t"]) == {
+        "t": {"mean": 0.25, "std": 0.0, "n_seeds": 1, "ci95": None}
+    }
 
 
 def test_formats():

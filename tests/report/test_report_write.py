@@ -28,9 +28,15 @@ def _section() -> Section:
     buf = io.BytesIO()
     other.savefig(buf, format="png")
     images = {"accuracy vs budget": fig, "clusters": buf.getvalue()}  # a Figure and PNG bytes
-    return Section("S2L selection", paragraphs=["selected **subsets** <of> data"], images=images,
-                   tables=[Table(["subset", "acc"], [["S2L at 10%", "1.0 ± 0.0"], ["<b>", None]]),
-                           Table(["example"], [["not in summary"]], summary=False)])
+    return Section(
+        "S2L selection",
+        paragraphs=["selected **subsets** <of> data"],
+        images=images,
+        tables=[
+            Table(["subset", "acc"], [["S2L at 10%", "1.0 ± 0.0"], ["<b>", None]]),
+            Table(["example"], [["not in summary"]], summary=False),
+        ],
+    )
 
 
 def test_files_written(tmp_path, fake_metrics):

@@ -34,8 +34,15 @@ from .compare_plan import (
 from .context import DemoEntry, curve_of
 from .recipes import LabRecipe
 
-__all__ = ["CompareConfig", "CompareContext", "ComparePlan", "compare_entries", "fingerprint", "plan_compare",
-           "run_compare"]
+__all__ = [
+    "CompareConfig",
+    "CompareContext",
+    "ComparePlan",
+    "compare_entries",
+    "fingerprint",
+    "plan_compare",
+    "run_compare",
+]
 
 
 class CompareContext:
@@ -58,17 +65,28 @@ class CompareContext:
         self.notes: list[str] = []
         self.adaptations: dict[str, dict] = {}
         self._items: dict[str, list[dict]] | None = None
-        self.eval_key = _key({"evals": {n: plan.fingerprints[f"eval:{n}"] for n in plan.evals},
-                              "max_new_tokens": cfg.max_new_tokens, "limit": cfg.eval_limit, "mode": cfg.mode,
-                              "prompt_template": cfg.prompt_template})
+        self.eval_key = _key(
+            {
+                "evals": {n: plan.fingerprints[f"eval:{n}"] for n in plan.evals},
+                "max_new_tokens": cfg.max_new_tokens,
+                "limit": cfg.eval_limit,
+                "mode": cfg.mode,
+                "prompt_template": cfg.prompt_template,
+            }
+        )
 
     def run_key(self, name: str) -> str:
         """The hash a method's runs are filed under: its resolved settings, the model's and the data's fingerprints."""
         fp = self.plan.fingerprints
         if name not in self.plan.settings:  # the base model: nothing trained
             return _key({"method": name, "model": fp["model"]})
-        key = {"method": name, "settings": self.plan.settings[name], "model": fp["model"], "data": fp["data"],
-               "prompt_template": self.cfg.prompt_template}
+        key = {
+            "method": name,
+            "settings": self.plan.settings[name],
+            "model": fp["model"],
+            "data": fp["data"],
+            "prompt_template": self.cfg.prompt_template,
+        }
         if name in STARTS_FROM_SFT:
             key["start"] = self.run_key("sft")  # a changed SFT run is a new starting point
         return _key(key)
@@ -111,8 +129,10 @@ class CompareContext:
         for checkpoint in (run_dir / "model").glob("checkpoint-*"):  # finished: the final model is what is compared
             shutil.rmtree(checkpoint, ignore_errors=True)
         tokens = [h["num_tokens"] for h in summary["log_history"] if "num_tokens" in h]
-        _write_json(run_dir / "train_cost.json", {"wall_seconds": time.time() - t0,
-                                                  "tokens_trained": max(tokens) if tokens else None, **_peak_memory()})
+        _write_json(
+            run_dir / "train_cost.json",
+            {"wall_seconds": time.time() - t0, "tokens_trained": max(tokens) if tokens else None, **_peak_memory()},
+        )
         return summary
 
     def run_method(self, name: str, seed: int, fn, cfg) -> dict:
@@ -129,18 +149,28 @@ class CompareContext:
         summary = fn(cfg)
         logs = summary.get("log_history") or []
         tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
-        _write_json(run_dir / "train_cost.json", {"wall_seconds": time.time() - t0,
-                                                  "tokens_trained": max(tokens) if tokens else None, **_peak_memory()})
+        _write_json(
+            run_dir / "train_cost.json",
+            {"wall_seconds": time.time() - t0, "tokens_trained": max(tokens) if tokens else None, **_peak_memory()},
+        )
         _write_json(done, json.loads(json.dumps(summary, default=str)))
         return summary
 
     def _write_settings(self, name: str, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir.parent / "settings.json").write_text(json.dumps(
-            {"method": name, "recipe": self.plan.recipes[name], "settings": self.plan.settings[name],
-             "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")},
-             **({"start": f"runs/sft/{self.run_key('sft')}"} if name in STARTS_FROM_SFT else {})},
-            indent=2, default=str))
+        (run_dir.parent / "settings.json").write_text(
+            json.dumps(
+                {
+                    "method": name,
+                    "recipe": self.plan.recipes[name],
+                    "settings": self.plan.settings[name],
+                    "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")},
+                    **({"start": f"runs/sft/{self.run_key('sft')}"} if name in STARTS_FROM_SFT else {}),
+                },
+                indent=2,
+                default=str,
+            )
+        )
 
     def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict:
         """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/``. Returns accuracy, n, examples."""
@@ -154,23 +184,37 @@ class CompareContext:
             _reset_peak_memory()
             t0 = time.time()
             model, tok = load_model_and_tokenizer(model_dir, "infer", trust_remote_code=self.cfg.trust_remote_code)
-            evaluate(model, tok, items, sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens,
-                     batch_size=self.cfg.eval_batch_size), mode=self.cfg.mode, output_dir=str(eval_dir),
-                     progress=False, extra={"model": model_dir, "data": self.plan.evals})
+            evaluate(
+                model,
+                tok,
+                items,
+                sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=self.cfg.eval_batch_size),
+                mode=self.cfg.mode,
+                output_dir=str(eval_dir),
+                progress=False,
+                extra={"model": model_dir, "data": self.plan.evals},
+            )
             del model
             _write_json(eval_dir / "eval_cost.json", {"wall_seconds": time.time() - t0, **_peak_memory()})
         metrics = json.loads((eval_dir / "metrics.json").read_text())
         splits = metrics["splits"]
-        return {"accuracy": {s: splits[s]["accuracy"] for s in self.splits}, "n": {s: splits[s]["n"] for s in self.splits},
-                "examples": _examples(eval_dir / "generations.jsonl", self.cfg.examples, self.splits),
-                "cost": self.cost(name, seed, eval_dir)}
+        return {
+            "accuracy": {s: splits[s]["accuracy"] for s in self.splits},
+            "n": {s: splits[s]["n"] for s in self.splits},
+            "examples": _examples(eval_dir / "generations.jsonl", self.cfg.examples, self.splits),
+            "cost": self.cost(name, seed, eval_dir),
+        }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
         t0 = time.time()
         summary = self.train(name, seed, **train_kwargs)
         run = self.evaluate(name, seed, summary["output_dir"])
-        run.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve_of(summary["log_history"]),
-                   wall_seconds=time.time() - t0)
+        run.update(
+            seed=seed,
+            train_seconds=summary["train_seconds"],
+            curve=curve_of(summary["log_history"]),
+            wall_seconds=time.time() - t0,
+        )
         return run
 
     def cost(self, name: str, seed: int | None, eval_dir: Path) -> dict:
@@ -179,10 +223,12 @@ class CompareContext:
         parts = [_read_json(self.run_dir(name, seed) / "train_cost.json"), _read_json(eval_dir / "eval_cost.json")]
         parts = [p for p in parts if p]
         peaks = [p["peak_memory_bytes"] for p in parts if p.get("peak_memory_bytes")]
-        return {"wall_seconds": sum(p["wall_seconds"] for p in parts) if parts else None,
-                "tokens_trained": next((p["tokens_trained"] for p in parts if "tokens_trained" in p), None),
-                "peak_memory_bytes": max(peaks) if peaks else None,
-                "peak_memory_kind": next((p["peak_memory_kind"] for p in parts if "peak_memory_kind" in p), None)}
+        return {
+            "wall_seconds": sum(p["wall_seconds"] for p in parts) if parts else None,
+            "tokens_trained": next((p["tokens_trained"] for p in parts if "tokens_trained" in p), None),
+            "peak_memory_bytes": max(peaks) if peaks else None,
+            "peak_memory_kind": next((p["peak_memory_kind"] for p in parts if "peak_memory_kind" in p), None),
+        }
 
     def items(self) -> dict[str, list[dict]]:
         """The eval sets' items, prompts rendered with the model's tokenizer (as training renders them)."""
@@ -191,8 +237,10 @@ class CompareContext:
             from sftlab.models import load_tokenizer
 
             tok = load_tokenizer(self.model, trust_remote_code=self.cfg.trust_remote_code)
-            self._items = {n: eval_items(d, tok, prompt_template=self.cfg.prompt_template)[: self.cfg.eval_limit]
-                           for n, d in self.plan.eval_data.items()}
+            self._items = {
+                n: eval_items(d, tok, prompt_template=self.cfg.prompt_template)[: self.cfg.eval_limit]
+                for n, d in self.plan.eval_data.items()
+            }
         return self._items
 
 
@@ -207,25 +255,41 @@ def run_compare(cfg: CompareConfig) -> dict:
     out = Path(cfg.output_dir)
     ctx = CompareContext(cfg, plan, out)
     names = [e.name for e in plan.entries]
-    print(f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; "
-          f"seeds {plan.seeds}")
+    print(
+        f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; seeds {plan.seeds}"
+    )
     labels = {n: n for n in plan.evals}
     total = count_runs(plan.entries, plan.seeds)
     with RunView(total, title="sftlab compare", verbose=cfg.verbose, log=out / "console.log") as view:
-        methods, sections, timings = run_entries(ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan),
-                                                 view=view)
-        config = {"compare": asdict(cfg), "recipes": plan.recipes, "settings": plan.settings,
-                  "fingerprints": plan.fingerprints}
+        methods, sections, timings = run_entries(
+            ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan), view=view
+        )
+        config = {
+            "compare": asdict(cfg),
+            "recipes": plan.recipes,
+            "settings": plan.settings,
+            "fingerprints": plan.fingerprints,
+        }
         notes = [*ctx.notes, *_notes(plan, cfg)]
         metrics, paths = write_comparison(
-            out, title=f"sftlab compare: {cfg.model}", config=config, seeds=plan.seeds, splits=ctx.splits,
-            labels=labels, methods=methods, notes=notes, sections=sections,
-            data={"seconds": timings, "total_seconds": time.time() - t_start})
+            out,
+            title=f"sftlab compare: {cfg.model}",
+            config=config,
+            seeds=plan.seeds,
+            splits=ctx.splits,
+            labels=labels,
+            methods=methods,
+            notes=notes,
+            sections=sections,
+            data={"seconds": timings, "total_seconds": time.time() - t_start},
+        )
     results_table(view, methods, ctx.splits, labels)
     if not cfg.verbose:
         print(f"sftlab compare: what the runs printed is in {out / 'console.log'}")
-    print(f"sftlab compare: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
-          f"{time.time() - t_start:.0f} s")
+    print(
+        f"sftlab compare: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
+        f"{time.time() - t_start:.0f} s"
+    )
     return {"metrics": metrics, "paths": paths}
 
 
@@ -237,24 +301,32 @@ def _describe(entry: DemoEntry, plan: ComparePlan) -> str:
     recipe = Path(plan.recipes[entry.name]).name
     if entry.config.__name__ != "TrainConfig":  # the method's own loop: its recipe's main knobs
         start = "; from the SFT run of the same seed" if entry.name in STARTS_FROM_SFT else ""
-        knobs = ", ".join(f"{k.replace('_', ' ')} {s[k]:g}" for k in ("iterations", "rounds", "rl_steps", "max_steps",
-                                                                      "learning_rate", "rl_learning_rate", "beta")
-                          if isinstance(s.get(k), int | float) and not isinstance(s[k], bool))
+        knobs = ", ".join(
+            f"{k.replace('_', ' ')} {s[k]:g}"
+            for k in ("iterations", "rounds", "rl_steps", "max_steps", "learning_rate", "rl_learning_rate", "beta")
+            if isinstance(s.get(k), int | float) and not isinstance(s[k], bool)
+        )
         return f"{paper.replace(' on the lab model', '')}: {recipe}, {knobs}{start}."
     length = f"{s['max_steps']} steps" if s.get("max_steps", -1) > 0 else f"{s.get('num_train_epochs', 1):g} epoch(s)"
-    return (f"{paper}: {recipe}, lr {s.get('learning_rate', 5e-5):g}, {length}, batch "
-            f"{s.get('per_device_train_batch_size', 8)} x {s.get('gradient_accumulation_steps', 1)}.")
+    return (
+        f"{paper}: {recipe}, lr {s.get('learning_rate', 5e-5):g}, {length}, batch "
+        f"{s.get('per_device_train_batch_size', 8)} x {s.get('gradient_accumulation_steps', 1)}."
+    )
 
 
 def _notes(plan: ComparePlan, cfg: CompareConfig) -> list[str]:
-    notes = ["Eval sets: " + ", ".join(f"{n} = {s}" for n, s in plan.evals.items()) + ". Greedy decoding, "
-             f"{cfg.max_new_tokens} new tokens, answers compared in '{cfg.mode}' mode."]
+    notes = [
+        "Eval sets: " + ", ".join(f"{n} = {s}" for n, s in plan.evals.items()) + ". Greedy decoding, "
+        f"{cfg.max_new_tokens} new tokens, answers compared in '{cfg.mode}' mode."
+    ]
     for name, n in plan.skipped.items():
         if n:
             notes.append(f"{name}: {n} records without a reference answer were skipped (not scored, not in n).")
     if len(plan.seeds) >= 2:
-        notes.append(f"Intervals: 95% Student-t over {len(plan.seeds)} seeds (t with {len(plan.seeds) - 1} degrees of "
-                     "freedom); they cover seed noise only, not the sampling of the eval problems.")
+        notes.append(
+            f"Intervals: 95% Student-t over {len(plan.seeds)} seeds (t with {len(plan.seeds) - 1} degrees of "
+            "freedom); they cover seed noise only, not the sampling of the eval problems."
+        )
     return notes
 
 
@@ -265,8 +337,15 @@ def _examples(path: Path, n: int, splits: list[str]) -> list[dict]:
         for line in f:
             r = json.loads(line)
             if r.get("kind", "greedy") == "greedy" and len(by_split.get(r["split"], [None] * n)) < n:
-                by_split[r["split"]].append({"split": r["split"], "prompt": r["prompt"], "completion": r["completion"],
-                                             "answer": r["reference"], "correct": r["correct"]})
+                by_split[r["split"]].append(
+                    {
+                        "split": r["split"],
+                        "prompt": r["prompt"],
+                        "completion": r["completion"],
+                        "answer": r["reference"],
+                        "correct": r["correct"],
+                    }
+                )
     rows = []
     for i in range(n):
         rows += [by_split[s][i] for s in splits if i < len(by_split[s])]

@@ -26,22 +26,33 @@ DEFAULT_METHODS = "base,sft,dft,asft"
 
 
 # settings compare decides for every method (the inputs, where runs go, what is shared by the evaluation)
-RESERVED = {"model": "--model", "data": "--data", "output_dir": "--output-dir", "seed": "--seeds",
-            "objective": "the method", "prompt_template": "--prompt-template", "trust_remote_code": "--trust-remote-code",
-            "progress": "compare", "resume": "compare", "method": "the method", "prompts": "--data",
-            "pack": "compare (the math pack)", "evaluate": "compare's own evaluation (--eval)"}
+RESERVED = {
+    "model": "--model",
+    "data": "--data",
+    "output_dir": "--output-dir",
+    "seed": "--seeds",
+    "objective": "the method",
+    "prompt_template": "--prompt-template",
+    "trust_remote_code": "--trust-remote-code",
+    "progress": "compare",
+    "resume": "compare",
+    "method": "the method",
+    "prompts": "--data",
+    "pack": "compare (the math pack)",
+    "evaluate": "compare's own evaluation (--eval)",
+}
 
 
 # what the demo's other entries need that compare's inputs do not give yet: said in one line, before anything runs
 NEEDS = {
     "s2l": "S2L needs a small proxy model's loss trajectories (sftlab select --proxy-model ...); compare takes no "
-           "proxy model yet",
+    "proxy model yet",
     "random-subset": "random-subset is S2L's baseline and runs beside S2L, which needs a proxy model; compare takes "
-                     "no proxy model yet",
+    "no proxy model yet",
     "dart": "DART needs reference answers in the training set for its gate and a mapper model (sftlab dart); compare "
-            "does not run it yet",
+    "does not run it yet",
     "landscape": "the landscape needs a label field to cluster by (sftlab landscape --label-field ...); compare does "
-                 "not run it yet",
+    "not run it yet",
 }
 
 
@@ -49,7 +60,7 @@ NEEDS = {
 NEEDS_ANSWERS = {
     "nft": "NFT rewards sampled answers by checking them against the training set's reference answers",
     "direct-rl": "direct RL (GRPO with the correctness reward) checks sampled answers against the training set's "
-                 "reference answers",
+    "reference answers",
     "distill": "self-distillation keeps the samples whose answer matches the training set's reference answer",
 }
 
@@ -65,23 +76,69 @@ STARTS_FROM_SFT = {"irft", "spin", "rft"} if irl_entry.START == "sft" else set()
 class CompareConfig:
     """Options of ``sftlab compare``."""
 
-    model: str | None = field(default=None, metadata=_h("Hugging Face model id or local path: the starting model of every method."))
-    data: str | None = field(default=None, metadata=_h("Training set: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]' (the formats of sftlab train)."))
-    eval: list[str] = field(default_factory=list, metadata=_h("An eval set as NAME=PATH (e.g. in-domain=test.jsonl, ood=other.jsonl); give the flag once per set. Every record needs a reference answer."))
-    methods: str = field(default=DEFAULT_METHODS, metadata=_h("Comma-separated methods to compare (see docs/compare.md)."))
-    seeds: int = field(default=2, metadata=_h("Training seeds per method (0, 1, ...); the base model is evaluated once."))
-    set: list[str] = field(default_factory=list, metadata=_h("Change one setting of a method's recipe: METHOD.FIELD=VALUE (e.g. dft.learning_rate=5e-5), or *.FIELD=VALUE for every trained method that has the field."))
-    output_dir: str = field(default="outputs/compare", metadata=_h("Where runs, report.html, metrics.json and summary.md go."))
-    recipes_dir: str | None = field(default=None, metadata=_h("Folder of the methods' recipes (<method>.yaml). Default: the configs/ folder of the sftlab checkout, else ./configs."))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records, for training and evaluation alike. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."))
+    model: str | None = field(
+        default=None, metadata=_h("Hugging Face model id or local path: the starting model of every method.")
+    )
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Training set: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]' (the formats of sftlab train)."
+        ),
+    )
+    eval: list[str] = field(
+        default_factory=list,
+        metadata=_h(
+            "An eval set as NAME=PATH (e.g. in-domain=test.jsonl, ood=other.jsonl); give the flag once per set. Every record needs a reference answer."
+        ),
+    )
+    methods: str = field(
+        default=DEFAULT_METHODS, metadata=_h("Comma-separated methods to compare (see docs/compare.md).")
+    )
+    seeds: int = field(
+        default=2, metadata=_h("Training seeds per method (0, 1, ...); the base model is evaluated once.")
+    )
+    set: list[str] = field(
+        default_factory=list,
+        metadata=_h(
+            "Change one setting of a method's recipe: METHOD.FIELD=VALUE (e.g. dft.learning_rate=5e-5), or *.FIELD=VALUE for every trained method that has the field."
+        ),
+    )
+    output_dir: str = field(
+        default="outputs/compare", metadata=_h("Where runs, report.html, metrics.json and summary.md go.")
+    )
+    recipes_dir: str | None = field(
+        default=None,
+        metadata=_h(
+            "Folder of the methods' recipes (<method>.yaml). Default: the configs/ folder of the sftlab checkout, else ./configs."
+        ),
+    )
+    prompt_template: str | None = field(
+        default=None,
+        metadata=_h(
+            "Template with a {question} slot for reasoning records, for training and evaluation alike. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."
+        ),
+    )
     trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
     max_new_tokens: int = field(default=256, metadata=_h("Generation budget per eval problem."))
-    eval_limit: int | None = field(default=None, metadata=_h("Evaluate at most this many problems per eval set (the first ones)."))
+    eval_limit: int | None = field(
+        default=None, metadata=_h("Evaluate at most this many problems per eval set (the first ones).")
+    )
     eval_batch_size: int = field(default=64, metadata=_h("Prompts per generation batch."))
-    mode: str = field(default="math", metadata=_h("Answer comparison: exact (normalized strings) or math (math-verify equivalence).", choices=["exact", "math"]))
+    mode: str = field(
+        default="math",
+        metadata=_h(
+            "Answer comparison: exact (normalized strings) or math (math-verify equivalence).",
+            choices=["exact", "math"],
+        ),
+    )
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
-    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
+    verbose: bool = field(
+        default=False,
+        metadata=_h(
+            "Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."
+        ),
+    )
 
 
 @dataclass
@@ -136,14 +193,19 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
         answers = [_reference_answer(r, eval_data[name].format) for r in eval_data[name].records]
         scorable = sum(a is not None for a in answers[: cfg.eval_limit])
         if not scorable:
-            raise SftlabError(f"--eval {name}={source}: no record has a reference answer (an 'answer' field, or a "
-                              "stated final answer in the completion), so it cannot be scored")
+            raise SftlabError(
+                f"--eval {name}={source}: no record has a reference answer (an 'answer' field, or a "
+                "stated final answer in the completion), so it cannot be scored"
+            )
         skipped[name] = sum(a is None for a in answers[: cfg.eval_limit])
     if any(settings):
         train = load_sft_data(cfg.data)  # the training set validated before any model loads
         _check_needs(entries, train, cfg.data)
-    fingerprints = {"model": fingerprint(cfg.model), "data": fingerprint(cfg.data),
-                    **{f"eval:{n}": fingerprint(s) for n, s in evals.items()}}
+    fingerprints = {
+        "model": fingerprint(cfg.model),
+        "data": fingerprint(cfg.data),
+        **{f"eval:{n}": fingerprint(s) for n, s in evals.items()},
+    }
     return ComparePlan(entries, settings, recipes, evals, eval_data, skipped, fingerprints, list(range(cfg.seeds)))
 
 
@@ -152,14 +214,18 @@ def _check_needs(entries: list[DemoEntry], train, source: str) -> None:
     answered = None
     for e in entries:
         if e.name in NEEDS_REASONING and train.format != "reasoning":
-            raise SftlabError(f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}, and takes question/solution/answer "
-                              f"records; --data {source} holds {train.format} records")
+            raise SftlabError(
+                f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}, and takes question/solution/answer "
+                f"records; --data {source} holds {train.format} records"
+            )
         if e.name in NEEDS_ANSWERS:
             if answered is None:
                 answered = sum(_reference_answer(r, train.format) is not None for r in train.records)
             if not answered:
-                raise SftlabError(f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}; no record of --data {source} has one "
-                                  "(an 'answer' field, or a stated final answer in the completion)")
+                raise SftlabError(
+                    f"--methods {e.name}: {NEEDS_ANSWERS[e.name]}; no record of --data {source} has one "
+                    "(an 'answer' field, or a stated final answer in the completion)"
+                )
 
 
 def _methods(methods: str) -> list[DemoEntry]:
@@ -223,9 +289,13 @@ COMPARE_DEFAULTS = {
 }
 
 
-HELP = {"TrainConfig": "sftlab train --help", "IRLConfig": "sftlab train --method irft --help",
-        "NFTTrainConfig": "sftlab train --method nft --help", "DartConfig": "sftlab dart --help",
-        "DistillConfig": "sftlab distill --help"}
+HELP = {
+    "TrainConfig": "sftlab train --help",
+    "IRLConfig": "sftlab train --method irft --help",
+    "NFTTrainConfig": "sftlab train --method nft --help",
+    "DartConfig": "sftlab dart --help",
+    "DistillConfig": "sftlab distill --help",
+}
 
 
 def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str, dict]:
@@ -242,8 +312,10 @@ def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str
         if name not in names:
             if name in wildcard:
                 continue  # '*' applies where the field exists
-            raise SftlabError(f"--set {entry.name}.{name}: unknown setting for {entry.name} (a field of "
-                              f"{cls.__name__}; see {HELP.get(cls.__name__, 'the method --help')})")
+            raise SftlabError(
+                f"--set {entry.name}.{name}: unknown setting for {entry.name} (a field of "
+                f"{cls.__name__}; see {HELP.get(cls.__name__, 'the method --help')})"
+            )
         options.update(recipe_values({name: value}, cls, f"--set {entry.name}.{name}"))
     options.update({k: v for k, v in entry.options.items() if k in names})  # the method itself (objective, ...)
     try:
@@ -268,13 +340,17 @@ def recipe_path(recipe: str, recipes_dir: str | None) -> Path:
     if recipes_dir:
         candidates = [Path(recipes_dir) / name]
     else:
-        checkout = Path(__file__).resolve().parents[3] / "configs"  # src/sftlab/experiments/compare_plan.py -> repo root
+        checkout = (
+            Path(__file__).resolve().parents[3] / "configs"
+        )  # src/sftlab/experiments/compare_plan.py -> repo root
         candidates = [checkout / name, Path("configs") / name]
     for path in candidates:
         if path.is_file():
             return path
-    raise SftlabError(f"recipe {name} not found (looked in {', '.join(str(p.parent) for p in candidates)}); "
-                      "pass --recipes-dir with the folder of the sftlab recipes")
+    raise SftlabError(
+        f"recipe {name} not found (looked in {', '.join(str(p.parent) for p in candidates)}); "
+        "pass --recipes-dir with the folder of the sftlab recipes"
+    )
 
 
 def _reference_answer(record: dict, fmt: str) -> str | None:

@@ -33,21 +33,52 @@ SFT_RECIPE = "configs/lab/sft.yaml"  # the fine-tuning recipe of DemoContext.tra
 class DemoConfig:
     """Options of ``sftlab demo``."""
 
-    quick: bool = field(default=False, metadata=_h("A fast pass: one seed, fewer steps, smaller test splits (about a minute on 2 cores once the lab is built)."))
+    quick: bool = field(
+        default=False,
+        metadata=_h(
+            "A fast pass: one seed, fewer steps, smaller test splits (about a minute on 2 cores once the lab is built)."
+        ),
+    )
     seeds: int | None = field(default=None, metadata=_h("Training seeds per method (default: 2, or 1 with --quick)."))
-    output_dir: str = field(default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go."))
-    methods: str | None = field(default=None, metadata=_h("Comma-separated entries to run, or 'all' (default: the entries marked default, which fit the demo's time budget). See --list-methods."))
+    output_dir: str = field(
+        default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go.")
+    )
+    methods: str | None = field(
+        default=None,
+        metadata=_h(
+            "Comma-separated entries to run, or 'all' (default: the entries marked default, which fit the demo's time budget). See --list-methods."
+        ),
+    )
     list_methods: bool = field(default=False, metadata=_h("Print the demo's entries and exit."))
-    steps: int | None = field(default=None, metadata=_h("Optimizer steps per training run (default: configs/lab/sft.yaml's, 300, or 80 with --quick)."))
-    learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate of the lab's fine-tuning runs (default: configs/lab/sft.yaml's, 1e-3: tiny models take large steps)."))
-    batch_size: int | None = field(default=None, metadata=_h("Sequences per optimizer step (default: configs/lab/sft.yaml's, 16)."))
-    eval_limit: int | None = field(default=None, metadata=_h("Test problems per split (default: 400, or 150 with --quick)."))
+    steps: int | None = field(
+        default=None,
+        metadata=_h("Optimizer steps per training run (default: configs/lab/sft.yaml's, 300, or 80 with --quick)."),
+    )
+    learning_rate: float | None = field(
+        default=None,
+        metadata=_h(
+            "Peak learning rate of the lab's fine-tuning runs (default: configs/lab/sft.yaml's, 1e-3: tiny models take large steps)."
+        ),
+    )
+    batch_size: int | None = field(
+        default=None, metadata=_h("Sequences per optimizer step (default: configs/lab/sft.yaml's, 16).")
+    )
+    eval_limit: int | None = field(
+        default=None, metadata=_h("Test problems per split (default: 400, or 150 with --quick).")
+    )
     max_new_tokens: int = field(default=160, metadata=_h("Generation budget per test problem."))
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     screenshot: bool = field(default=False, metadata=_h("Also save report.png (needs Chromium)."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
-    verbose: bool = field(default=False, metadata=_h("Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."))
-    cache_dir: str | None = field(default=None, metadata=_h("Lab build cache (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."))
+    verbose: bool = field(
+        default=False,
+        metadata=_h(
+            "Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."
+        ),
+    )
+    cache_dir: str | None = field(
+        default=None, metadata=_h("Lab build cache (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab).")
+    )
 
 
 class EntryContext(Protocol):
@@ -74,8 +105,9 @@ class EntryContext(Protocol):
 
     def add_note(self, text: str) -> None: ...
 
-    def train(self, name: str, seed: int, *, data: str | None = None, model: str | None = None,
-              **overrides) -> dict: ...
+    def train(
+        self, name: str, seed: int, *, data: str | None = None, model: str | None = None, **overrides
+    ) -> dict: ...
 
     def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict: ...
 
@@ -183,20 +215,33 @@ class DemoContext:
         eval_dir = self.run_dir(name, seed) / "eval"
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
             model, tok = load_model_and_tokenizer(model_dir, "infer")
-            evaluate(model, tok, self.items, sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens,
-                     batch_size=128), output_dir=str(eval_dir), progress=False)
+            evaluate(
+                model,
+                tok,
+                self.items,
+                sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=128),
+                output_dir=str(eval_dir),
+                progress=False,
+            )
         metrics = json.loads((eval_dir / "metrics.json").read_text())
         examples = _examples(eval_dir / "generations.jsonl", self.cfg.examples)
         splits = metrics["splits"]
-        return {"accuracy": {s: splits[s]["accuracy"] for s in self.splits},
-                "n": {s: splits[s]["n"] for s in self.splits}, "examples": examples}
+        return {
+            "accuracy": {s: splits[s]["accuracy"] for s in self.splits},
+            "n": {s: splits[s]["n"] for s in self.splits},
+            "examples": examples,
+        }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
         t0 = time.time()
         summary = self.train(name, seed, **train_kwargs)
         run = self.evaluate(name, seed, summary["output_dir"])
-        run.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve_of(summary["log_history"]),
-                   wall_seconds=time.time() - t0)
+        run.update(
+            seed=seed,
+            train_seconds=summary["train_seconds"],
+            curve=curve_of(summary["log_history"]),
+            wall_seconds=time.time() - t0,
+        )
         return run
 
     def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
@@ -219,6 +264,13 @@ def _examples(path: Path, n: int) -> list[dict]:
             limit = n - n // 3 if r["split"] == "test_id" else max(1, n // 3)
             if per_split.get(r["split"], 0) < limit:
                 per_split[r["split"]] = per_split.get(r["split"], 0) + 1
-                rows.append({"split": r["split"], "prompt": r["prompt"], "completion": r["completion"],
-                             "answer": r["reference"], "correct": r["correct"]})
+                rows.append(
+                    {
+                        "split": r["split"],
+                        "prompt": r["prompt"],
+                        "completion": r["completion"],
+                        "answer": r["reference"],
+                        "correct": r["correct"],
+                    }
+                )
     return rows

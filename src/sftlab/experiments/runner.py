@@ -27,8 +27,17 @@ from sftlab.errors import SftlabError
 from .context import DemoConfig, DemoContext, DemoEntry, EntryContext
 from .registry import BY_NAME, ENTRIES
 
-__all__ = ["DemoConfig", "DemoContext", "count_runs", "resolve_methods", "results_table", "run_demo", "run_entries",
-           "section_points", "write_comparison"]
+__all__ = [
+    "DemoConfig",
+    "DemoContext",
+    "count_runs",
+    "resolve_methods",
+    "results_table",
+    "run_demo",
+    "run_entries",
+    "section_points",
+    "write_comparison",
+]
 
 
 def resolve_methods(methods: str | None) -> list[str]:
@@ -59,8 +68,14 @@ def count_runs(entries: Sequence[DemoEntry], seeds: list[int]) -> int:
     return sum(len(seeds) if e.per_seed else 1 for e in entries if e.run is not None)
 
 
-def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int], *,
-                describe: Callable[[DemoEntry], str] | None = None, view: RunView | None = None):
+def run_entries(
+    ctx: EntryContext,
+    entries: Sequence[DemoEntry],
+    seeds: list[int],
+    *,
+    describe: Callable[[DemoEntry], str] | None = None,
+    view: RunView | None = None,
+):
     """Run ``entries`` in order; draw each group's section once, right after its last entry.
 
     Returns ``(methods, sections, timings)``: the report's methods (entries with runs), the sections in the
@@ -77,7 +92,7 @@ def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int
         name = entry.name
         t0 = time.time()
         runs = []
-        for seed in ([] if entry.run is None else seeds if entry.per_seed else [None]):
+        for seed in [] if entry.run is None else seeds if entry.per_seed else [None]:
             label = entry.label if seed is None else f"{entry.label} seed {seed}"
             with view.run(label) if view is not None else contextlib.nullcontext():
                 runs.append(entry.run(ctx, entry, seed))
@@ -92,8 +107,13 @@ def run_entries(ctx: EntryContext, entries: Sequence[DemoEntry], seeds: list[int
             say(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
             continue
         description = describe(entry) if describe else entry.description
-        methods[name] = {"label": entry.label, "description": description, "runs": runs,
-                         "summary": summarize_runs(runs, ctx.splits), "seconds": timings[name]}
+        methods[name] = {
+            "label": entry.label,
+            "description": description,
+            "runs": runs,
+            "summary": summarize_runs(runs, ctx.splits),
+            "seconds": timings[name],
+        }
         acc = "  ".join(f"{s} {methods[name]['summary'][s]['mean']:.3f}" for s in ctx.splits)
         say(f"  {entry.label:12s} {acc}   ({timings[name]:.0f} s)")
     return methods, sections, timings
@@ -108,8 +128,9 @@ def results_table(view: RunView, methods: dict, splits: list[str], labels: dict)
             s = m["summary"][split]
             cells.append("n/a" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s.get('std') or 0):.1f}")
         rows.append([m["label"], *cells, str(len(m["runs"])), f"{m['seconds']:.0f} s"])
-    view.table("accuracy (%), mean ± std over seeds", ["method", *(labels.get(s, s) for s in splits), "seeds", "time"],
-               rows)
+    view.table(
+        "accuracy (%), mean ± std over seeds", ["method", *(labels.get(s, s) for s in splits), "seeds", "time"], rows
+    )
 
 
 def run_demo(cfg: DemoConfig) -> dict:
@@ -133,22 +154,42 @@ def run_demo(cfg: DemoConfig) -> dict:
     ctx.selected = list(names)
     n_seeds = cfg.seeds or (1 if cfg.quick else 2)
     seeds = list(range(n_seeds))
-    print(f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
+        f"{torch.get_num_threads()} torch threads"
+    )
 
     entries = [BY_NAME[n] for n in names]
     labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
     with RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=out / "console.log") as view:
         methods, sections, timings = run_entries(ctx, entries, seeds, view=view)
 
-        config = {"demo": asdict(cfg), "lab": lab.info.get("config", {}),
-                  "fine-tuning": {"steps": ctx.steps, "learning_rate": ctx.learning_rate, "batch_size": ctx.batch_size,
-                                  "recipe": ctx.sft.path}}
+        config = {
+            "demo": asdict(cfg),
+            "lab": lab.info.get("config", {}),
+            "fine-tuning": {
+                "steps": ctx.steps,
+                "learning_rate": ctx.learning_rate,
+                "batch_size": ctx.batch_size,
+                "recipe": ctx.sft.path,
+            },
+        }
         metrics, paths = write_comparison(
-            out, title="sftlab demo" + (" (quick)" if cfg.quick else ""), config=config, seeds=seeds,
-            splits=ctx.splits, labels=labels, methods=methods, notes=ctx.notes + _standing_notes(lab, methods),
-            sections=sections, data={"lab": {k: v for k, v in lab.info.items() if k != "config"}, "seconds": timings,
-                                     "total_seconds": time.time() - t_start})
+            out,
+            title="sftlab demo" + (" (quick)" if cfg.quick else ""),
+            config=config,
+            seeds=seeds,
+            splits=ctx.splits,
+            labels=labels,
+            methods=methods,
+            notes=ctx.notes + _standing_notes(lab, methods),
+            sections=sections,
+            data={
+                "lab": {k: v for k, v in lab.info.items() if k != "config"},
+                "seconds": timings,
+                "total_seconds": time.time() - t_start,
+            },
+        )
     results_table(view, methods, ctx.splits, labels)
     if not cfg.verbose:
         print(f"sftlab demo: what the runs printed is in {out / 'console.log'}")
@@ -156,22 +197,42 @@ def run_demo(cfg: DemoConfig) -> dict:
         from sftlab.report.screenshot import screenshot
 
         screenshot(out / "report.html", out / "report.png")
-    print(f"sftlab demo: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
-          f"{time.time() - t_start:.0f} s")
+    print(
+        f"sftlab demo: report at {out / 'report.html'} (metrics.json, summary.md beside it); "
+        f"{time.time() - t_start:.0f} s"
+    )
     return {"metrics": metrics, "paths": paths}
 
 
-def write_comparison(out: Path, *, title: str, config: dict, seeds: list[int], splits: list[str], labels: dict,
-                     methods: dict, notes: list[str], sections: list, data: dict) -> tuple[dict, dict]:
+def write_comparison(
+    out: Path,
+    *,
+    title: str,
+    config: dict,
+    seeds: list[int],
+    splits: list[str],
+    labels: dict,
+    methods: dict,
+    notes: list[str],
+    sections: list,
+    data: dict,
+) -> tuple[dict, dict]:
     """The report of ``run_entries``' results (schema: :mod:`sftlab.report`): returns ``(metrics, paths)``.
     ``data`` is the free-form data behind the sections (metrics.json's ``sections``)."""
     from sftlab.report import machine_info, write_report
 
     metrics = {
         "title": title,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "sftlab_version": __version__,
-        "machine": machine_info(), "config": config, "seeds": seeds, "splits": splits, "labels": labels,
-        "methods": methods, "notes": notes, "sections": data,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sftlab_version": __version__,
+        "machine": machine_info(),
+        "config": config,
+        "seeds": seeds,
+        "splits": splits,
+        "labels": labels,
+        "methods": methods,
+        "notes": notes,
+        "sections": data,
     }
     return metrics, write_report(out, metrics, sections=sections)
 
@@ -180,8 +241,11 @@ def _standing_notes(lab, methods: dict) -> list[str]:
     notes = []
     base = lab.info.get("base_accuracy")
     if base:
-        notes.append("Base model accuracy measured at lab build time: "
-                     + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in base.items()) + ".")
+        notes.append(
+            "Base model accuracy measured at lab build time: "
+            + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in base.items())
+            + "."
+        )
     if "dft" in methods and "sft" in methods:
         d, s = methods["dft"]["summary"], methods["sft"]["summary"]
         verdict = []
@@ -189,11 +253,14 @@ def _standing_notes(lab, methods: dict) -> list[str]:
             if d[split]["mean"] is not None and s[split]["mean"] is not None:
                 diff = d[split]["mean"] - s[split]["mean"]
                 verdict.append(f"{label} {diff * 100:+.1f} points")
-        notes.append("DFT minus SFT (mean over seeds): " + ", ".join(verdict)
-                     + ". Differences of a few points are within seed noise at these test sizes.")
-    notes.append("DFT needs some prior on the target style: the lab's base model saw a small share of expert-style "
-                 "solutions in pretraining (expert_prior_fraction). Without it DFT's token weights p are near zero and "
-                 "training stalls; see docs/lab.md for the ablation.")
+        notes.append(
+            "DFT minus SFT (mean over seeds): "
+            + ", ".join(verdict)
+            + ". Differences of a few points are within seed noise at these test sizes."
+        )
+    notes.append(
+        "DFT needs some prior on the target style: the lab's base model saw a small share of expert-style "
+        "solutions in pretraining (expert_prior_fraction). Without it DFT's token weights p are near zero and "
+        "training stalls; see docs/lab.md for the ablation."
+    )
     return notes
-
-

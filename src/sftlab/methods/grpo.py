@@ -26,9 +26,21 @@ from sftlab.trainers.rewards import CorrectnessReward, grpo_prompt
 DONE = "rl_summary.json"
 
 
-def grpo_args(output_dir, *, steps: int, group_size: int, prompts_per_step: int, learning_rate: float, beta: float,
-              temperature: float, max_completion_length: int, seed: int, save_steps: int = 50,
-              use_vllm: bool = False, progress: bool = True):
+def grpo_args(
+    output_dir,
+    *,
+    steps: int,
+    group_size: int,
+    prompts_per_step: int,
+    learning_rate: float,
+    beta: float,
+    temperature: float,
+    max_completion_length: int,
+    seed: int,
+    save_steps: int = 50,
+    use_vllm: bool = False,
+    progress: bool = True,
+):
     """A ``GRPOConfig`` for one device: ``prompts_per_step`` groups of ``group_size`` completions per update.
 
     A constant learning rate without warmup, a log line every step, no gradient checkpointing; bf16 and the
@@ -71,16 +83,21 @@ def run_grpo(model, tokenizer, dataset, reward_funcs, args, out_dir: Path) -> di
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
-                          processing_class=tokenizer)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=tokenizer
+    )
     ckpt_root = Path(args.output_dir)
     resume = get_last_checkpoint(str(ckpt_root)) if ckpt_root.is_dir() else None
     t0 = time.time()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.time() - t0
-    summary = {"steps": trainer.state.global_step, "train_seconds": seconds, "resumed_from": resume,
-               "rewrites": trainer.state.global_step * args.per_device_train_batch_size,
-               "log_history": trainer.state.log_history}
+    summary = {
+        "steps": trainer.state.global_step,
+        "train_seconds": seconds,
+        "resumed_from": resume,
+        "rewrites": trainer.state.global_step * args.per_device_train_batch_size,
+        "log_history": trainer.state.log_history,
+    }
     with atomic_dir(out_dir) as tmp:
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(str(tmp))

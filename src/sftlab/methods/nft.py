@@ -33,43 +33,109 @@ class NFTTrainConfig(RunArgs, LoraArgs, ModelArgs):
     whose default is the authors' (learning rate, schedule, weight decay, batch, logging).
     """
 
-    method: str = field(default="nft", metadata=_h("nft: Negative-aware Fine-Tuning (online, verifier rewards).", choices=["nft"]))
-    data: str | None = field(default=None, metadata=_h("Questions with reference answers (any sftlab format; solutions are not used). Omitted: the lab's train split."))
-    output_dir: str = field(default="outputs/nft", metadata=_h("Where checkpoints, the final model and train_summary.json go."))
+    method: str = field(
+        default="nft", metadata=_h("nft: Negative-aware Fine-Tuning (online, verifier rewards).", choices=["nft"])
+    )
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Questions with reference answers (any sftlab format; solutions are not used). Omitted: the lab's train split."
+        ),
+    )
+    output_dir: str = field(
+        default="outputs/nft", metadata=_h("Where checkpoints, the final model and train_summary.json go.")
+    )
     max_steps: int = field(default=0, metadata=_h("Optimizer steps (0: --num-train-epochs passes over the questions)."))
     num_train_epochs: float = field(default=1.0, metadata=_h("Passes over the questions when --max-steps is 0."))
     max_prompts: int = field(default=0, metadata=_h("Use a seeded subset of this many questions (0: all)."))
     num_generations: int = field(default=16, metadata=_h("Answers sampled per question (K; the authors: 16)."))
-    prompts_per_step: int = field(default=32, metadata=_h("Questions per optimizer step (the authors' mini-batch: 32)."))
-    updates_per_generation: int = field(default=16, metadata=_h("Optimizer steps per generation batch: prompts_per_step x this many questions are sampled at once from pi_old (the authors: 512 / 32 = 16). 1: on-policy, R = 1."))
-    per_device_train_batch_size: int = field(default=16, metadata=_h("Completions per device per micro-batch; prompts_per_step x num_generations must be a multiple of it times the number of processes (the rest is gradient accumulation)."))
+    prompts_per_step: int = field(
+        default=32, metadata=_h("Questions per optimizer step (the authors' mini-batch: 32).")
+    )
+    updates_per_generation: int = field(
+        default=16,
+        metadata=_h(
+            "Optimizer steps per generation batch: prompts_per_step x this many questions are sampled at once from pi_old (the authors: 512 / 32 = 16). 1: on-policy, R = 1."
+        ),
+    )
+    per_device_train_batch_size: int = field(
+        default=16,
+        metadata=_h(
+            "Completions per device per micro-batch; prompts_per_step x num_generations must be a multiple of it times the number of processes (the rest is gradient accumulation)."
+        ),
+    )
     learning_rate: float = field(default=1e-6, metadata=_h("Peak learning rate (the authors: 1e-6)."))
-    lr_scheduler_type: str = field(default="constant_with_warmup", metadata=_h("Learning-rate schedule (transformers names; the authors: constant after warmup)."))
+    lr_scheduler_type: str = field(
+        default="constant_with_warmup",
+        metadata=_h("Learning-rate schedule (transformers names; the authors: constant after warmup)."),
+    )
     warmup_steps: int = field(default=10, metadata=_h("Linear warmup steps (the authors: 10)."))
     weight_decay: float = field(default=0.1, metadata=_h("AdamW weight decay (the authors' scripts: 0.1)."))
-    temperature: float = field(default=1.0, metadata=_h("Sampling temperature (also divides the logits of R_t, as TRL does)."))
+    temperature: float = field(
+        default=1.0, metadata=_h("Sampling temperature (also divides the logits of R_t, as TRL does).")
+    )
     top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold."))
-    max_completion_length: int = field(default=3584, metadata=_h("Longest sampled answer in tokens (the authors' 7B: 4096 - 512)."))
-    epsilon: float = field(default=1.0, metadata=_h("eps: floor of the implicit negative likelihood ratio, value clipped with its gradient kept (the authors: 1.0)."))
-    negative_weight: float = field(default=1.0, metadata=_h("Weight of the wrong answers' term (1: NFT; 0: RFT, right answers only)."))
-    prompt_weighting: str = field(default="one_minus_r", metadata=_h("w(q): one_minus_r (1 - r_q, the paper's), sqrt_odds (sqrt((1 - r_q) / r_q)) or none.", choices=list(PROMPT_WEIGHTINGS)))
-    max_log_ratio: float = field(default=10.0, metadata=_h("Clamp of log R_t before exponentiating (the authors' code: 10)."))
-    correct_rate_clip: float = field(default=0.02, metadata=_h("r_q is clamped into [c, 1 - c] inside the loss (the authors' code: 0.02)."))
-    token_normalizer: float = field(default=0.0, metadata=_h("0: the loss is a mean over the kept completion tokens of each optimizer step (sftlab's aggregation); > 0: their sum divided by this constant per device (the authors' code: 1000)."))
-    verify_mode: str = field(default="math", metadata=_h("How a sampled answer is checked against the reference: math (math-verify) or exact. Strict: a sample that states no final answer (\\boxed{}, 'The answer is', ####) earns nothing.", choices=["math", "exact"]))
+    max_completion_length: int = field(
+        default=3584, metadata=_h("Longest sampled answer in tokens (the authors' 7B: 4096 - 512).")
+    )
+    epsilon: float = field(
+        default=1.0,
+        metadata=_h(
+            "eps: floor of the implicit negative likelihood ratio, value clipped with its gradient kept (the authors: 1.0)."
+        ),
+    )
+    negative_weight: float = field(
+        default=1.0, metadata=_h("Weight of the wrong answers' term (1: NFT; 0: RFT, right answers only).")
+    )
+    prompt_weighting: str = field(
+        default="one_minus_r",
+        metadata=_h(
+            "w(q): one_minus_r (1 - r_q, the paper's), sqrt_odds (sqrt((1 - r_q) / r_q)) or none.",
+            choices=list(PROMPT_WEIGHTINGS),
+        ),
+    )
+    max_log_ratio: float = field(
+        default=10.0, metadata=_h("Clamp of log R_t before exponentiating (the authors' code: 10).")
+    )
+    correct_rate_clip: float = field(
+        default=0.02, metadata=_h("r_q is clamped into [c, 1 - c] inside the loss (the authors' code: 0.02).")
+    )
+    token_normalizer: float = field(
+        default=0.0,
+        metadata=_h(
+            "0: the loss is a mean over the kept completion tokens of each optimizer step (sftlab's aggregation); > 0: their sum divided by this constant per device (the authors' code: 1000)."
+        ),
+    )
+    verify_mode: str = field(
+        default="math",
+        metadata=_h(
+            "How a sampled answer is checked against the reference: math (math-verify) or exact. Strict: a sample that states no final answer (\\boxed{}, 'The answer is', ####) earns nothing.",
+            choices=["math", "exact"],
+        ),
+    )
     use_vllm: bool = field(default=False, metadata=_h("Sample with vLLM (colocated) on GPU; needs the [vllm] extra."))
-    logging_steps: int = field(default=1, metadata=_h("Log every N optimizer steps (here every step; sftlab train: 10)."))
+    logging_steps: int = field(
+        default=1, metadata=_h("Log every N optimizer steps (here every step; sftlab train: 10).")
+    )
     save_steps: int = field(default=50, metadata=_h("Save a checkpoint (for --resume) every N optimizer steps."))
     resume: bool = field(default=False, metadata=_h("Continue from the last checkpoint in --output-dir."))
 
     def validate(self) -> None:
         super().validate()
-        self.require_positive("num_generations", "prompts_per_step", "updates_per_generation",
-                              "per_device_train_batch_size", "max_completion_length", "logging_steps", "save_steps")
+        self.require_positive(
+            "num_generations",
+            "prompts_per_step",
+            "updates_per_generation",
+            "per_device_train_batch_size",
+            "max_completion_length",
+            "logging_steps",
+            "save_steps",
+        )
         if self.num_generations < 2:
             raise flag_error("num_generations", "r_q needs at least 2 answers per question")
-        self.require_non_negative("max_steps", "max_prompts", "warmup_steps", "weight_decay", "token_normalizer",
-                                  "negative_weight")
+        self.require_non_negative(
+            "max_steps", "max_prompts", "warmup_steps", "weight_decay", "token_normalizer", "negative_weight"
+        )
         if self.max_steps == 0 and self.num_train_epochs <= 0:
             raise flag_error("num_train_epochs", "must be > 0 when --max-steps is 0")
         for name in ("learning_rate", "temperature", "epsilon"):
@@ -78,7 +144,9 @@ class NFTTrainConfig(RunArgs, LoraArgs, ModelArgs):
         if not 0.0 <= self.correct_rate_clip < 0.5:
             raise flag_error("correct_rate_clip", f"must be in [0, 0.5), got {self.correct_rate_clip}")
         if self.prompt_weighting not in PROMPT_WEIGHTINGS:
-            raise flag_error("prompt_weighting", f"must be one of {', '.join(PROMPT_WEIGHTINGS)}, got {self.prompt_weighting!r}")
+            raise flag_error(
+                "prompt_weighting", f"must be one of {', '.join(PROMPT_WEIGHTINGS)}, got {self.prompt_weighting!r}"
+            )
         if self.verify_mode not in ("math", "exact"):
             raise flag_error("verify_mode", f"must be math or exact, got {self.verify_mode!r}")
         gradient_accumulation(self)
@@ -191,8 +259,10 @@ def run_nft(cfg: NFTTrainConfig) -> dict:
             from transformers.trainer_callback import PrinterCallback
 
             trainer.remove_callback(PrinterCallback)
-        print(f"sftlab nft: {len(rows)} questions, {steps} steps of {cfg.prompts_per_step} questions x "
-              f"{cfg.num_generations} answers, {cfg.updates_per_generation} steps per generation batch")
+        print(
+            f"sftlab nft: {len(rows)} questions, {steps} steps of {cfg.prompts_per_step} questions x "
+            f"{cfg.num_generations} answers, {cfg.updates_per_generation} steps per generation batch"
+        )
         t0 = time.time()
         trainer.train(resume_from_checkpoint=resume)
         seconds = time.time() - t0

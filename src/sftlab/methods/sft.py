@@ -27,20 +27,44 @@ class TrainConfig(RunArgs, LoraArgs, ModelArgs):
     groups of :mod:`sftlab.args`; the fields below are ``sftlab train``'s own.
     """
 
-    data: str | None = field(default=None, metadata=_h("Training data: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]'. Omitted: the lab's expert-style train split."))
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Training data: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]'. Omitted: the lab's expert-style train split."
+        ),
+    )
     output_dir: str = field(default="outputs/train", metadata=_h("Where checkpoints and the final model go."))
     objective: str = field(default="nll", metadata=_h("Per-token objective.", choices=list(OBJECTIVES)))
     alpha: float = field(default=1.0, metadata=_h("Exponent of the 'power' objective."))
     kl_coef: float = field(default=0.1, metadata=_h("ASFT: weight of the KL anchor."))
-    kl_direction: str = field(default="forward", metadata=_h("ASFT: KL direction; forward = KL(pi_ref || pi_theta).", choices=list(KL_DIRECTIONS)))
-    fused_loss: str = field(default="auto", metadata=_h("LM head + loss without full logits: trl (TRL's fused head, any device), cpu (single-process CPU path, gradients formed in forward), auto.", choices=["auto", "trl", "cpu"]))
-    ref_model: str | None = field(default=None, metadata=_h("ASFT: reference model id/path. Omitted: a frozen copy of --model."))
+    kl_direction: str = field(
+        default="forward",
+        metadata=_h("ASFT: KL direction; forward = KL(pi_ref || pi_theta).", choices=list(KL_DIRECTIONS)),
+    )
+    fused_loss: str = field(
+        default="auto",
+        metadata=_h(
+            "LM head + loss without full logits: trl (TRL's fused head, any device), cpu (single-process CPU path, gradients formed in forward), auto.",
+            choices=["auto", "trl", "cpu"],
+        ),
+    )
+    ref_model: str | None = field(
+        default=None, metadata=_h("ASFT: reference model id/path. Omitted: a frozen copy of --model.")
+    )
     max_steps: int = field(default=-1, metadata=_h("Stop after this many optimizer steps (-1: run the epochs)."))
     num_train_epochs: float = field(default=1.0, metadata=_h("Epochs over the data."))
     warmup_ratio: float = field(default=0.1, metadata=_h("Fraction of steps for linear warmup."))
     gradient_accumulation_steps: int = field(default=1, metadata=_h("Micro-batches per optimizer step."))
-    max_length: int | None = field(default=None, metadata=_h("Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings). Omitted: 1024, or the context when smaller."))
-    on_overlength: str = field(default="drop", metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]))
+    max_length: int | None = field(
+        default=None,
+        metadata=_h(
+            "Longest sequence in tokens (prompt + completion); at most the model's context (max_position_embeddings). Omitted: 1024, or the context when smaller."
+        ),
+    )
+    on_overlength: str = field(
+        default="drop",
+        metadata=_h("What to do with longer records (always counted).", choices=["drop", "truncate", "error"]),
+    )
     packing: bool = field(default=False, metadata=_h("Pack several records into each sequence (TRL's BFD packing)."))
     save_steps: int = field(default=500, metadata=_h("Save a checkpoint every N steps."))
     save_total_limit: int | None = field(default=2, metadata=_h("Keep at most this many checkpoints (None: all)."))
@@ -69,7 +93,9 @@ def run_train(cfg: TrainConfig) -> dict:
         data, tok, max_length=cfg.max_length, on_overlength=cfg.on_overlength, prompt_template=cfg.prompt_template
     )
     if len(train_ds) == 0:
-        raise SftlabError(f"{data_source}: no record fits in --max-length {cfg.max_length} ({stats['n_dropped']} dropped)")
+        raise SftlabError(
+            f"{data_source}: no record fits in --max-length {cfg.max_length} ({stats['n_dropped']} dropped)"
+        )
     _print_stats(data_source, data.format, stats)
 
     trainer = build_trainer(cfg, model, tok, train_ds)
@@ -78,9 +104,15 @@ def run_train(cfg: TrainConfig) -> dict:
     seconds = time.time() - t0
     save_final(trainer, tok, out, merge_lora=cfg.lora)
     summary = {
-        "output_dir": str(out), "model": model_path, "data": data_source, "data_format": data.format,
-        "data_stats": {**stats, **answers}, "train_seconds": seconds, "global_step": trainer.state.global_step,
-        "log_history": trainer.state.log_history, "config": asdict(cfg),
+        "output_dir": str(out),
+        "model": model_path,
+        "data": data_source,
+        "data_format": data.format,
+        "data_stats": {**stats, **answers},
+        "train_seconds": seconds,
+        "global_step": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+        "config": asdict(cfg),
     }
     if trainer.is_world_process_zero():
         atomic_write_json(out / "train_summary.json", summary)
@@ -147,8 +179,12 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train_dataset, *, ref_mode
     if ref_model is None and cfg.objective == "asft" and cfg.ref_model:
         ref_model = load_causal_lm(cfg.ref_model, "train", bf16=args.bf16, trust_remote_code=cfg.trust_remote_code)
     trainer = SFTLabTrainer(
-        model=model, args=args, train_dataset=train_dataset, processing_class=tokenizer,
-        peft_config=peft_config, ref_model=ref_model,
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        ref_model=ref_model,
     )
     if not cfg.progress:  # without progress bars transformers prints every log dict; keep quiet instead
         from transformers.trainer_callback import PrinterCallback
@@ -193,8 +229,12 @@ def _checkpoint_to_resume(out: Path) -> Path | None:
 
 
 def _print_stats(source: str, fmt: str, stats: dict) -> None:
-    msg = (f"sftlab: {source} ({fmt}): {stats['n_kept']} records, {stats['n_completion_tokens']} completion tokens"
-           f" of {stats['n_tokens']}")
+    msg = (
+        f"sftlab: {source} ({fmt}): {stats['n_kept']} records, {stats['n_completion_tokens']} completion tokens"
+        f" of {stats['n_tokens']}"
+    )
     if stats.get("n_dropped") or stats.get("n_truncated"):
-        msg += f"; over --max-length {stats['max_length']}: {stats['n_dropped']} dropped, {stats['n_truncated']} truncated"
+        msg += (
+            f"; over --max-length {stats['max_length']}: {stats['n_dropped']} dropped, {stats['n_truncated']} truncated"
+        )
     print(msg)

@@ -52,9 +52,18 @@ generations per method (all text escaped), the notes, then the extra
 when one is installed.
 """
 
+from .markdown import section_markdown
 from .screenshot import screenshot
 from .summary import format_accuracy, machine_info, summarize_runs
-from .write import Section, Table, section_markdown, write_report
+from .write import Section, Table, write_report
 
-__all__ = ["Section", "Table", "format_accuracy", "machine_info", "screenshot", "section_markdown", "summarize_runs",
-           "write_report"]
+__all__ = [
+    "Section",
+    "Table",
+    "format_accuracy",
+    "machine_info",
+    "screenshot",
+    "section_markdown",
+    "summarize_runs",
+    "write_report",
+]

@@ -16,6 +16,7 @@ from sftlab.errors import SftlabError
 from sftlab.io import atomic_dir, atomic_write_json, atomic_write_text
 
 from .plots import DPI, accuracy_figure, curves_figure, figure_png
+from .style import _CSS
 from .summary import (
     format_accuracy,
     format_bytes,
@@ -27,6 +28,8 @@ from .summary import (
 )
 
 MAX_EXAMPLES = 6  # example generations shown per method
+
+
 NAV = {"accuracy": "Accuracy", "examples": "Examples"}  # short names in the page's link bar
 
 
@@ -90,6 +93,8 @@ def write_report(output_dir: str | os.PathLike, metrics: dict, *, sections=()) -
             plots[name] = files[caption] = _png(image, f"report section '{section.title}': image '{caption}'")
         section_images.append(files)
     page = _render_html(metrics, summaries, split_labels, plots, list(zip(sections, section_images)))
+    from .markdown import _render_markdown  # it builds on this module's tables and helpers
+
     summary_md = _render_markdown(metrics, summaries, split_labels, sections)
 
     written = {"metrics.json": atomic_write_json(out / "metrics.json", metrics)}  # first: it fails on bad values
@@ -177,6 +182,8 @@ def _header(metrics, title) -> str:
 _HEADLINE_CAPTION = ("Accuracy (%) on each split: mean ± std over seeds (sample std; 0 for a single seed); below it, "
                      "with two or more seeds, the 95% Student-t interval of the mean over seeds. n: problems per split. "
                      "Bold: the highest mean per split. Train time: mean per seed.")  # fmt: skip
+
+
 _COST_CAPTION = (" Cost, where measured: wall time (training + evaluation) and tokens trained (prompt + completion, "
                  "padding excluded), mean per seed; peak memory, the largest over seeds (GPU: "
                  "torch.cuda.max_memory_allocated of the run; CPU: the process's max RSS so far, which never goes "
@@ -194,8 +201,11 @@ def _costs(method) -> dict | None:
         return sum(values) / len(values) if values else None
 
     peaks = [c["peak_memory_bytes"] for c in costs if c.get("peak_memory_bytes")]
-    return {"wall time": format_seconds(mean("wall_seconds")), "tokens trained": format_count(mean("tokens_trained")),
-            "peak memory": format_bytes(max(peaks) if peaks else None)}
+    return {
+        "wall time": format_seconds(mean("wall_seconds")),
+        "tokens trained": format_count(mean("tokens_trained")),
+        "peak memory": format_bytes(max(peaks) if peaks else None),
+    }
 
 
 def _cost_columns(methods) -> list[str]:
@@ -211,7 +221,7 @@ def _headline_table(metrics, summaries, split_labels) -> str:
     cost_cols = _cost_columns(methods)
     rows = []
     for name, m in methods.items():
-        desc = f'<small>{e(m["description"])}</small>' if m.get("description") else ""
+        desc = f"<small>{e(m['description'])}</small>" if m.get("description") else ""
         cells = "".join(
             f'<td class="num{" best" if best[s] is not None and summaries[name][s]["mean"] == best[s] else ""}">'
             f"{format_accuracy(summaries[name][s])}{_interval_html(summaries[name][s])}</td>"
@@ -255,7 +265,7 @@ def _examples_html(methods, split_labels) -> str:
                 f'<div class="lbl">prompt</div><pre>{e(str(ex.get("prompt", "")))}</pre>'
                 f'<div class="lbl">completion</div><pre>{e(str(ex.get("completion", "")))}</pre></div>'
             )
-        seed = f' <small>seed {e(str(run["seed"]))}</small>' if "seed" in run else ""
+        seed = f" <small>seed {e(str(run['seed']))}</small>" if "seed" in run else ""
         parts.append(f'<h3>{e(m.get("label", name))}{seed}</h3><div class="examples">{"".join(cards)}</div>')
     return "".join(parts)
 
@@ -294,62 +304,6 @@ def _img(png: bytes, alt: str) -> str:
 
 
 # ---------------------------------------------------------------- Markdown
-
-
-def _render_markdown(metrics, summaries, split_labels, sections) -> str:
-    methods, splits = metrics["methods"], list(metrics["splits"])
-    seeds = ", ".join(map(str, metrics.get("seeds") or []))
-    cost_cols = _cost_columns(methods)
-    cols = ["method", *[f"{split_labels[s]}{_split_n(methods, s)}" for s in splits], "seeds", "train time", *cost_cols]
-    context = [_date(metrics.get("created")), metrics.get("machine") and format_machine(metrics["machine"])]
-    lines = [
-        f"## {metrics.get('title') or 'sftlab report'}",
-        "",
-        f"Accuracy (%), mean ± std over seeds{f' ({seeds})' if seeds else ''}"
-        + (" [95% Student-t interval over seeds]" if _has_interval(summaries) else "") + ". "
-        + " · ".join(c for c in context if c),
-        "",
-        "| " + " | ".join(_md(c) for c in cols) + " |",
-        "| --- | " + " | ".join("---:" for _ in cols[1:]) + " |",
-    ]
-    for name, m in methods.items():
-        costs = _costs(m) or {}
-        cells = [_md(m.get("label", name)),
-                 *[" ".join(filter(None, (format_accuracy(summaries[name][s]), format_interval(summaries[name][s]))))
-                   for s in splits],
-                 str(_n_seeds(m, summaries[name])), format_seconds(_train_seconds(m)),
-                 *[costs.get(c, "–") for c in cost_cols]]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    if metrics.get("notes"):
-        lines += ["", "Notes:", *[f"- {n}" for n in metrics["notes"]]]
-    for section in sections:
-        tables = [_table_markdown(t) for t in section.tables if t.summary]
-        if tables:
-            lines += ["", f"### {section.title}", "", "\n\n".join(tables)]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
-
-
-def _has_interval(summaries) -> bool:
-    return any(s.get("ci95") for by_split in summaries.values() for s in by_split.values())
-
-
-def section_markdown(section: Section) -> str:
-    """A section on its own as Markdown: its title, paragraphs and tables (e.g. a command's summary.md)."""
-    parts = [f"## {section.title}", *section.paragraphs, *[_table_markdown(t) for t in section.tables]]
-    return "\n\n".join(parts) + "\n"
-
-
-def _table_markdown(table: Table) -> str:
-    lines = ["| " + " | ".join(_md(c) for c in table.columns) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(_md(_cell(c)) for c in row) + " |" for row in table.rows]
-    return "\n".join(lines)
-
-
-def _md(text) -> str:
-    return str(text).replace("|", r"\|").replace("\n", " ")
-
-
-# ---------------------------------------------------------------- small helpers
 
 
 def _png(image, where: str) -> bytes:
@@ -402,56 +356,3 @@ def _png_width(png: bytes) -> int:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
-
-
-_CSS = """
-:root{--fg:#1d2330;--muted:#5d6777;--line:#e3e6eb;--bg:#f6f7f9;--card:#fff;--ok:#1a7f37;--bad:#c62828;--accent:#3b5bdb;
-  --mono:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);
-  font:15px/1.5 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1120px;margin:0 auto;padding:28px 28px 48px}
-header h1{margin:0 0 10px;font-size:28px;letter-spacing:-.01em}
-header dl{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0;color:var(--muted);font-size:13.5px}
-header dl div{display:flex;gap:6px}
-header dt{font-weight:600;color:var(--fg)}
-header dd{margin:0}
-nav{display:flex;flex-wrap:wrap;gap:6px;margin:16px 0 6px}
-nav a{font-size:13px;color:var(--accent);text-decoration:none;background:#e9edfb;padding:3px 10px;border-radius:999px}
-nav a:hover{background:#dbe2fa}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin:18px 0}
-h2{margin:0 0 6px;font-size:19px}
-h3{margin:18px 0 8px;font-size:15.5px}
-h3 small{color:var(--muted);font-weight:400}
-.caption{margin:0 0 12px;color:var(--muted);font-size:13px}
-figure{margin:12px 0}
-figcaption{color:var(--muted);font-size:13px;text-align:center;margin-top:4px}
-img{max-width:100%;height:auto;display:block;margin:0 auto}
-table{border-collapse:collapse;width:100%;font-size:14.5px}
-th,td{padding:8px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{border-bottom:2px solid #c9ced6;font-weight:600;white-space:nowrap}
-thead th small{display:block;font-weight:400;color:var(--muted)}
-tbody th{font-weight:600}
-tbody th small{display:block;font-weight:400;color:var(--muted);font-size:12.5px;max-width:420px}
-tbody tr:nth-child(even){background:#fafbfc}
-.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.best{font-weight:700}
-td small.ci{display:block;font-weight:400;color:var(--muted);font-size:12px}
-.examples{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
-.example{border:1px solid var(--line);border-left:4px solid var(--ok);border-radius:8px;padding:10px 12px;
-  background:#fcfcfd;min-width:0}
-.example.bad{border-left-color:var(--bad)}
-.ex-head{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin-bottom:6px;font-size:13px}
-.mark{font-weight:700;color:var(--ok)}
-.example.bad .mark{color:var(--bad)}
-.badge{background:#eef0f4;color:var(--muted);border-radius:999px;padding:1px 8px;font-size:12px}
-.ref{margin-left:auto;color:var(--muted)}
-.lbl{font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin-top:6px}
-pre{margin:2px 0 0;padding:7px 9px;background:#f3f4f7;border-radius:6px;white-space:pre-wrap;word-break:break-word;
-  font:12.5px/1.45 var(--mono);max-height:16em;overflow:auto}
-code{font:12.5px var(--mono);background:#eef0f4;padding:0 4px;border-radius:4px}
-ul{margin:4px 0;padding-left:22px}
-li{margin:3px 0}
-details summary{cursor:pointer;color:var(--accent)}
-footer{color:var(--muted);font-size:12px;text-align:center;margin-top:24px}
-"""

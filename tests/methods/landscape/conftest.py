@@ -29,8 +29,13 @@ def data_file(tmp_path_factory):
     rows = []
     for i in range(48):
         a, b = i % 7 + 1, i // 7 + 2
-        rows.append({"question": f"Item {i}: {a} plus {b} in the {FAMILIES[i % 3]}?",
-                     "solution": f"{a}+{b}={a + b}; #### {a + b}", "family": FAMILIES[i % 3]})
+        rows.append(
+            {
+                "question": f"Item {i}: {a} plus {b} in the {FAMILIES[i % 3]}?",
+                "solution": f"{a}+{b}={a + b}; #### {a + b}",
+                "family": FAMILIES[i % 3],
+            }
+        )
     path = tmp_path_factory.mktemp("data") / "d.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)

@@ -25,8 +25,9 @@ PROMPTS = [
 def test_equals_output_hidden_states_of_each_example_alone(tiny_model, tiny_tokenizer, padding_side):
     lengths = [len(x) for x in encode_prompts(PROMPTS, tiny_tokenizer)]
     assert len(set(lengths)) == len(PROMPTS)  # every batch is padded
-    states = last_token_states(tiny_model, tiny_tokenizer, PROMPTS, batch_size=3, padding_side=padding_side,
-                               progress=False)
+    states = last_token_states(
+        tiny_model, tiny_tokenizer, PROMPTS, batch_size=3, padding_side=padding_side, progress=False
+    )
     n_layers = tiny_model.config.num_hidden_layers
     assert states.shape == (n_layers + 1, len(PROMPTS), tiny_model.config.hidden_size)
     for i, ids in enumerate(encode_prompts(PROMPTS, tiny_tokenizer)):
@@ -52,8 +53,10 @@ def test_padding_matters_without_the_right_positions(tiny_model, tiny_tokenizer)
 def test_few_shot_prompt_text_and_zero_shot_is_the_training_prompt():
     shots = [("1+1?", "1+1=2; #### 2"), ("2+3?", "2+3=5; #### 5")]
     prompt = few_shot_prompt(("4+4?", None), shots, "reasoning")
-    assert prompt == ("Question: 1+1?\nSolution: 1+1=2; #### 2\n\nQuestion: 2+3?\nSolution: 2+3=5; #### 5"
-                      "\n\nQuestion: 4+4?\nSolution:")
+    assert prompt == (
+        "Question: 1+1?\nSolution: 1+1=2; #### 2\n\nQuestion: 2+3?\nSolution: 2+3=5; #### 5"
+        "\n\nQuestion: 4+4?\nSolution:"
+    )
     assert few_shot_prompt(("4+4?", None), [], "reasoning") == render_prompt("4+4?")
 
 
@@ -66,6 +69,7 @@ def test_few_shot_prompt_chat(tiny_tokenizer):
     prompt = few_shot_prompt(("4+4?", None), [("1+1?", "2")], "reasoning", chat_tok)
     assert prompt == "<|user|>1+1?\n<|assistant|>2\n<|user|>4+4?\n<|assistant|>"
     assert few_shot_prompt(("4+4?", None), [], "reasoning", chat_tok) == render_prompt("4+4?", chat_tok)
+
     def turns(*texts):
         return [{"role": role, "content": t} for role, t in zip(["system", "user", "assistant"], texts)]
 
@@ -136,9 +140,13 @@ def test_same_label_too_small_names_the_label_and_counts():
     # label 'a' has 6 pool records, target 0 among them; without its own record 5 remain: 5 shots fit, 6 do not
     targets = POOL_LABELS[:12]
     assert pick_shots(12, 40, 5, seed=0, exclude=list(range(12)), labels=targets, pool_labels=POOL_LABELS)
-    with pytest.raises(SftlabError, match=r"^6-shot prompts with same-label shots: family 'a' has 5 other examples "
-                                          r"in the shot pool \(of 40\), 6 needed; .*--shot-source random$"):
-        pick_shots(12, 40, 6, seed=0, exclude=list(range(12)), labels=targets, pool_labels=POOL_LABELS,
-                   label_name="family")
+    with pytest.raises(
+        SftlabError,
+        match=r"^6-shot prompts with same-label shots: family 'a' has 5 other examples "
+        r"in the shot pool \(of 40\), 6 needed; .*--shot-source random$",
+    ):
+        pick_shots(
+            12, 40, 6, seed=0, exclude=list(range(12)), labels=targets, pool_labels=POOL_LABELS, label_name="family"
+        )
     with pytest.raises(SftlabError, match="label 'z' has 0 other examples"):  # a label absent from the pool
         pick_shots(1, 40, 1, seed=0, labels=["z"], pool_labels=POOL_LABELS)

@@ -155,7 +155,7 @@ def test_builtin_equals_dadapy(seed):
     d, n_c = int(rng.integers(2, 8)), int(rng.integers(2, 12))
     centers = rng.normal(size=(n_c, d)) * rng.uniform(0.5, 4)
     labels = np.repeat(np.arange(n_c), rng.integers(20, 100, size=n_c))
-    X = (centers[labels] + rng.normal(size=(len(labels), d)) * rng.uniform(0.3, 1.5, size=(len(labels), 1)))
+    X = centers[labels] + rng.normal(size=(len(labels), d)) * rng.uniform(0.3, 1.5, size=(len(labels), 1))
     X = X @ rng.normal(size=(d, 30))
     for z in (0.5, 1.6, 3.0):
         a = layer_geometry(X, {"c": labels}, z=z, backend="builtin")

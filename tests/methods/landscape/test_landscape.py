@@ -15,9 +15,18 @@ from sftlab.report import Section
 
 
 def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, monkeypatch):
-    cfg = LandscapeConfig(model=f"base={models['base']}", compare=f"ft={models['ft']}", data=data_file,
-                          label_field="family,answer", shots="0,2", output_dir=str(tmp_path / "out"),
-                          batch_size=8, k=8, use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=f"base={models['base']}",
+        compare=f"ft={models['ft']}",
+        data=data_file,
+        label_field="family,answer",
+        shots="0,2",
+        output_dir=str(tmp_path / "out"),
+        batch_size=8,
+        k=8,
+        use_dadapy="no",
+        progress=False,
+    )
     result = run_landscape(cfg)
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert m == json.loads(json.dumps(result["metrics"]))
@@ -48,15 +57,29 @@ def test_run_landscape_end_to_end_and_cached_rerun(models, data_file, tmp_path, 
 def test_both_shot_sources_side_by_side(models, data_file, tmp_path):
     """Same-label and random shots in one run: the prompts draw as asked, the 0-shot states are computed once, and
     the section (tables, the sentence on shot sources, the ARI plot) shows exactly the metrics' values."""
-    cfg = LandscapeConfig(model=f"base={models['base']}", compare=f"ft={models['ft']}", data=data_file,
-                          label_field="family,answer", shots="0,2", shot_source="same_label,random",
-                          output_dir=str(tmp_path), batch_size=8, k=8, use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=f"base={models['base']}",
+        compare=f"ft={models['ft']}",
+        data=data_file,
+        label_field="family,answer",
+        shots="0,2",
+        shot_source="same_label,random",
+        output_dir=str(tmp_path),
+        batch_size=8,
+        k=8,
+        use_dadapy="no",
+        progress=False,
+    )
     result = run_landscape(cfg)
     conds = result["metrics"]["conditions"]
     assert list(conds) == ["base 0-shot", "base 2-shot same-label", "base 2-shot random", "ft"]
     assert [c["shot_source"] for c in conds.values()] == [None, "same_label", "random", None]
     assert sorted(p.name for p in (tmp_path / "states").glob("*.npy")) == [
-        "base-0-shot.npy", "base-2-shot-random.npy", "base-2-shot-same-label.npy", "ft.npy"]
+        "base-0-shot.npy",
+        "base-2-shot-random.npy",
+        "base-2-shot-same-label.npy",
+        "ft.npy",
+    ]
     # record 0 is a 'shop' question (conftest.py): its same-label examples are shop questions, never itself
     same = conds["base 2-shot same-label"]["example_prompt"]
     assert same.count("in the shop?") == 3 and "Item 0:" in same and same.count("Item 0:") == 1
@@ -66,8 +89,12 @@ def test_both_shot_sources_side_by_side(models, data_file, tmp_path):
 
     section = result["section"]
     summary, per_layer = section.tables
-    assert [row[:3] for row in summary.rows] == [["base 0-shot", "0", "-"], ["base 2-shot same-label", "2", "same family"],
-                                                 ["base 2-shot random", "2", "random"], ["ft", "0", "-"]]
+    assert [row[:3] for row in summary.rows] == [
+        ["base 0-shot", "0", "-"],
+        ["base 2-shot same-label", "2", "same family"],
+        ["base 2-shot random", "2", "random"],
+        ["ft", "0", "-"],
+    ]
     assert per_layer.columns == ["layer", *conds]
     for r, row in enumerate(per_layer.rows):
         assert row[0] == str(r)
@@ -87,8 +114,16 @@ def test_both_shot_sources_side_by_side(models, data_file, tmp_path):
 
 
 def test_same_label_is_the_default_and_random_names_no_source(models, data_file, tmp_path):
-    cfg = LandscapeConfig(model=models["base"], data=data_file, label_field="family", shots="2", k=8,
-                          output_dir=str(tmp_path / "a"), use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=models["base"],
+        data=data_file,
+        label_field="family",
+        shots="2",
+        k=8,
+        output_dir=str(tmp_path / "a"),
+        use_dadapy="no",
+        progress=False,
+    )
     assert cfg.shot_source == "same_label"
     (cond,) = run_landscape(cfg)["metrics"]["conditions"].items()
     assert cond[0] == "base 2-shot" and cond[1]["shot_source"] == "same_label"
@@ -101,14 +136,26 @@ def test_same_label_is_the_default_and_random_names_no_source(models, data_file,
 
 def test_same_label_shots_need_the_label_in_the_pool(models, data_file, tmp_path):
     pool = tmp_path / "pool.jsonl"
-    pool.write_text("".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n"
-                            for i in range(3)) + json.dumps({"question": "x?", "solution": "#### 1"}) + "\n")
-    cfg = LandscapeConfig(model=models["base"], data=data_file, shot_pool=str(pool), label_field="family",
-                          shots="0,1", output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    pool.write_text(
+        "".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n" for i in range(3))
+        + json.dumps({"question": "x?", "solution": "#### 1"})
+        + "\n"
+    )
+    cfg = LandscapeConfig(
+        model=models["base"],
+        data=data_file,
+        shot_pool=str(pool),
+        label_field="family",
+        shots="0,1",
+        output_dir=str(tmp_path),
+        use_dadapy="no",
+        progress=False,
+    )
     with pytest.raises(DataError, match=r"pool\.jsonl:4: field 'family': missing \(same-label shots"):
         run_landscape(cfg)
-    pool.write_text("".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n"
-                            for i in range(3)))
+    pool.write_text(
+        "".join(json.dumps({"question": f"{i}?", "solution": f"#### {i}", "family": "shop"}) + "\n" for i in range(3))
+    )
     with pytest.raises(SftlabError, match="family 'trip' has 0 other examples in the shot pool"):
         run_landscape(cfg)
 
@@ -119,8 +166,16 @@ def test_states_match_a_direct_forward(models, data_file, tmp_path):
 
     from sftlab.data import encode_prompts, load_sft_data, render_prompt
 
-    cfg = LandscapeConfig(model=models["base"], data=data_file, label_field="family", shots="0", k=8,
-                          output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=models["base"],
+        data=data_file,
+        label_field="family",
+        shots="0",
+        k=8,
+        output_dir=str(tmp_path),
+        use_dadapy="no",
+        progress=False,
+    )
     run_landscape(cfg)
     states = np.load(tmp_path / "states" / "base-0-shot.npy")
     tok = AutoTokenizer.from_pretrained(models["base"])
@@ -133,20 +188,30 @@ def test_states_match_a_direct_forward(models, data_file, tmp_path):
 
 
 def test_missing_label_field_names_the_line(models, data_file, tmp_path):
-    cfg = LandscapeConfig(model=models["base"], data=data_file, label_field="topic", shots="0",
-                          output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=models["base"],
+        data=data_file,
+        label_field="topic",
+        shots="0",
+        output_dir=str(tmp_path),
+        use_dadapy="no",
+        progress=False,
+    )
     with pytest.raises(DataError, match=r"d\.jsonl:1: field 'topic': missing"):
         run_landscape(cfg)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("shots", "0,x", "comma-separated integers"),
-    ("shots", "-1", ">= 0"),
-    ("z", 0.0, "must be positive"),
-    ("k", 0, "at least 1"),
-    ("shot_source", "subject", "--shot-source: expected same_label, random"),
-    ("shot_source", "", "--shot-source: expected"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("shots", "0,x", "comma-separated integers"),
+        ("shots", "-1", ">= 0"),
+        ("z", 0.0, "must be positive"),
+        ("k", 0, "at least 1"),
+        ("shot_source", "subject", "--shot-source: expected same_label, random"),
+        ("shot_source", "", "--shot-source: expected"),
+    ],
+)
 def test_bad_config(field, value, message):
     with pytest.raises(SftlabError, match=message):
         LandscapeConfig(**{field: value})
@@ -155,15 +220,29 @@ def test_bad_config(field, value, message):
 def test_shot_pool_of_another_format(models, data_file, tmp_path):
     pool = tmp_path / "pool.jsonl"
     pool.write_text(json.dumps({"prompt": "1+1=", "completion": "2"}) + "\n")
-    cfg = LandscapeConfig(model=models["base"], data=data_file, shot_pool=str(pool), shots="0,1",
-                          output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=models["base"],
+        data=data_file,
+        shot_pool=str(pool),
+        shots="0,1",
+        output_dir=str(tmp_path),
+        use_dadapy="no",
+        progress=False,
+    )
     with pytest.raises(SftlabError, match="same record format"):
         run_landscape(cfg)
 
 
 def test_duplicate_condition_names(models, data_file, tmp_path):
-    cfg = LandscapeConfig(model=models["base"], compare=f"{models['ft']},{models['ft']}", data=data_file,
-                          shots="0", output_dir=str(tmp_path), use_dadapy="no", progress=False)
+    cfg = LandscapeConfig(
+        model=models["base"],
+        compare=f"{models['ft']},{models['ft']}",
+        data=data_file,
+        shots="0",
+        output_dir=str(tmp_path),
+        use_dadapy="no",
+        progress=False,
+    )
     with pytest.raises(SftlabError, match="two conditions are named 'ft'"):
         run_landscape(cfg)
 

@@ -31,8 +31,9 @@ from sftlab.methods.dart.run import run_adapt, run_dart
 from sftlab.report import Section, Table
 
 
-def adapt_config(ctx: EntryContext, entry: DemoEntry, lab, out: Path, method: str, mapper: str | None,
-                 seed: int = 0) -> AdaptConfig:
+def adapt_config(
+    ctx: EntryContext, entry: DemoEntry, lab, out: Path, method: str, mapper: str | None, seed: int = 0
+) -> AdaptConfig:
     """The adaptation step of the entry's recipe (configs/lab/dart.yaml) as ``method`` on ``lab``'s train split."""
     recipe = ctx.recipe(entry.recipe, DartConfig)
     return AdaptConfig(**{
@@ -69,8 +70,13 @@ def _brief(summary: dict) -> dict:
             "synthesis_seconds", "rewrites_per_second")  # fmt: skip
     kept = [r["solution"] for r in read_jsonl(summary["data"]) if not r["dart"]["fallback"]]
     native = sum("####" in s for s in kept) / len(kept) if kept else None
-    return {"manifest": {k: summary["manifest"].get(k) for k in keys}, "rl": summary["rl"], "data": summary["data"],
-            "native_share_kept": native, "seconds": summary.get("seconds")}
+    return {
+        "manifest": {k: summary["manifest"].get(k) for k in keys},
+        "rl": summary["rl"],
+        "data": summary["data"],
+        "native_share_kept": native,
+        "seconds": summary.get("seconds"),
+    }
 
 
 def run_adapted_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
@@ -86,8 +92,9 @@ def run_direct_rl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     t0 = time.time()
     out = ctx.run_method(entry.name, seed, run_dart, direct_rl_config(ctx, entry, seed))
     run = ctx.evaluate(entry.name, seed, out["model"])
-    run.update(seed=seed, train_seconds=out["rl"]["train_seconds"], curve={}, wall_seconds=time.time() - t0,
-               rl=out["rl"])
+    run.update(
+        seed=seed, train_seconds=out["rl"]["train_seconds"], curve={}, wall_seconds=time.time() - t0, rl=out["rl"]
+    )
     return run
 
 
@@ -102,6 +109,7 @@ def direct_rl_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DartConf
 
 
 # -- opt-in extras ------------------------------------------------------------------------------
+
 
 def run_sft_subset_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Plain SFT on exactly the original records DART adapts (same size, same steps)."""
@@ -136,6 +144,7 @@ def run_dart_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -
 
 # -- the report section -------------------------------------------------------------------------
 
+
 def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     """Adapted-data statistics per adapting entry, the RL curves and a few rewrites."""
     rows, curves = [], {}
@@ -153,11 +162,13 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
         if runs and runs[0].get("rl"):
             curves[f"{e.label} (target)"] = runs[0]["rl"]["curve"]
     images = {"GRPO reward per step": _curves_figure(curves)} if curves else {}
-    text = ("Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
-            "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
-            "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
-            "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
-            "on all of it; the opt-in entry sft-subset is SFT on the same original records.")
+    text = (
+        "Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
+        "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
+        "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
+        "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
+        "on all of it; the opt-in entry sft-subset is SFT on the same original records."
+    )
     tables = [Table(HEAD, [[label, *_cells(a)] for label, a in rows])]
     examples = _examples(rows[0][1]["data"])
     if examples:
@@ -178,15 +189,27 @@ def _cells(a: dict) -> list[str]:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted((m["fallback_reasons"] or {}).items())) or "none"
     rl = a["rl"]
     rl_text = "none" if not rl else f"{rl['steps']} steps, {rl['train_seconds']:.0f} s, {rl['rewrites']} rewrites"
-    return [str(m["n"]), f"{_fmt(m['mean_lp_original'])} -> {_fmt(m['mean_lp_adapted'])}",
-            f"{_fmt(m['mean_lp_rewritten_originals'])} -> {_fmt(m['mean_lp_rewritten'])}",
-            _fmt(verified, pct=True) + check, f"{_fmt(m['fallback_rate'], pct=True)} ({reasons})",
-            _fmt(a.get("native_share_kept"), pct=True), rl_text]
+    return [
+        str(m["n"]),
+        f"{_fmt(m['mean_lp_original'])} -> {_fmt(m['mean_lp_adapted'])}",
+        f"{_fmt(m['mean_lp_rewritten_originals'])} -> {_fmt(m['mean_lp_rewritten'])}",
+        _fmt(verified, pct=True) + check,
+        f"{_fmt(m['fallback_rate'], pct=True)} ({reasons})",
+        _fmt(a.get("native_share_kept"), pct=True),
+        rl_text,
+    ]
 
 
-HEAD = ["adapted by", "examples", "target log-lik./token, original -> adapted (all rows)",
-        "same, rows with a kept rewrite", "kept rewrites whose answer verifies", "fallback rate (reasons)",
-        "native style among kept rewrites", "RL"]
+HEAD = [
+    "adapted by",
+    "examples",
+    "target log-lik./token, original -> adapted (all rows)",
+    "same, rows with a kept rewrite",
+    "kept rewrites whose answer verifies",
+    "fallback rate (reasons)",
+    "native style among kept rewrites",
+    "RL",
+]
 
 
 def _examples(data_path: str, k: int = 3) -> Table | None:
@@ -196,9 +219,11 @@ def _examples(data_path: str, k: int = 3) -> Table | None:
     rows = [r for r in read_jsonl(data_path) if not r["dart"]["fallback"]][:k]
     if not rows:
         return None
-    return Table(["original", "rewrite (kept)", "alignment"],
-                 [[r["dart"]["original"], r["solution"], f"{r['dart']['reward']['alignment']:+.2f}"] for r in rows],
-                 summary=False)
+    return Table(
+        ["original", "rewrite (kept)", "alignment"],
+        [[r["dart"]["original"], r["solution"], f"{r['dart']['reward']['alignment']:+.2f}"] for r in rows],
+        summary=False,
+    )
 
 
 def _curves_figure(curves: dict):

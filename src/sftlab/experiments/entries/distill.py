@@ -65,8 +65,10 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
         acc = "" if m["sample_accuracy"] is None else f"{m['sample_accuracy']:.3f}"
         rows.append([m["round"], m["n_samples"], acc, filters, m["n_survivors"]])
     c = ctx.recipe(entry.recipe, DistillConfig).options
-    text = (f"{c['rounds']} round(s) of: sample {c['n']} solutions at temperature {c['temperature']:g} for "
-            f"{c['max_prompts']} train questions; keep those whose equations are all right and whose answer verifies "
-            f"(exact duplicates removed); fine-tune {c['epochs']:g} epochs at lr {c['learning_rate']:g}. "
-            "sample accuracy: share of a round's samples that verify, before filtering.")
+    text = (
+        f"{c['rounds']} round(s) of: sample {c['n']} solutions at temperature {c['temperature']:g} for "
+        f"{c['max_prompts']} train questions; keep those whose equations are all right and whose answer verifies "
+        f"(exact duplicates removed); fine-tune {c['epochs']:g} epochs at lr {c['learning_rate']:g}. "
+        "sample accuracy: share of a round's samples that verify, before filtering."
+    )
     return Section("Self-distillation rounds", paragraphs=[text], tables=[Table(TABLE_COLUMNS, rows)])

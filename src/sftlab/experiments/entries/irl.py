@@ -27,16 +27,26 @@ from sftlab.methods.irl import IRLConfig, run_irl
 from sftlab.report import Section, Table
 
 START = "sft"  # "sft": the demo's SFT model of the seed; "base": the lab's pretrained model
-START_NOTE = ("IRFT, SPIN and RFT start from the SFT model of the same seed (SPIN's protocol) and train on top of it; "
-              "their train time excludes SFT's.")
+START_NOTE = (
+    "IRFT, SPIN and RFT start from the SFT model of the same seed (SPIN's protocol) and train on top of it; "
+    "their train time excludes SFT's."
+)
 
 
 def irl_config(ctx: EntryContext, entry: DemoEntry, seed: int, start_model: str) -> IRLConfig:
     """The entry's :class:`IRLConfig`: its recipe (the demo: the lab's; compare: the paper's), started from
     ``start_model``, on the context's training set."""
     recipe = ctx.recipe(entry.recipe, IRLConfig)
-    return IRLConfig(**{**recipe.options, "model": start_model, "data": ctx.train_data,
-                        "output_dir": str(ctx.run_dir(entry.name, seed) / "irl"), "seed": seed, "progress": False})
+    return IRLConfig(
+        **{
+            **recipe.options,
+            "model": start_model,
+            "data": ctx.train_data,
+            "output_dir": str(ctx.run_dir(entry.name, seed) / "irl"),
+            "seed": seed,
+            "progress": False,
+        }
+    )
 
 
 def start_model(ctx: EntryContext, seed: int) -> str:
@@ -68,8 +78,12 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     ran = [e for e in entries if ctx.results.get(e.name, {}).get("runs")]
     if not ran:
         return None
-    return Section("IRL from demonstrations (IRFT, SPIN, RFT)", paragraphs=_text(ctx, ran), tables=[_table(ctx, ran)],
-                   images={"gap and reward accuracy per iteration": _figure(ctx, ran)})
+    return Section(
+        "IRL from demonstrations (IRFT, SPIN, RFT)",
+        paragraphs=_text(ctx, ran),
+        tables=[_table(ctx, ran)],
+        images={"gap and reward accuracy per iteration": _figure(ctx, ran)},
+    )
 
 
 def _text(ctx: EntryContext, ran: list[DemoEntry]) -> list[str]:
@@ -80,17 +94,22 @@ def _text(ctx: EntryContext, ran: list[DemoEntry]) -> list[str]:
         k = c.get("steps_per_iteration") or f"{c.get('epochs_per_iteration', 1):g} epoch(s) of"
         if c["method"] == "rft":
             reward = c.get("reward_steps") or "one pass of"
-            steps.append(f"{e.label}: {c['iterations']} iterations of a reward step ({reward} Bradley-Terry "
-                         f"steps) and a policy step ({k} GRPO steps) over {prompts} "
-                         f"train prompts, {round(100 * c['heldout_fraction'])}% of them held out.")
+            steps.append(
+                f"{e.label}: {c['iterations']} iterations of a reward step ({reward} Bradley-Terry "
+                f"steps) and a policy step ({k} GRPO steps) over {prompts} "
+                f"train prompts, {round(100 * c['heldout_fraction'])}% of them held out."
+            )
         else:
             chunks = "cut into chunks" if c["method"] == "irft" else "all of them every iteration"
-            steps.append(f"{e.label}: {c['iterations']} iteration(s) over {prompts} train prompts ({chunks}), "
-                         f"{k} steps per iteration.")
+            steps.append(
+                f"{e.label}: {c['iterations']} iteration(s) over {prompts} train prompts ({chunks}), "
+                f"{k} steps per iteration."
+            )
     start = "SFT model" if START == "sft" else "pretrained model"
     first = ctx.recipe(ran[0].recipe, IRLConfig).options
     return [
-        f"Start: the {start} of each seed. " + " ".join(steps)
+        f"Start: the {start} of each seed. "
+        + " ".join(steps)
         + f" Beta {first['beta']:g}; one sampled generation (temperature {first['temperature']:g}) per prompt.",
         "Curves: mean over seeds; table: first seed. **Log-probability gap**: mean of "
         "log pi(demonstration) - log pi(generation) over an iteration's pairs, "
@@ -125,8 +144,13 @@ def _figure(ctx: EntryContext, ran: list[DemoEntry]):
                 gap.plot(xs, ys, style, marker="o", color=color, label=f"{e.label} {suffix}")
         key = "heldout_reward_accuracy" if e.name == "rft" else "reward_accuracy"
         xs, ys = _mean_over_seeds(ctx, e.name, key)
-        acc.plot(xs, [100 * y for y in ys], marker="o", color=color,
-                 label=f"{e.label} ({'reward model, held out' if e.name == 'rft' else 'implicit'})")
+        acc.plot(
+            xs,
+            [100 * y for y in ys],
+            marker="o",
+            color=color,
+            label=f"{e.label} ({'reward model, held out' if e.name == 'rft' else 'implicit'})",
+        )
     gap.set_xlabel("iteration")
     gap.set_ylabel("log pi(demo) - log pi(generation)")
     acc.set_xlabel("iteration")
@@ -140,8 +164,15 @@ def _figure(ctx: EntryContext, ran: list[DemoEntry]):
     return fig
 
 
-TABLE_COLUMNS = ["method", "iteration", "pairs", "gap at pi_t", "gap after", "reward accuracy (%)",
-                 "generations correct (%)"]
+TABLE_COLUMNS = [
+    "method",
+    "iteration",
+    "pairs",
+    "gap at pi_t",
+    "gap after",
+    "reward accuracy (%)",
+    "generations correct (%)",
+]
 
 
 def _table(ctx: EntryContext, ran: list[DemoEntry]) -> Table:
@@ -151,8 +182,17 @@ def _table(ctx: EntryContext, ran: list[DemoEntry]) -> Table:
         for it in ctx.results[e.name]["runs"][0]["iterations"]:
             acc = it.get("heldout_reward_accuracy", it.get("reward_accuracy"))
             sample = it.get("sample_accuracy")
-            rows.append([e.label, it["iteration"], it["n_pairs"], _fmt(it.get("ref_logp_gap")), _fmt(it.get("logp_gap")),
-                         _fmt(None if acc is None else 100 * acc, 0), _fmt(None if sample is None else 100 * sample, 0)])
+            rows.append(
+                [
+                    e.label,
+                    it["iteration"],
+                    it["n_pairs"],
+                    _fmt(it.get("ref_logp_gap")),
+                    _fmt(it.get("logp_gap")),
+                    _fmt(None if acc is None else 100 * acc, 0),
+                    _fmt(None if sample is None else 100 * sample, 0),
+                ]
+            )
     return Table(TABLE_COLUMNS, rows, summary=False)  # summary.md: as before, the headline only
 
 

@@ -27,7 +27,9 @@ from sftlab.methods.landscape.landscape import LandscapeConfig, run_landscape
 COMPARED = {"sft": "SFT", "dft": "DFT"}  # demo entry name -> condition name
 
 
-def landscape_config(ctx: EntryContext, entry: DemoEntry, checkpoints: dict[str, str], seed: int = 0) -> LandscapeConfig:
+def landscape_config(
+    ctx: EntryContext, entry: DemoEntry, checkpoints: dict[str, str], seed: int = 0
+) -> LandscapeConfig:
     """The entry's :class:`LandscapeConfig`: its lab recipe on the lab's in-domain test split, the base model
     against ``checkpoints`` (``{condition name: path}``), output in the entry's run folder."""
     recipe = ctx.recipe(entry.recipe, LandscapeConfig)

@@ -55,12 +55,16 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     c = ctx.recipe(entry.recipe, NFTTrainConfig).options
     length = f"{c['max_steps']} steps" if c.get("max_steps") else f"{c.get('num_train_epochs', 1):g} epoch(s)"
     start = "lab" if ctx.lab is not None else "given"
-    text = (f"NFT from the {start} model: {length} of {c['prompts_per_step']} questions x "
-            f"{c['num_generations']} sampled answers, {c['updates_per_generation']} steps per generation batch, "
-            f"lr {c['learning_rate']:g}, epsilon 1, w(q) = 1 - r_q. **Reward**: share of the sampled answers that "
-            "verify. **Questions with signal**: share whose answers were neither all right nor all wrong (the others "
-            "weigh nothing).")
-    return Section("NFT: negative-aware fine-tuning", paragraphs=[text], images={"per step, first seed": _figure(runs[0])})
+    text = (
+        f"NFT from the {start} model: {length} of {c['prompts_per_step']} questions x "
+        f"{c['num_generations']} sampled answers, {c['updates_per_generation']} steps per generation batch, "
+        f"lr {c['learning_rate']:g}, epsilon 1, w(q) = 1 - r_q. **Reward**: share of the sampled answers that "
+        "verify. **Questions with signal**: share whose answers were neither all right nor all wrong (the others "
+        "weigh nothing)."
+    )
+    return Section(
+        "NFT: negative-aware fine-tuning", paragraphs=[text], images={"per step, first seed": _figure(runs[0])}
+    )
 
 
 def _figure(run: dict):

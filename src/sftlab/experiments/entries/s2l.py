@@ -67,9 +67,14 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
             selected = selection["selected_path"]
         select_seconds = time.time() - t0
         run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * budget)))
-        by_budget[str(pct)] = {"accuracy": run["accuracy"], "n": run["n"], "n_selected": selection["n_selected"],
-                               "train_seconds": run["train_seconds"], "select_seconds": round(select_seconds, 2),
-                               "cluster_sizes": selection.get("cluster_sizes")}
+        by_budget[str(pct)] = {
+            "accuracy": run["accuracy"],
+            "n": run["n"],
+            "n_selected": selection["n_selected"],
+            "train_seconds": run["train_seconds"],
+            "select_seconds": round(select_seconds, 2),
+            "cluster_sizes": selection.get("cluster_sizes"),
+        }
         if budget == HEADLINE or headline is None:
             headline = run
     return {**headline, "by_budget": by_budget}
@@ -79,8 +84,13 @@ def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, lis
     """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT summary."""
     runs = {e.options["method"]: ctx.results.get(e.name, {}).get("runs") or [] for e in entries}
     budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
-    table = {m: {p: summarize_runs([r["by_budget"][str(p)] for r in rs if str(p) in r.get("by_budget", {})],
-                                   ctx.splits) for p in budgets} for m, rs in runs.items()}
+    table = {
+        m: {
+            p: summarize_runs([r["by_budget"][str(p)] for r in rs if str(p) in r.get("by_budget", {})], ctx.splits)
+            for p in budgets
+        }
+        for m, rs in runs.items()
+    }
     full_runs = ctx.results.get("sft", {}).get("runs") or []
     return table, budgets, (summarize_runs(full_runs, ctx.splits) if full_runs else None)
 
@@ -96,7 +106,9 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     rows = [[f"{LABELS[m]} {p}%", *[format_accuracy(table[m][p][s]) for s in splits]] for p in budgets for m in table]
     if full:
         rows.append(["full set (SFT)", *[format_accuracy(full[s]) for s in splits]])
-    s2l_runs = [r for e in entries if e.options["method"] == "s2l" for r in ctx.results.get(e.name, {}).get("runs") or []]
+    s2l_runs = [
+        r for e in entries if e.options["method"] == "s2l" for r in ctx.results.get(e.name, {}).get("runs") or []
+    ]
     sizes = next((r["by_budget"][p].get("cluster_sizes") for r in s2l_runs for p in r.get("by_budget", {})), None)
     n_checkpoints = ctx.recipe(entries[0].recipe, SelectConfig).options["n_checkpoints"]
     paragraphs = [
@@ -110,9 +122,12 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
     ]
     if sizes:
         paragraphs.append(f"k-means found {len(sizes)} clusters (sizes {min(sizes)} to {max(sizes)}).")
-    return Section(title="S2L data selection vs random", paragraphs=paragraphs,
-                   tables=[Table(["subset", *[labels.get(s, s) for s in splits]], rows)],
-                   images={"Accuracy vs data budget (mean ± std over seeds)": fig})
+    return Section(
+        title="S2L data selection vs random",
+        paragraphs=paragraphs,
+        tables=[Table(["subset", *[labels.get(s, s) for s in splits]], rows)],
+        images={"Accuracy vs data budget (mean ± std over seeds)": fig},
+    )
 
 
 def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, full=None):
@@ -130,8 +145,15 @@ def accuracy_vs_budget_figure(table: dict, budgets: list[int], splits, labels, f
             points = [(p, table[method][p][split]) for p in budgets if table[method][p][split]["mean"] is not None]
             top = max([top] + [100 * (s["mean"] + (s["std"] or 0)) for _, s in points])
             xs = [p + (j - (len(table) - 1) / 2) * 0.8 for p, _ in points]  # keep the error bars apart
-            ax.errorbar(xs, [100 * s["mean"] for _, s in points], yerr=[100 * (s["std"] or 0) for _, s in points],
-                        marker="o", capsize=3, color=METHOD_COLORS[j], label=LABELS.get(method, method))
+            ax.errorbar(
+                xs,
+                [100 * s["mean"] for _, s in points],
+                yerr=[100 * (s["std"] or 0) for _, s in points],
+                marker="o",
+                capsize=3,
+                color=METHOD_COLORS[j],
+                label=LABELS.get(method, method),
+            )
         if full and full[split]["mean"] is not None:
             ax.axhline(100 * full[split]["mean"], color="#555555", linestyle="--", linewidth=1, label="full set")
         ax.set_title(labels.get(split, split))

@@ -15,6 +15,17 @@ from .run import run_adapt, run_dart
 from .synthesis import CandidateSource, synthesize
 
 __all__ = [
-    "AdaptConfig", "CandidateSource", "DEFAULT_MAPPER_TEMPLATE", "DartConfig", "PENALTIES", "RewardConfig", "TERMS",
-    "TargetScorer", "mapper_prompt", "run_adapt", "run_dart", "score_rewrites", "synthesize",
+    "AdaptConfig",
+    "CandidateSource",
+    "DEFAULT_MAPPER_TEMPLATE",
+    "DartConfig",
+    "PENALTIES",
+    "RewardConfig",
+    "TERMS",
+    "TargetScorer",
+    "mapper_prompt",
+    "run_adapt",
+    "run_dart",
+    "score_rewrites",
+    "synthesize",
 ]

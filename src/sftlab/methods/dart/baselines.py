@@ -26,6 +26,7 @@ SYNTHESIS_METHODS = {"dart": "reward", "sdft": "correct", "grape": "likelihood"}
 
 def sdft_sources(cfg, target, target_tok) -> list[CandidateSource]:
     """The target, prompted to rewrite the original solution."""
+
     def prompt(r):
         return mapper_prompt(r["question"], r["solution"], cfg.mapper_template, target_tok)
 

@@ -54,8 +54,13 @@ def mapper_pairs(lab, n: int, native_share: float, template: str, seed: int) -> 
     return rows
 
 
-def ensure_lab_mapper(lab=None, *, mapper_template: str = DEFAULT_MAPPER_TEMPLATE,
-                      settings: LabMapperSettings | None = None, progress: bool = True) -> Path:
+def ensure_lab_mapper(
+    lab=None,
+    *,
+    mapper_template: str = DEFAULT_MAPPER_TEMPLATE,
+    settings: LabMapperSettings | None = None,
+    progress: bool = True,
+) -> Path:
     """Path of the lab's initial mapper, trained and cached on first use."""
     from sftlab.methods.sft import TrainConfig, run_train
 

@@ -22,8 +22,9 @@ def check_template(template: str, field: str = "mapper_template") -> None:
     missing, extra = set(SLOTS) - slots, slots - set(SLOTS)
     if missing or extra:
         raise flag_error(
-            field, "the template needs the slots {question} and {solution} and no others "
-            f"(missing: {sorted(missing) or 'none'}, unknown: {sorted(extra) or 'none'})"
+            field,
+            "the template needs the slots {question} and {solution} and no others "
+            f"(missing: {sorted(missing) or 'none'}, unknown: {sorted(extra) or 'none'})",
         )
 
 

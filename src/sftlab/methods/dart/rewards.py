@@ -48,22 +48,54 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 class RewardConfig:
     """Weights and thresholds of DART's reward (sftlab's design; see docs/dart.md)."""
 
-    alignment_weight: float = field(default=1.0, metadata=_h("Weight w_a of the alignment term (target log-likelihood of the rewrite minus the original's, per token)."))
-    alignment_clip: float = field(default=2.0, metadata=_h("Clip the alignment term to [-c, c] nats per token, so one term cannot swamp the others."))
-    length_weight: float = field(default=1.0, metadata=_h("Weight of the length penalty (answer-only or truncated rewrites)."))
-    length_floor: float = field(default=0.1, metadata=_h("Length floor: rewrites shorter than this fraction of the original (non-space characters) are penalized, linearly down to 0."))
-    coverage_weight: float = field(default=1.0, metadata=_h("Weight of the dropped-reasoning penalty (share of the original's intermediate results missing)."))
+    alignment_weight: float = field(
+        default=1.0,
+        metadata=_h(
+            "Weight w_a of the alignment term (target log-likelihood of the rewrite minus the original's, per token)."
+        ),
+    )
+    alignment_clip: float = field(
+        default=2.0,
+        metadata=_h("Clip the alignment term to [-c, c] nats per token, so one term cannot swamp the others."),
+    )
+    length_weight: float = field(
+        default=1.0, metadata=_h("Weight of the length penalty (answer-only or truncated rewrites).")
+    )
+    length_floor: float = field(
+        default=0.1,
+        metadata=_h(
+            "Length floor: rewrites shorter than this fraction of the original (non-space characters) are penalized, linearly down to 0."
+        ),
+    )
+    coverage_weight: float = field(
+        default=1.0,
+        metadata=_h("Weight of the dropped-reasoning penalty (share of the original's intermediate results missing)."),
+    )
     copy_weight: float = field(default=1.0, metadata=_h("Weight of the question-copying penalty."))
     copy_ngram: int = field(default=4, metadata=_h("Word n-gram size used to detect copying of the question."))
     repetition_weight: float = field(default=1.0, metadata=_h("Weight of the repetition-loop penalty."))
     repetition_ngram: int = field(default=4, metadata=_h("Token n-gram size used to detect repetition loops."))
-    repetition_tolerance: float = field(default=0.2, metadata=_h("Share of repeated n-grams tolerated before the repetition penalty starts."))
-    leak_weight: float = field(default=1.0, metadata=_h("Weight of the leaked-template penalty (prompt scaffolding in the rewrite)."))
-    gate_margin: float = field(default=1.0, metadata=_h("A wrong final answer scores this much below the lowest reward a correct rewrite can get."))
-    verify_mode: str = field(default="math", metadata=_h("How the rewrite's final answer is compared with the reference. The answer is read strictly: only a stated one (\\boxed{}, 'The answer is', ####) can pass.", choices=["math", "exact"]))
+    repetition_tolerance: float = field(
+        default=0.2, metadata=_h("Share of repeated n-grams tolerated before the repetition penalty starts.")
+    )
+    leak_weight: float = field(
+        default=1.0, metadata=_h("Weight of the leaked-template penalty (prompt scaffolding in the rewrite).")
+    )
+    gate_margin: float = field(
+        default=1.0,
+        metadata=_h("A wrong final answer scores this much below the lowest reward a correct rewrite can get."),
+    )
+    verify_mode: str = field(
+        default="math",
+        metadata=_h(
+            "How the rewrite's final answer is compared with the reference. The answer is read strictly: only a stated one (\\boxed{}, 'The answer is', ####) can pass.",
+            choices=["math", "exact"],
+        ),
+    )
 
 
 # -- the pure terms -------------------------------------------------------------------------
+
 
 def alignment(lp_rewrite: float, lp_original: float, clip: float = 2.0) -> float:
     """``clip(lp(y'|x) - lp(y*|x), -clip, clip)``: how much more natural the rewrite is to the target, per token.
@@ -177,9 +209,15 @@ def numbers(text: str) -> list[str]:
 
 # -- combining ------------------------------------------------------------------------------
 
+
 def penalty_weights(cfg: RewardConfig) -> dict[str, float]:
-    return {"length": cfg.length_weight, "coverage": cfg.coverage_weight, "copy": cfg.copy_weight,
-            "repetition": cfg.repetition_weight, "leak": cfg.leak_weight}
+    return {
+        "length": cfg.length_weight,
+        "coverage": cfg.coverage_weight,
+        "copy": cfg.copy_weight,
+        "repetition": cfg.repetition_weight,
+        "leak": cfg.leak_weight,
+    }
 
 
 def gate_reward(cfg: RewardConfig) -> float:
@@ -228,6 +266,7 @@ def score_rewrites(
 
 
 # -- helpers --------------------------------------------------------------------------------
+
 
 def _chars(text: str) -> int:
     return sum(not c.isspace() for c in text)

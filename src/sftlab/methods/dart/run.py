@@ -62,16 +62,28 @@ def run_adapt(cfg: AdaptConfig) -> dict:
     else:
         mapper, mapper_tok = load_model_and_tokenizer(trained, "infer", trust_remote_code=cfg.trust_remote_code)
         if cfg.method == "dart":
-            sources = [CandidateSource("mapper", mapper, mapper_tok, n=cfg.n_samples, prompt=lambda r: mapper_prompt(
-                r["question"], r["solution"], cfg.mapper_template, mapper_tok))]
+            sources = [
+                CandidateSource(
+                    "mapper",
+                    mapper,
+                    mapper_tok,
+                    n=cfg.n_samples,
+                    prompt=lambda r: mapper_prompt(r["question"], r["solution"], cfg.mapper_template, mapper_tok),
+                )
+            ]
         else:
             sources = grape_sources(cfg, mapper, mapper_tok, target, target_tok)
     manifest = synthesize(records, sources, scorer, cfg, out, select=SYNTHESIS_METHODS[cfg.method], scaffold=scaffold,
                           progress=cfg.progress, info={"method": cfg.method, "source": data_source,
                                                        "target": target_path, "mapper": trained,
                                                        "mapper_init": mapper_path})  # fmt: skip
-    summary = {"output_dir": str(out), "data": str(out / "adapted.jsonl"), "manifest": manifest, "mapper": trained,
-               "rl": _rl_brief(rl)}
+    summary = {
+        "output_dir": str(out),
+        "data": str(out / "adapted.jsonl"),
+        "manifest": manifest,
+        "mapper": trained,
+        "rl": _rl_brief(rl),
+    }
     _print(cfg.method, manifest, rl)
     return summary
 
@@ -103,11 +115,17 @@ def run_dart(cfg: DartConfig) -> dict:
     )  # fmt: skip
     done = out / "train" / "train_summary.json"
     train = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else run_train(train_cfg)
-    return {"output_dir": str(out), "model": str(out / "train"), "method": cfg.method, "adapt": adapt,
-            "train": {k: v for k, v in train.items() if k != "config"}}
+    return {
+        "output_dir": str(out),
+        "model": str(out / "train"),
+        "method": cfg.method,
+        "adapt": adapt,
+        "train": {k: v for k, v in train.items() if k != "config"},
+    }
 
 
 # -- pieces ---------------------------------------------------------------------------------
+
 
 def resolve_target(cfg: AdaptConfig) -> tuple[str, str]:
     """(target path, data source), with the lab's defaults for what is not given."""
@@ -175,8 +193,12 @@ def train_mapper(cfg: AdaptConfig, mapper_path: str, records: list[dict], scorer
 def _rl_brief(rl: dict | None) -> dict | None:
     if rl is None:
         return None
-    return {"steps": rl["steps"], "train_seconds": rl["train_seconds"], "rewrites": rl["rewrites"],
-            "curve": rl_curve(rl["log_history"])}
+    return {
+        "steps": rl["steps"],
+        "train_seconds": rl["train_seconds"],
+        "rewrites": rl["rewrites"],
+        "curve": rl_curve(rl["log_history"]),
+    }
 
 
 def _print(method: str, manifest: dict, rl: dict | None) -> None:

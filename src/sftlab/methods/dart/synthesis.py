@@ -58,8 +58,18 @@ class CandidateSource:
     n: int
 
 
-def synthesize(records: list[dict], sources: list[CandidateSource], scorer, cfg, out_dir, *, select: str = "reward",
-               scaffold: list[str], progress: bool = True, info: dict | None = None) -> dict:
+def synthesize(
+    records: list[dict],
+    sources: list[CandidateSource],
+    scorer,
+    cfg,
+    out_dir,
+    *,
+    select: str = "reward",
+    scaffold: list[str],
+    progress: bool = True,
+    info: dict | None = None,
+) -> dict:
     """Adapt every record (resuming from shards on disk); write adapted.jsonl and manifest.json; return the manifest.
 
     ``cfg`` is an :class:`~sftlab.methods.dart.config.AdaptConfig` (reward weights,
@@ -130,8 +140,13 @@ def _adapt_shard(records, sources, scorer, cfg, select, scaffold, *, seed: int) 
 
     per_record: list[list[tuple[str, str]]] = [[] for _ in records]  # (source name, candidate)
     for s in sources:
-        sampling = SamplingConfig(max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature, n=s.n,
-                                  batch_size=cfg.generation_batch_size, seed=seed)
+        sampling = SamplingConfig(
+            max_new_tokens=cfg.max_completion_length,
+            temperature=cfg.temperature,
+            n=s.n,
+            batch_size=cfg.generation_batch_size,
+            seed=seed,
+        )
         outs = generate(s.model, s.tokenizer, [s.prompt(r) for r in records], sampling, progress=False)
         for i, texts in enumerate(outs):
             per_record[i] += [(s.name, clean_rewrite(t)) for t in texts]
@@ -141,8 +156,16 @@ def _adapt_shard(records, sources, scorer, cfg, select, scaffold, *, seed: int) 
     flat = [(i, name, text) for i, cands in enumerate(per_record) for name, text in cands]
     lp = scorer.logprobs([questions[i] for i, _, _ in flat], [t for _, _, t in flat])  # one batched pass per shard
     idx = [i for i, _, _ in flat]
-    scores = score_rewrites([t for _, _, t in flat], [questions[i] for i in idx], [originals[i] for i in idx],
-                            [records[i].get("answer") for i in idx], lp, [lp_orig[i] for i in idx], cfg, scaffold)
+    scores = score_rewrites(
+        [t for _, _, t in flat],
+        [questions[i] for i in idx],
+        [originals[i] for i in idx],
+        [records[i].get("answer") for i in idx],
+        lp,
+        [lp_orig[i] for i in idx],
+        cfg,
+        scaffold,
+    )
     grouped: list[list[tuple]] = [[] for _ in records]
     for (i, name, text), sc in zip(flat, scores):
         grouped[i].append((name, text, sc))
@@ -195,8 +218,13 @@ def _meta(records, sources, cfg, select, scaffold) -> dict:
     blob = json.dumps({"settings": settings, "select": select, "scaffold": scaffold, "data": h.hexdigest(),
                        "sources": [[s.name, s.n, getattr(s.model, "name_or_path", "")] for s in sources]},
                       sort_keys=True, default=str)  # fmt: skip
-    return {"fingerprint": hashlib.sha256(blob.encode()).hexdigest()[:16], "n_records": len(records),
-            "select": select, "sources": [s.name for s in sources], "settings": settings}
+    return {
+        "fingerprint": hashlib.sha256(blob.encode()).hexdigest()[:16],
+        "n_records": len(records),
+        "select": select,
+        "sources": [s.name for s in sources],
+        "settings": settings,
+    }
 
 
 def _check_meta(path: Path, meta: dict) -> None:

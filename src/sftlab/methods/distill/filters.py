@@ -44,11 +44,37 @@ from .generic import (
 )
 
 __all__ = [
-    "ArithmeticConfig", "ArithmeticFilter", "Candidate", "ChainResult", "DedupConfig", "ExactDedupFilter", "Filter",
-    "FilterChain", "FilterContext", "LengthConfig", "LengthFilter", "NearDedupConfig", "NearDedupFilter",
-    "NoveltyConfig", "NoveltyFilter", "PerplexityConfig", "PerplexityFilter", "REGISTRY", "RegexConfig",
-    "RegexFilter", "VerifierConfig", "VerifierFilter", "build_filters", "completion_perplexities", "equations_hold",
-    "filter_configs", "jaccard_matrix", "parse_filter_spec", "shingles", "text_length", "verified",
+    "ArithmeticConfig",
+    "ArithmeticFilter",
+    "Candidate",
+    "ChainResult",
+    "DedupConfig",
+    "ExactDedupFilter",
+    "Filter",
+    "FilterChain",
+    "FilterContext",
+    "LengthConfig",
+    "LengthFilter",
+    "NearDedupConfig",
+    "NearDedupFilter",
+    "NoveltyConfig",
+    "NoveltyFilter",
+    "PerplexityConfig",
+    "PerplexityFilter",
+    "REGISTRY",
+    "RegexConfig",
+    "RegexFilter",
+    "VerifierConfig",
+    "VerifierFilter",
+    "build_filters",
+    "completion_perplexities",
+    "equations_hold",
+    "filter_configs",
+    "jaccard_matrix",
+    "parse_filter_spec",
+    "shingles",
+    "text_length",
+    "verified",
 ]
 
 
@@ -131,7 +157,9 @@ def _typed_options(name: str, cfg_cls, opts: dict) -> dict:
             raise SftlabError(f"filters: option '{key}' of filter '{name}' must be {kind.__name__}, got {value!r}")
         choices = cfg_fields[key].metadata.get("choices")
         if choices and value not in choices:
-            raise SftlabError(f"filters: option '{key}' of filter '{name}' must be one of {', '.join(choices)}, got {value!r}")
+            raise SftlabError(
+                f"filters: option '{key}' of filter '{name}' must be one of {', '.join(choices)}, got {value!r}"
+            )
         out[key] = value
     return out
 
@@ -148,7 +176,9 @@ def filter_configs(spec) -> list[tuple[str, object]]:
         known = {f.name for f in fields(cfg_cls)}
         for key in opts:
             if key not in known:
-                raise SftlabError(f"filters: filter '{name}' has no option '{key}' (options: {', '.join(sorted(known))})")
+                raise SftlabError(
+                    f"filters: filter '{name}' has no option '{key}' (options: {', '.join(sorted(known))})"
+                )
         out.append((name, cfg_cls(**_typed_options(name, cfg_cls, opts))))
     return out
 

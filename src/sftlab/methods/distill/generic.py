@@ -16,7 +16,12 @@ from .chain import Candidate, Filter
 
 @dataclass
 class VerifierConfig:
-    mode: str = field(default="math", metadata={"help": "verification mode passed to sftlab.verify.verify (strict: a sample must state its final answer)"})
+    mode: str = field(
+        default="math",
+        metadata={
+            "help": "verification mode passed to sftlab.verify.verify (strict: a sample must state its final answer)"
+        },
+    )
 
 
 class VerifierFilter(Filter):
@@ -47,7 +52,9 @@ def verified(c: Candidate, mode: str = "math") -> bool:
 
 @dataclass
 class LengthConfig:
-    k: float = field(default=2.0, metadata={"help": "keep lengths within mean +/- k standard deviations of the reference set"})
+    k: float = field(
+        default=2.0, metadata={"help": "keep lengths within mean +/- k standard deviations of the reference set"}
+    )
     unit: str = field(default="chars", metadata={"help": "length unit: chars or words", "choices": ["chars", "words"]})
 
 
@@ -86,7 +93,13 @@ class LengthFilter(Filter):
 @dataclass
 class RegexConfig:
     pattern: str = field(default=r"\S", metadata={"help": "regular expression (Python re syntax)"})
-    mode: str = field(default="search", metadata={"help": "search (anywhere) or fullmatch (whole stripped completion)", "choices": ["search", "fullmatch"]})
+    mode: str = field(
+        default="search",
+        metadata={
+            "help": "search (anywhere) or fullmatch (whole stripped completion)",
+            "choices": ["search", "fullmatch"],
+        },
+    )
     invert: bool = field(default=False, metadata={"help": "keep completions that do NOT match"})
 
 
@@ -167,7 +180,13 @@ class ArithmeticFilter(Filter):
 
 @dataclass
 class DedupConfig:
-    scope: str = field(default="prompt", metadata={"help": "deduplicate among completions of the same prompt, or across all", "choices": ["prompt", "all"]})
+    scope: str = field(
+        default="prompt",
+        metadata={
+            "help": "deduplicate among completions of the same prompt, or across all",
+            "choices": ["prompt", "all"],
+        },
+    )
     normalize: bool = field(default=True, metadata={"help": "compare after stripping and collapsing whitespace"})
 
 
@@ -223,8 +242,13 @@ def jaccard_matrix(a: Sequence[str], b: Sequence[str], n: int) -> np.ndarray:
 @dataclass
 class NearDedupConfig:
     n: int = field(default=5, metadata={"help": "character n-gram (shingle) size"})
-    threshold: float = field(default=0.8, metadata={"help": "drop a completion whose shingle Jaccard with an earlier kept one is >= this"})
-    scope: str = field(default="prompt", metadata={"help": "compare completions of the same prompt, or across all", "choices": ["prompt", "all"]})
+    threshold: float = field(
+        default=0.8, metadata={"help": "drop a completion whose shingle Jaccard with an earlier kept one is >= this"}
+    )
+    scope: str = field(
+        default="prompt",
+        metadata={"help": "compare completions of the same prompt, or across all", "choices": ["prompt", "all"]},
+    )
 
 
 class NearDedupFilter(Filter):
@@ -260,8 +284,16 @@ class NearDedupFilter(Filter):
 
 @dataclass
 class NoveltyConfig:
-    max_identity: float = field(default=0.9, metadata={"help": "keep completions whose maximum identity to the reference set is below this"})
-    metric: str = field(default="jaccard", metadata={"help": "identity measure: jaccard (character shingles) or alignment (global protein alignment)", "choices": ["jaccard", "alignment"]})
+    max_identity: float = field(
+        default=0.9, metadata={"help": "keep completions whose maximum identity to the reference set is below this"}
+    )
+    metric: str = field(
+        default="jaccard",
+        metadata={
+            "help": "identity measure: jaccard (character shingles) or alignment (global protein alignment)",
+            "choices": ["jaccard", "alignment"],
+        },
+    )
     n: int = field(default=5, metadata={"help": "shingle size for the jaccard metric"})
 
 
@@ -295,7 +327,9 @@ class NoveltyFilter(Filter):
 
 @dataclass
 class PerplexityConfig:
-    max_perplexity: float = field(default=20.0, metadata={"help": "keep completions whose perplexity under the reference model is at most this"})
+    max_perplexity: float = field(
+        default=20.0, metadata={"help": "keep completions whose perplexity under the reference model is at most this"}
+    )
     batch_size: int = field(default=16, metadata={"help": "sequences per forward pass"})
 
 
@@ -308,7 +342,9 @@ class PerplexityFilter(Filter):
         self.model, self.tokenizer, self.cfg = model, tokenizer, cfg or PerplexityConfig()
 
     def perplexities(self, items: list[Candidate]) -> list[float]:
-        return completion_perplexities(self.model, self.tokenizer, [(c.prompt, c.completion) for c in items], self.cfg.batch_size)
+        return completion_perplexities(
+            self.model, self.tokenizer, [(c.prompt, c.completion) for c in items], self.cfg.batch_size
+        )
 
     def keep(self, items):
         return [p <= self.cfg.max_perplexity for p in self.perplexities(items)]
@@ -324,8 +360,14 @@ def completion_perplexities(model, tokenizer, pairs: Sequence[tuple[str, str]], 
     from sftlab.generation.scoring import completion_losses
 
     scored = [i for i, (_, completion) in enumerate(pairs) if completion.strip()]
-    losses = completion_losses(model, tokenizer, [pairs[i][0] for i in scored], [pairs[i][1] for i in scored],
-                               batch_size=batch_size, add_eos=False)
+    losses = completion_losses(
+        model,
+        tokenizer,
+        [pairs[i][0] for i in scored],
+        [pairs[i][1] for i in scored],
+        batch_size=batch_size,
+        add_eos=False,
+    )
     out = [math.inf] * len(pairs)
     for i, loss in zip(scored, losses.tolist()):
         out[i] = math.exp(loss) if math.isfinite(loss) else math.inf

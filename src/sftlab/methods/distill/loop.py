@@ -55,32 +55,95 @@ PACK_DEFAULTS = {
 class DistillConfig(Validated):
     """Options of ``sftlab distill``. Options left as None take the pack's defaults (:func:`resolve`)."""
 
-    model: str | None = field(default=None, metadata=_h("Starting model (hub id or local path). Omitted: the lab model (math) or the lab protein LM, trained on first use (protein)."))
-    prompts: str | None = field(default=None, metadata=_h("Math pack: data source whose prompts are sampled (.jsonl/.json/.parquet, folder or hub id); omitted: the lab train split. Protein pack: the prompt text; omitted: the lab family tag."))
+    model: str | None = field(
+        default=None,
+        metadata=_h(
+            "Starting model (hub id or local path). Omitted: the lab model (math) or the lab protein LM, trained on first use (protein)."
+        ),
+    )
+    prompts: str | None = field(
+        default=None,
+        metadata=_h(
+            "Math pack: data source whose prompts are sampled (.jsonl/.json/.parquet, folder or hub id); omitted: the lab train split. Protein pack: the prompt text; omitted: the lab family tag."
+        ),
+    )
     pack: str = field(default="math", metadata=_h("Domain pack: default filters and evaluation.", choices=list(PACKS)))
     rounds: int = field(default=2, metadata=_h("Rounds of generate, filter, fine-tune."))
-    n: int | None = field(default=None, metadata=_h("Samples per prompt per round. Omitted: 4 (math), 128 (protein: one prompt)."))
+    n: int | None = field(
+        default=None, metadata=_h("Samples per prompt per round. Omitted: 4 (math), 128 (protein: one prompt).")
+    )
     max_prompts: int = field(default=64, metadata=_h("Prompts sampled per round (a seeded subset; 0 = all)."))
     temperature: float = field(default=1.0, metadata=_h("Sampling temperature."))
     top_p: float = field(default=1.0, metadata=_h("Nucleus sampling threshold."))
-    max_new_tokens: int | None = field(default=None, metadata=_h("Generation limit per sample and for evaluation. Omitted: 256 (math), 160 (protein)."))
-    filters: str | None = field(default=None, metadata=_h("Filter chain, e.g. 'verifier,dedup,length:k=2,near_dedup:threshold=0.8'; run cheapest first. Omitted: the pack's (math: verifier,dedup; protein: alphabet,met_start,length,conserved,novelty). Names: verifier, length, regex, dedup, near_dedup, novelty, perplexity, met_start, alphabet, conserved."))
-    mix_original: float = field(default=0.0, metadata=_h("Share of each round's SFT data drawn from the original data (0 <= f < 1)."))
-    objective: str = field(default="nll", metadata=_h("SFT objective for the rounds (any sftlab objective).", choices=["nll", "dft", "power", "asft"]))
-    train_steps: int = field(default=30, metadata=_h("Optimizer steps of fine-tuning per round; 0: train --epochs epochs over the round's data instead."))
+    max_new_tokens: int | None = field(
+        default=None, metadata=_h("Generation limit per sample and for evaluation. Omitted: 256 (math), 160 (protein).")
+    )
+    filters: str | None = field(
+        default=None,
+        metadata=_h(
+            "Filter chain, e.g. 'verifier,dedup,length:k=2,near_dedup:threshold=0.8'; run cheapest first. Omitted: the pack's (math: verifier,dedup; protein: alphabet,met_start,length,conserved,novelty). Names: verifier, length, regex, dedup, near_dedup, novelty, perplexity, met_start, alphabet, conserved."
+        ),
+    )
+    mix_original: float = field(
+        default=0.0, metadata=_h("Share of each round's SFT data drawn from the original data (0 <= f < 1).")
+    )
+    objective: str = field(
+        default="nll",
+        metadata=_h("SFT objective for the rounds (any sftlab objective).", choices=["nll", "dft", "power", "asft"]),
+    )
+    train_steps: int = field(
+        default=30,
+        metadata=_h(
+            "Optimizer steps of fine-tuning per round; 0: train --epochs epochs over the round's data instead."
+        ),
+    )
     epochs: float = field(default=1.0, metadata=_h("Epochs over each round's SFT data when --train-steps is 0."))
-    learning_rate: float | None = field(default=None, metadata=_h("Peak learning rate per round. Omitted: 1e-4 (math), 1e-3 (protein)."))
+    learning_rate: float | None = field(
+        default=None, metadata=_h("Peak learning rate per round. Omitted: 1e-4 (math), 1e-3 (protein).")
+    )
     batch_size: int = field(default=8, metadata=_h("Sequences per optimizer step."))
-    max_length: int = field(default=512, metadata=_h("Longest training sequence in tokens; at most the model's context (max_position_embeddings)."))
-    answer_suffix: str = field(default="auto", metadata=_h("Math: " + ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES)))
-    prompt_template: str | None = field(default=None, metadata=_h("Template with a {question} slot for reasoning records."))
-    eval_data: str | None = field(default=None, metadata=_h("Math: evaluation data, 'source' or 'name=source,...'. Omitted: the lab's test_id/test_ood when prompts are the lab's, else no held-out evaluation."))
-    eval_size: int | None = field(default=None, metadata=_h("Items per evaluation split (math; omitted: 100) or sequences sampled per evaluation (protein; omitted: 128)."))
-    natural: str | None = field(default=None, metadata=_h("Protein: natural sequences (FASTA or one per line). Omitted: the lab's synthetic family."))
-    reference: str | None = field(default=None, metadata=_h("Protein: reference sequence (or a file holding it) for the conserved-residue check. Omitted: the lab family's reference."))
-    conserved: str = field(default="K82", metadata=_h("Protein: the conserved residue and its 1-based reference position, e.g. K82."))
-    max_identity: float = field(default=0.9, metadata=_h("Protein: novelty requires maximum identity to the natural set below this."))
-    evaluate: bool = field(default=True, metadata=_h("Evaluate the starting model and every round (held-out accuracy, or fresh protein samples)."))
+    max_length: int = field(
+        default=512,
+        metadata=_h("Longest training sequence in tokens; at most the model's context (max_position_embeddings)."),
+    )
+    answer_suffix: str = field(
+        default="auto", metadata=_h("Math: " + ANSWER_SUFFIX_HELP, choices=list(ANSWER_SUFFIXES))
+    )
+    prompt_template: str | None = field(
+        default=None, metadata=_h("Template with a {question} slot for reasoning records.")
+    )
+    eval_data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Math: evaluation data, 'source' or 'name=source,...'. Omitted: the lab's test_id/test_ood when prompts are the lab's, else no held-out evaluation."
+        ),
+    )
+    eval_size: int | None = field(
+        default=None,
+        metadata=_h(
+            "Items per evaluation split (math; omitted: 100) or sequences sampled per evaluation (protein; omitted: 128)."
+        ),
+    )
+    natural: str | None = field(
+        default=None,
+        metadata=_h("Protein: natural sequences (FASTA or one per line). Omitted: the lab's synthetic family."),
+    )
+    reference: str | None = field(
+        default=None,
+        metadata=_h(
+            "Protein: reference sequence (or a file holding it) for the conserved-residue check. Omitted: the lab family's reference."
+        ),
+    )
+    conserved: str = field(
+        default="K82", metadata=_h("Protein: the conserved residue and its 1-based reference position, e.g. K82.")
+    )
+    max_identity: float = field(
+        default=0.9, metadata=_h("Protein: novelty requires maximum identity to the natural set below this.")
+    )
+    evaluate: bool = field(
+        default=True,
+        metadata=_h("Evaluate the starting model and every round (held-out accuracy, or fresh protein samples)."),
+    )
     output_dir: str = field(default="outputs/distill", metadata=_h("Where rounds, checkpoints and the report go."))
     seed: int = field(default=0, metadata=_h("Seed for prompt subsets, sampling and training."))
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
@@ -228,7 +291,9 @@ def run_round(cfg: DistillConfig, task: Task, r: int, model_path: str, rdir: Pat
         atomic_write_jsonl(rdir / "train.jsonl", survivors + mixed)
         del model
         t0 = time.time()
-        metrics["train"] = _train(cfg, model_path, rdir / "train.jsonl", len(survivors + mixed), ckpt, seed=cfg.seed + r)
+        metrics["train"] = _train(
+            cfg, model_path, rdir / "train.jsonl", len(survivors + mixed), ckpt, seed=cfg.seed + r
+        )
         timing["train_seconds"] = time.time() - t0
         metrics.update(model=_relative(str(ckpt), rdir.parent), trained=True)
         model, tok = load_model_and_tokenizer(str(ckpt), "infer")
@@ -278,11 +343,22 @@ def _train(cfg: DistillConfig, model_path: str, data: Path, n_records: int, ckpt
         steps = cfg.train_steps or max(1, math.ceil(cfg.epochs * n_records / cfg.batch_size))  # for logging/saving
         summary = run_train(
             TrainConfig(
-                model=model_path, data=str(data), output_dir=str(ckpt), objective=cfg.objective,
-                max_steps=cfg.train_steps or -1, num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-                per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length, on_overlength="truncate",
-                logging_steps=max(1, steps // 10), save_steps=max(1, steps // 2), save_total_limit=1, seed=seed,
-                resume=ckpt.exists(), progress=cfg.progress,
+                model=model_path,
+                data=str(data),
+                output_dir=str(ckpt),
+                objective=cfg.objective,
+                max_steps=cfg.train_steps or -1,
+                num_train_epochs=cfg.epochs,
+                learning_rate=cfg.learning_rate,
+                per_device_train_batch_size=cfg.batch_size,
+                max_length=cfg.max_length,
+                on_overlength="truncate",
+                logging_steps=max(1, steps // 10),
+                save_steps=max(1, steps // 2),
+                save_total_limit=1,
+                seed=seed,
+                resume=ckpt.exists(),
+                progress=cfg.progress,
             )  # fmt: skip
         )
     losses = [h["loss"] for h in summary.get("log_history", []) if "loss" in h]

@@ -147,19 +147,29 @@ class ConservedResidueFilter(Filter):
             )
 
     def keep(self, items):
-        return [residue_at(c.completion.strip(), self.cfg.reference, self.cfg.position) == self.cfg.residue for c in items]
+        return [
+            residue_at(c.completion.strip(), self.cfg.reference, self.cfg.position) == self.cfg.residue for c in items
+        ]
 
 
 @dataclass
 class ProteinPackConfig:
     """The protein pack's options; defaults follow arXiv 2512.09329 except ``max_identity`` (configurable)."""
 
-    reference: str = field(default="", metadata={"help": "reference sequence for the conserved-residue check (e.g. pfTrpB)"})
-    position: int = field(default=82, metadata={"help": "1-based reference position of the conserved residue (Lys82 in pfTrpB)"})
+    reference: str = field(
+        default="", metadata={"help": "reference sequence for the conserved-residue check (e.g. pfTrpB)"}
+    )
+    position: int = field(
+        default=82, metadata={"help": "1-based reference position of the conserved residue (Lys82 in pfTrpB)"}
+    )
     residue: str = field(default="K", metadata={"help": "the conserved residue"})
     start: str = field(default="M", metadata={"help": "required first residue"})
-    length_k: float = field(default=2.0, metadata={"help": "length window: natural mean +/- length_k standard deviations"})
-    max_identity: float = field(default=0.9, metadata={"help": "novelty: maximum identity to the natural set must be below this"})
+    length_k: float = field(
+        default=2.0, metadata={"help": "length window: natural mean +/- length_k standard deviations"}
+    )
+    max_identity: float = field(
+        default=0.9, metadata={"help": "novelty: maximum identity to the natural set must be below this"}
+    )
 
 
 def protein_filters(natural: Sequence[str], cfg: ProteinPackConfig) -> list[Filter]:
@@ -202,7 +212,14 @@ def protein_metrics(seqs: Sequence[str], natural: Sequence[str], cfg: ProteinPac
     distinct sequences).
     """
     if not seqs:
-        return {"n": 0, "pass_rates": {}, "all_constraints": 0.0, "mean_max_identity": None, "novel": 0.0, "unique": 0.0}
+        return {
+            "n": 0,
+            "pass_rates": {},
+            "all_constraints": 0.0,
+            "mean_max_identity": None,
+            "novel": 0.0,
+            "unique": 0.0,
+        }
     flags, ids = constraint_flags(seqs, natural, cfg)
     all_ok = np.logical_and.reduce(list(flags.values()))
     return {

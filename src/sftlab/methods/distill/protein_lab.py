@@ -49,8 +49,12 @@ class FamilyConfig:
     position: int = field(default=82, metadata={"help": "1-based position of the conserved Lys in the reference"})
     n_conserved: int = field(default=6, metadata={"help": "extra conserved positions drawn at random"})
     n_clades: int = field(default=4, metadata={"help": "clades in the family tree"})
-    clade_rate: float = field(default=0.15, metadata={"help": "substituted share of free positions, reference -> clade ancestor"})
-    member_rate: float = field(default=0.10, metadata={"help": "substituted share of free positions, clade ancestor -> member"})
+    clade_rate: float = field(
+        default=0.15, metadata={"help": "substituted share of free positions, reference -> clade ancestor"}
+    )
+    member_rate: float = field(
+        default=0.10, metadata={"help": "substituted share of free positions, clade ancestor -> member"}
+    )
     indel_rate: float = field(default=1.0, metadata={"help": "mean number of short indels per member"})
     tail: int = field(default=6, metadata={"help": "largest C-terminal trim or extension"})
 
@@ -173,7 +177,9 @@ def parse_conserved(text: str) -> tuple[str, int]:
 
     text = text.strip()
     if len(text) < 2 or not text[0].isalpha() or not text[1:].isdigit() or int(text[1:]) < 1:
-        raise SftlabError(f"distill: field 'conserved': expected a residue and a 1-based position like K82, got {text!r}")
+        raise SftlabError(
+            f"distill: field 'conserved': expected a residue and a 1-based position like K82, got {text!r}"
+        )
     return text[0].upper(), int(text[1:])
 
 
@@ -203,10 +209,21 @@ def ensure_protein_lm(root, natural: list[str], prompt: str, seed: int = 0, step
     atomic_write_jsonl(root / "natural.jsonl", [{"prompt": prompt, "completion": s} for s in natural])
     run_train(
         TrainConfig(
-            model=str(init), data=str(root / "natural.jsonl"), output_dir=str(model_dir), max_steps=steps,
-            learning_rate=3e-3, warmup_ratio=0.05, per_device_train_batch_size=16, max_length=512,
-            on_overlength="truncate", logging_steps=max(1, steps // 20), save_steps=max(1, steps // 3),
-            save_total_limit=1, seed=seed, resume=model_dir.exists(), progress=progress,
+            model=str(init),
+            data=str(root / "natural.jsonl"),
+            output_dir=str(model_dir),
+            max_steps=steps,
+            learning_rate=3e-3,
+            warmup_ratio=0.05,
+            per_device_train_batch_size=16,
+            max_length=512,
+            on_overlength="truncate",
+            logging_steps=max(1, steps // 20),
+            save_steps=max(1, steps // 3),
+            save_total_limit=1,
+            seed=seed,
+            resume=model_dir.exists(),
+            progress=progress,
         )  # fmt: skip
     )
     for sub in model_dir.glob("checkpoint-*"):
@@ -262,8 +279,12 @@ def protein_task(cfg):
             "n": {"all_constraints": metrics["n"], "novel": metrics["n"]},
             "protein": metrics,
             "examples": [
-                {"prompt": prompt, "completion": s, "answer": "fails: " + ", ".join(f) if f else "meets all constraints",
-                 "correct": not f}
+                {
+                    "prompt": prompt,
+                    "completion": s,
+                    "answer": "fails: " + ", ".join(f) if f else "meets all constraints",
+                    "correct": not f,
+                }
                 for s, f in zip(seqs, failed)
             ],  # fmt: skip
         }

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from .loop import DistillConfig
 
 
-
 @dataclass
 class Task:
     """What a pack supplies to the loop."""
@@ -65,8 +64,16 @@ def math_task(cfg: DistillConfig) -> Task:
         return {
             "accuracy": {s: res["splits"][s]["accuracy"] for s in splits},
             "n": {s: res["splits"][s]["n"] for s in splits},
-            "examples": [{"split": r["split"], "prompt": r["prompt"], "completion": r["completion"],
-                          "answer": r["reference"], "correct": r["correct"]} for r in examples],  # fmt: skip
+            "examples": [
+                {
+                    "split": r["split"],
+                    "prompt": r["prompt"],
+                    "completion": r["completion"],
+                    "answer": r["reference"],
+                    "correct": r["correct"],
+                }
+                for r in examples
+            ],  # fmt: skip
         }
 
     return Task(

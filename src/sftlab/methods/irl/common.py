@@ -30,7 +30,9 @@ def load_demonstrations(source: str, tokenizer, prompt_template: str | None = No
             raise data.error(record, "has no demonstration text to learn from", _demo_field(data.format))
         # as tokenize_sft: a reasoning solution joins its rendered prompt by completion_text, other text as given
         completion = completion_text(item["prompt"], reference) if data.format == "reasoning" else reference
-        demos.append({"prompt": item["prompt"], "completion": completion, "answer": item["answer"], "_row": record["_row"]})
+        demos.append(
+            {"prompt": item["prompt"], "completion": completion, "answer": item["answer"], "_row": record["_row"]}
+        )
     return demos
 
 
@@ -147,7 +149,11 @@ def start_run(out: Path, cfg: IRLConfig) -> None:
     if path.exists():
         old = read_json(path)
         for key, value in asdict(cfg).items():
-            if key not in ("progress", "output_dir", "keep_checkpoints", "report_to") and key in old and old[key] != value:
+            if (
+                key not in ("progress", "output_dir", "keep_checkpoints", "report_to")
+                and key in old
+                and old[key] != value
+            ):
                 raise SftlabError(
                     f"{path}: field '{key}': this output folder holds a run with {key}={old[key]!r}, not {value!r}; "
                     "use another --output-dir (or the same options to resume)"

@@ -121,7 +121,9 @@ def run_iteration(cfg: IRLConfig, t: int, start: str, demos: list[dict], idir: P
     save_final(trainer, tok, idir / "model", merge_lora=cfg.lora)
     shutil.rmtree(idir / "trainer", ignore_errors=True)
 
-    stats = pair_metrics(scores["chosen"], scores["rejected"], scores["ref_chosen"], scores["ref_rejected"], beta=cfg.beta)
+    stats = pair_metrics(
+        scores["chosen"], scores["rejected"], scores["ref_chosen"], scores["ref_rejected"], beta=cfg.beta
+    )
     return {
         "iteration": t, "start_model": start, "n_prompts": len(demos), "n_pairs": len(trainer.train_dataset),
         "n_mixed_previous": len(train_pairs) - len(pairs), "steps": trainer.state.global_step,

@@ -232,4 +232,3 @@ def policy_step(cfg: IRLConfig, policy, rm, tok, demos: list[dict], out: Path, r
                           processing_class=tok, peft_config=lora_config(cfg))  # fmt: skip
     trainer.train()
     return trainer
-

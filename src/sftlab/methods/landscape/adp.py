@@ -44,8 +44,9 @@ class ADPResult:
         return float(np.mean(self.core_labels != -1))
 
 
-def adp_clustering(log_den: np.ndarray, log_den_err: np.ndarray, indices: np.ndarray, k: int,
-                   z: float = 1.65) -> ADPResult:
+def adp_clustering(
+    log_den: np.ndarray, log_den_err: np.ndarray, indices: np.ndarray, k: int, z: float = 1.65
+) -> ADPResult:
     """ADP clustering of ``N`` points from their log density, its error and their kNN ``indices`` ``(N, maxk+1)``.
 
     ``k`` is the neighbourhood of the density estimate; ``z`` the merging

@@ -70,8 +70,9 @@ def id_2nn(distances: np.ndarray, fraction: float = 0.9) -> float:
     return float(x @ y / (x @ x))
 
 
-def id_gride(distances: np.ndarray, n1: int, n2: int | None = None, d0: float = 1e-3, d1: float = 1e3,
-             eps: float = 1e-7) -> float:
+def id_gride(
+    distances: np.ndarray, n1: int, n2: int | None = None, d0: float = 1e-3, d1: float = 1e3, eps: float = 1e-7
+) -> float:
     """Gride intrinsic dimension from the ratios ``r_{n2} / r_{n1}`` (default ``n2 = 2 n1``).
 
     Maximum likelihood of ``d`` under the ratios' exact distribution (Denti et

@@ -55,7 +55,7 @@ def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str
                 turns += [{"role": "user", "content": shot[0]}, {"role": "assistant", "content": shot[1]}]
         context = target[:-1] if isinstance(target, list) else [{"role": "user", "content": target[0]}]
         system = [m for m in context[:1] if m["role"] == "system"]
-        return render_chat(tokenizer, system + turns + context[len(system):], add_generation_prompt=True)
+        return render_chat(tokenizer, system + turns + context[len(system) :], add_generation_prompt=True)
     if fmt != "reasoning":  # string prompt/completion: the texts as the data has them
         return SHOT_SEPARATOR.join([p + c for p, c in shots] + [target[0]])
     prompts = [render_prompt(q, None, template) for q, _ in shots]
@@ -63,9 +63,17 @@ def few_shot_prompt(target, shots: list, fmt: str, tokenizer=None, template: str
     return SHOT_SEPARATOR.join(solved + [render_prompt(target[0], None, template)])
 
 
-def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: list[int] | None = None, *,
-               labels: list | None = None, pool_labels: list | None = None,
-               label_name: str = "label") -> list[list[int]]:
+def pick_shots(
+    n_targets: int,
+    pool_size: int,
+    shots: int,
+    seed: int,
+    exclude: list[int] | None = None,
+    *,
+    labels: list | None = None,
+    pool_labels: list | None = None,
+    label_name: str = "label",
+) -> list[list[int]]:
     """For each target, ``shots`` distinct pool indices, drawn with a seed per target.
 
     ``exclude[i]`` (a pool index, or -1) keeps target ``i``'s own record out of
@@ -95,15 +103,18 @@ def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: l
             candidates = None
             available = pool_size - (0 <= own < pool_size)
             if available < shots:
-                raise SftlabError(f"{shots}-shot prompts need at least {shots} other examples in the shot pool, "
-                                  f"got {available}")
+                raise SftlabError(
+                    f"{shots}-shot prompts need at least {shots} other examples in the shot pool, got {available}"
+                )
         else:
             candidates = groups.get(labels[i], [])
             available = len(candidates) - (0 <= own < pool_size and pool_labels[own] == labels[i])
             if available < shots:
-                raise SftlabError(f"{shots}-shot prompts with same-label shots: {label_name} '{labels[i]}' has "
-                                  f"{available} other examples in the shot pool (of {pool_size}), {shots} needed; "
-                                  f"use fewer --shots, a larger --shot-pool or --shot-source random")
+                raise SftlabError(
+                    f"{shots}-shot prompts with same-label shots: {label_name} '{labels[i]}' has "
+                    f"{available} other examples in the shot pool (of {pool_size}), {shots} needed; "
+                    f"use fewer --shots, a larger --shot-pool or --shot-source random"
+                )
         rng = np.random.default_rng([seed, i])
         picked: list[int] = []
         while len(picked) < shots:  # sequential draws: the first k do not depend on how many follow
@@ -115,8 +126,16 @@ def pick_shots(n_targets: int, pool_size: int, shots: int, seed: int, exclude: l
 
 
 @torch.inference_mode()
-def last_token_states(model, tokenizer, prompts: list[str], *, batch_size: int = 16, padding_side: str = "left",
-                      progress: bool = True, desc: str = "hidden states") -> np.ndarray:
+def last_token_states(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    batch_size: int = 16,
+    padding_side: str = "left",
+    progress: bool = True,
+    desc: str = "hidden states",
+) -> np.ndarray:
     """Hidden state of each prompt's last token at every layer, as float32 ``(L+1, N, H)``.
 
     Prompts are tokenized as training tokenizes them, grouped by length and run
@@ -143,9 +162,14 @@ def last_token_states(model, tokenizer, prompts: list[str], *, batch_size: int =
             rows = order[start : start + batch_size]
             input_ids, mask, last = _pad([ids[i] for i in rows], pad_id, padding_side)
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T): 0.. along the real tokens
-            hidden = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                           position_ids=position_ids.to(device), output_hidden_states=True, use_cache=False,
-                           **extra).hidden_states  # L+1 tensors of (B, T, H)
+            hidden = model(
+                input_ids=input_ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=position_ids.to(device),
+                output_hidden_states=True,
+                use_cache=False,
+                **extra,
+            ).hidden_states  # L+1 tensors of (B, T, H)
             take = torch.arange(len(rows), device=device), last.to(device)
             vecs = torch.stack([h[take] for h in hidden]).float().cpu().numpy()  # (L+1, B, H)
             if states is None:

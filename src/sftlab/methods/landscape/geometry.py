@@ -63,8 +63,9 @@ def backend_label(backend: str) -> str:
     return f"dadapy {dadapy_version()}" if backend == "dadapy" else "sftlab builtin (estimators.py, adp.py)"
 
 
-def layer_geometry(X: np.ndarray, labels: dict[str, np.ndarray] | None = None, *, k: int = 16, z: float = 1.6,
-                   backend: str = "builtin") -> dict:
+def layer_geometry(
+    X: np.ndarray, labels: dict[str, np.ndarray] | None = None, *, k: int = 16, z: float = 1.6, backend: str = "builtin"
+) -> dict:
     """Geometry of the rows of ``X`` ``(N, D)``; ``labels`` maps a label name to ``(N,)`` values for the ARI.
 
     Returns ``n``, ``n_unique``, ``id_gride`` (ranks k, 2k), ``id_2nn``,

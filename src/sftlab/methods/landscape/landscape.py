@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from sftlab.io import atomic_write_json, atomic_write_text
 from sftlab.models import load_causal_lm, load_tokenizer
 
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
+from .figures import LINE_STYLES, PLOTTED, _slug, landscape_figures, landscape_section  # noqa: F401
 from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
 
 
@@ -40,20 +40,65 @@ from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backe
 class LandscapeConfig(ModelArgs):
     """Options of ``sftlab landscape``: the model options (:class:`~sftlab.args.ModelArgs`) and the analysis'."""
 
-    model: str | None = field(default=None, metadata=_h("Base model ([NAME=]PATH or hub id), analysed with --shots solved examples in the prompt. Default: the lab's base model."))
-    compare: str = field(default="", metadata=_h("Comma-separated extra models ([NAME=]PATH), e.g. fine-tuned checkpoints, analysed 0-shot."))
-    data: str | None = field(default=None, metadata=_h("Data whose prompts are analysed (any sftlab data source). Default: the lab's in-domain test split."))
-    label_field: str | None = field(default=None, metadata=_h("Comma-separated record fields to compare the density peaks with (ARI), e.g. 'family,answer'. Default: 'family,answer' on the lab, 'answer' otherwise."))
-    shots: str = field(default="0,1,5", metadata=_h("Comma-separated numbers of solved examples put before the base model's prompts (0 = plain prompt)."))
-    shot_pool: str | None = field(default=None, metadata=_h("Data the solved examples are drawn from. Default: the lab's train split on the lab, else --data itself (never an example's own record)."))
-    shot_source: str = field(default="same_label", metadata=_h("Which pool records a question's solved examples are drawn from: same_label (those sharing its value of the first --label-field, as the paper's prompts take MMLU examples from the question's own subject) or random (the whole pool). 'same_label,random' runs both."))
-    output_dir: str = field(default="runs/landscape", metadata=_h("Where metrics.json, plots/ and the cached hidden states go."))
+    model: str | None = field(
+        default=None,
+        metadata=_h(
+            "Base model ([NAME=]PATH or hub id), analysed with --shots solved examples in the prompt. Default: the lab's base model."
+        ),
+    )
+    compare: str = field(
+        default="",
+        metadata=_h("Comma-separated extra models ([NAME=]PATH), e.g. fine-tuned checkpoints, analysed 0-shot."),
+    )
+    data: str | None = field(
+        default=None,
+        metadata=_h(
+            "Data whose prompts are analysed (any sftlab data source). Default: the lab's in-domain test split."
+        ),
+    )
+    label_field: str | None = field(
+        default=None,
+        metadata=_h(
+            "Comma-separated record fields to compare the density peaks with (ARI), e.g. 'family,answer'. Default: 'family,answer' on the lab, 'answer' otherwise."
+        ),
+    )
+    shots: str = field(
+        default="0,1,5",
+        metadata=_h(
+            "Comma-separated numbers of solved examples put before the base model's prompts (0 = plain prompt)."
+        ),
+    )
+    shot_pool: str | None = field(
+        default=None,
+        metadata=_h(
+            "Data the solved examples are drawn from. Default: the lab's train split on the lab, else --data itself (never an example's own record)."
+        ),
+    )
+    shot_source: str = field(
+        default="same_label",
+        metadata=_h(
+            "Which pool records a question's solved examples are drawn from: same_label (those sharing its value of the first --label-field, as the paper's prompts take MMLU examples from the question's own subject) or random (the whole pool). 'same_label,random' runs both."
+        ),
+    )
+    output_dir: str = field(
+        default="runs/landscape", metadata=_h("Where metrics.json, plots/ and the cached hidden states go.")
+    )
     max_examples: int = field(default=1000, metadata=_h("Analyse at most this many records (a seeded random subset)."))
     batch_size: int = field(default=16, metadata=_h("Prompts per forward pass."))
-    k: int = field(default=16, metadata=_h("Neighbours for the kNN density; the ID is Gride's at ranks (k, 2k). Paper: 16."))
-    z: float = field(default=1.6, metadata=_h("ADP merging threshold Z: peaks less distinct than Z errors are merged. Paper: 1.6."))
+    k: int = field(
+        default=16, metadata=_h("Neighbours for the kNN density; the ID is Gride's at ranks (k, 2k). Paper: 16.")
+    )
+    z: float = field(
+        default=1.6, metadata=_h("ADP merging threshold Z: peaks less distinct than Z errors are merged. Paper: 1.6.")
+    )
     seed: int = field(default=0, metadata=_h("Seed for the record subset and the solved examples."))
-    use_dadapy: str = field(default="auto", metadata=_h("Compute with DADApy (the paper's library): auto (when installed), yes, no (sftlab's own implementation).", choices=["auto", "yes", "no"]))
+    use_dadapy: str = field(
+        default="auto",
+        metadata=_h(
+            "Compute with DADApy (the paper's library): auto (when installed), yes, no (sftlab's own implementation).",
+            choices=["auto", "yes", "no"],
+        ),
+    )
     progress: bool = field(default=True, metadata=_h("Show progress bars."))
 
     def validate(self) -> None:
@@ -68,8 +113,7 @@ class LandscapeConfig(ModelArgs):
         try:
             shots = sorted({int(s) for s in str(self.shots).split(",") if s.strip()})
         except ValueError:
-            raise flag_error("shots", f"expected comma-separated integers, got '{self.shots}'") \
-                from None
+            raise flag_error("shots", f"expected comma-separated integers, got '{self.shots}'") from None
         if not shots or shots[0] < 0:
             raise flag_error("shots", f"expected integers >= 0, got '{self.shots}'")
         return shots
@@ -77,17 +121,13 @@ class LandscapeConfig(ModelArgs):
     def shot_sources(self) -> list[str]:
         sources = list(dict.fromkeys(s.strip() for s in str(self.shot_source).split(",") if s.strip()))
         if not sources or any(s not in SHOT_SOURCES for s in sources):
-            raise flag_error("shot_source", f"expected same_label, random or both comma-separated, got "
-                                            f"'{self.shot_source}'")
+            raise flag_error(
+                "shot_source", f"expected same_label, random or both comma-separated, got '{self.shot_source}'"
+            )
         return sources
 
 
 SHOT_SOURCES = ("same_label", "random")
-LINE_STYLES = {None: "-", "same_label": "--", "random": ":"}  # 0-shot, same-label shots, random shots
-
-# The per-layer quantities plotted, with their axis labels.
-PLOTTED = {"id_gride": "intrinsic dimension (Gride)", "n_clusters": "number of density peaks",
-           "core_fraction": "fraction of core points"}  # fmt: skip
 
 
 def run_landscape(cfg: LandscapeConfig) -> dict:
@@ -95,18 +135,25 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
     t0 = time.time()
     backend = resolve_backend(cfg.use_dadapy)
     if backend == "builtin" and cfg.use_dadapy == "auto":
-        print(f"sftlab landscape: DADApy is not installed, so sftlab's own estimators are used (the same algorithms, "
-              f"checked against DADApy 0.3.4); to use DADApy: {INSTALL_HINT}")
+        print(
+            f"sftlab landscape: DADApy is not installed, so sftlab's own estimators are used (the same algorithms, "
+            f"checked against DADApy 0.3.4); to use DADApy: {INSTALL_HINT}"
+        )
     base, compare, data_source, pool_source, label_fields = _resolve(cfg)
     needs_pool_label = "same_label" in cfg.shot_sources() and any(cfg.shot_list())
-    records, fmt, pool, pool_fmt, exclude = _load(cfg, data_source, pool_source, label_fields,
-                                                  label_fields[0] if needs_pool_label else None)
+    records, fmt, pool, pool_fmt, exclude = _load(
+        cfg, data_source, pool_source, label_fields, label_fields[0] if needs_pool_label else None
+    )
     labels = {f: np.array([str(r[f]) for r in records]) for f in label_fields}
     sources = cfg.shot_sources()
     # (name, model path, shots, shot source): the source is named only when more than one is compared
     conditions = [(f"{base[0]} 0-shot", base[1], 0, None)] if 0 in cfg.shot_list() else []
-    conditions += [(f"{base[0]} {k}-shot" + (f" {source.replace('_', '-')}" if len(sources) > 1 else ""),
-                    base[1], k, source) for source in sources for k in cfg.shot_list() if k]
+    conditions += [
+        (f"{base[0]} {k}-shot" + (f" {source.replace('_', '-')}" if len(sources) > 1 else ""), base[1], k, source)
+        for source in sources
+        for k in cfg.shot_list()
+        if k
+    ]
     conditions += [(name, path, 0, None) for name, path in compare]
     _check_names([c[0] for c in conditions])
 
@@ -132,11 +179,20 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
         if k and source == "random":
             shot_ids = pick_shots(len(records), len(pool), k, cfg.seed, exclude)
         elif k:
-            shot_ids = pick_shots(len(records), len(pool), k, cfg.seed, exclude, labels=list(labels[label_fields[0]]),
-                                  pool_labels=[str(r[label_fields[0]]) for r in pool], label_name=label_fields[0])
+            shot_ids = pick_shots(
+                len(records),
+                len(pool),
+                k,
+                cfg.seed,
+                exclude,
+                labels=list(labels[label_fields[0]]),
+                pool_labels=[str(r[label_fields[0]]) for r in pool],
+                label_name=label_fields[0],
+            )
         prompts = [
-            few_shot_prompt(demonstration(r, fmt), [demonstration(pool[j], pool_fmt) for j in ids], fmt, tok,
-                            cfg.prompt_template)
+            few_shot_prompt(
+                demonstration(r, fmt), [demonstration(pool[j], pool_fmt) for j in ids], fmt, tok, cfg.prompt_template
+            )
             for r, ids in zip(records, shot_ids)
         ]
 
@@ -144,15 +200,27 @@ def run_landscape(cfg: LandscapeConfig) -> dict:
             if loaded[path][0] is None:
                 # float32 on CPU (distances want the precision), bf16 on a GPU that has it
                 loaded[path][0] = load_causal_lm(path, "score", trust_remote_code=cfg.trust_remote_code)
-            return last_token_states(loaded[path][0], tok, prompts, batch_size=cfg.batch_size,
-                                     progress=cfg.progress, desc=f"{name}: hidden states")
+            return last_token_states(
+                loaded[path][0],
+                tok,
+                prompts,
+                batch_size=cfg.batch_size,
+                progress=cfg.progress,
+                desc=f"{name}: hidden states",
+            )
 
         states = _cached_states(out / "states", name, path, prompts, extract)
         layers = []
         for layer in tqdm(range(states.shape[0]), desc=f"{name}: geometry", disable=not cfg.progress, unit="layer"):
             layers.append({"layer": layer, **layer_geometry(states[layer], labels, k=cfg.k, z=cfg.z, backend=backend)})
-        metrics["conditions"][name] = {"model": path, "shots": k, "shot_source": source, "n_prompts": len(prompts),
-                                       "example_prompt": prompts[0], "layers": layers}
+        metrics["conditions"][name] = {
+            "model": path,
+            "shots": k,
+            "shot_source": source,
+            "n_prompts": len(prompts),
+            "example_prompt": prompts[0],
+            "layers": layers,
+        }
     loaded.clear()
     metrics["seconds"] = round(time.time() - t0, 1)
 
@@ -233,13 +301,20 @@ def _load(cfg, data_source: str, pool_source: str, label_fields: list[str], pool
     else:
         pool, exclude = load_sft_data(pool_source), None
         if pool.format != data.format or _is_chat(pool) != _is_chat(data):
-            raise SftlabError(f"{pool_source}: the shot pool must have the same record format as {data_source} "
-                              f"({pool.format} vs {data.format})")
+            raise SftlabError(
+                f"{pool_source}: the shot pool must have the same record format as {data_source} "
+                f"({pool.format} vs {data.format})"
+            )
     for r in pool.records if pool_label else []:
         value = r.get(pool_label)
         if value is None or isinstance(value, (dict, list)):
-            raise pool.error(r, "missing (same-label shots are drawn by it; or --shot-source random)"
-                             if value is None else "expected a plain value for a label", pool_label)
+            raise pool.error(
+                r,
+                "missing (same-label shots are drawn by it; or --shot-source random)"
+                if value is None
+                else "expected a plain value for a label",
+                pool_label,
+            )
     return records, data.format, pool.records, pool.format, exclude
 
 
@@ -282,108 +357,4 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
-
-
 # ------------------------------------------------------------------ figures and report section
-
-
-def _series(cond: dict, key: str, label: str | None = None) -> tuple[list[int], list[float]]:
-    xs, ys = [], []
-    for layer in cond["layers"]:
-        value = layer.get("ari", {}).get(label) if label else layer.get(key)
-        if value is not None:
-            xs.append(layer["layer"])
-            ys.append(value)
-    return xs, ys
-
-
-def landscape_figures(metrics: dict) -> dict:
-    """One matplotlib Figure per metric (ID, peaks, core fraction, ARI per label), one line per condition."""
-    from matplotlib.ticker import MaxNLocator
-
-    from sftlab.report.plots import METHOD_COLORS, new_figure, style_axes
-
-    panels = [(key, title, None) for key, title in PLOTTED.items()]
-    panels += [(f"ari_{_slug(f)}", f"ARI of the peaks vs '{f}'", f) for f in metrics["labels"]]
-    figures = {}
-    for key, title, label in panels:
-        fig = new_figure(5.6, 3.4)
-        ax = fig.add_subplot()
-        for i, (name, cond) in enumerate(metrics["conditions"].items()):
-            xs, ys = _series(cond, key, label)
-            style = LINE_STYLES[cond.get("shot_source", "random") if cond["shots"] else None]
-            ax.plot(xs, ys, style, marker="o", ms=3.5, color=METHOD_COLORS[i % len(METHOD_COLORS)], label=name)
-        n_layers = max((len(c["layers"]) for c in metrics["conditions"].values()), default=1)
-        ax.set_xlim(-0.3, n_layers - 0.7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_ylabel(title)
-        if label:
-            ax.set_ylim(-0.05, 1.05)
-        style_axes(ax)
-        ax.legend(fontsize=8, frameon=False)
-        figures[key] = fig
-    return figures
-
-
-def landscape_section(metrics: dict, figures: dict | None = None):
-    """A report ``Section``: what was measured and which shots each line used, a table of each condition's peaks,
-    the ARI per layer for the first label (the one same-label shots are drawn by), and the per-layer plots."""
-    from sftlab.report import Section, Table
-
-    figures = landscape_figures(metrics) if figures is None else figures
-    label_fields = list(metrics["labels"])
-    conditions = metrics["conditions"]
-    rows = []
-    for name, cond in conditions.items():
-        cells = [name, str(cond["shots"]), _source_text(cond, label_fields[0])]
-        xs, ids = _series(cond, "id_gride")
-        cells.append(f"{max(ids):.1f} (layer {xs[int(np.argmax(ids))]})" if ids else "-")
-        for f in label_fields:
-            xs, aris = _series(cond, "", f)
-            cells.append(f"{max(aris):.2f} (layer {xs[int(np.argmax(aris))]})" if aris else "-")
-        rows.append(cells)
-    head = ["condition", "shots", "shot source", "max ID (layer)"] + [f"max ARI {f} (layer)" for f in label_fields]
-    n_layers = max((len(c["layers"]) for c in conditions.values()), default=0)
-    per_layer = [[str(layer)] + [_ari_text(cond, layer, label_fields[0]) for cond in conditions.values()]
-                 for layer in range(n_layers)]
-    cfg = metrics["config"]
-    intro = (f"Last-prompt-token representations of {metrics['n_examples']} prompts at every layer "
-             f"(Doimo et al. 2024, arXiv 2409.03662). ID: Gride at neighbour ranks ({cfg['k']}, {2 * cfg['k']}); "
-             f"density peaks: Advanced Density Peaks, Z = {cfg['z']}; ARI between the peaks and each label. "
-             f"Computed with {metrics['implementation']}. Layers with fewer than 2k+2 distinct vectors are not "
-             f"shown.")  # fmt: skip
-    captions = {**PLOTTED, **{f"ari_{_slug(f)}": f"ARI of the peaks vs '{f}'" for f in label_fields}}
-    images = {captions[k]: fig for k, fig in figures.items()}
-    tables = [Table(head, rows), Table(["layer"] + list(conditions), per_layer,
-                                       caption=f"ARI of the density peaks vs '{label_fields[0]}', per layer "
-                                               f"(layer 0 = embeddings; '-': skipped)")]
-    return Section(title="Representation landscape", paragraphs=[intro, _shots_text(metrics, label_fields[0])],
-                   tables=tables, images=images)
-
-
-def _source_text(cond: dict, label: str) -> str:
-    source = cond.get("shot_source", "random") if cond["shots"] else None
-    return {None: "-", "same_label": f"same {label}", "random": "random"}[source]
-
-
-def _ari_text(cond: dict, layer: int, label: str) -> str:
-    value = next((x.get("ari", {}).get(label) for x in cond["layers"] if x["layer"] == layer), None)
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _shots_text(metrics: dict, label: str) -> str:
-    """Which shots each line used: solid 0-shot, dashed same-label shots, dotted random shots."""
-    sources = {c.get("shot_source", "random") for c in metrics["conditions"].values() if c["shots"]}
-    seed = metrics["config"]["seed"]
-    parts = ["Solid lines: 0-shot (the plain prompt: the base model without examples, and each compared model)."]
-    if "same_label" in sources:
-        parts.append(f"Dashed: the base model with k solved examples in the prompt (ICL) drawn from the shot pool's "
-                     f"records with the question's own '{label}' (same-label shots, as the paper's prompts take "
-                     f"MMLU examples from the question's subject), seed {seed}.")
-    if "random" in sources:
-        parts.append(f"Dotted: the base model with k solved examples drawn from the whole shot pool, whatever their "
-                     f"'{label}' (random shots), seed {seed}.")
-    return " ".join(parts)
