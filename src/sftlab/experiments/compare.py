@@ -25,11 +25,11 @@ from .compare_plan import (
     STARTS_FROM_SFT,
     CompareConfig,
     ComparePlan,
-    _key,
     compare_entries,
     fingerprint,
     full_options,
     plan_compare,
+    settings_key,
 )  # noqa: F401  (CompareConfig, compare_entries, plan_compare: the public names of sftlab compare)
 from .context import DemoEntry, curve_of
 from .recipes import LabRecipe
@@ -65,7 +65,7 @@ class CompareContext:
         self.notes: list[str] = []
         self.adaptations: dict[str, dict] = {}
         self._items: dict[str, list[dict]] | None = None
-        self.eval_key = _key(
+        self.eval_key = settings_key(
             {
                 "evals": {n: plan.fingerprints[f"eval:{n}"] for n in plan.evals},
                 "max_new_tokens": cfg.max_new_tokens,
@@ -79,7 +79,7 @@ class CompareContext:
         """The hash a method's runs are filed under: its resolved settings, the model's and the data's fingerprints."""
         fp = self.plan.fingerprints
         if name not in self.plan.settings:  # the base model: nothing trained
-            return _key({"method": name, "model": fp["model"]})
+            return settings_key({"method": name, "model": fp["model"]})
         key = {
             "method": name,
             "settings": self.plan.settings[name],
@@ -89,7 +89,7 @@ class CompareContext:
         }
         if name in STARTS_FROM_SFT:
             key["start"] = self.run_key("sft")  # a changed SFT run is a new starting point
-        return _key(key)
+        return settings_key(key)
 
     def run_dir(self, name: str, seed: int | None) -> Path:
         return self.out / "runs" / name / self.run_key(name) / ("once" if seed is None else f"seed{seed}")

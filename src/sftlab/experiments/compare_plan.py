@@ -392,5 +392,6 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _key(obj) -> str:
+def settings_key(obj) -> str:
+    """A short, stable hash of a JSON-able object: the folder name of a run or an evaluation."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]

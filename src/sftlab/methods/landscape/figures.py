@@ -30,7 +30,7 @@ def landscape_figures(metrics: dict) -> dict:
     from sftlab.report.plots import METHOD_COLORS, new_figure, style_axes
 
     panels = [(key, title, None) for key, title in PLOTTED.items()]
-    panels += [(f"ari_{_slug(f)}", f"ARI of the peaks vs '{f}'", f) for f in metrics["labels"]]
+    panels += [(f"ari_{slug(f)}", f"ARI of the peaks vs '{f}'", f) for f in metrics["labels"]]
     figures = {}
     for key, title, label in panels:
         fig = new_figure(5.6, 3.4)
@@ -81,7 +81,7 @@ def landscape_section(metrics: dict, figures: dict | None = None):
              f"density peaks: Advanced Density Peaks, Z = {cfg['z']}; ARI between the peaks and each label. "
              f"Computed with {metrics['implementation']}. Layers with fewer than 2k+2 distinct vectors are not "
              f"shown.")  # fmt: skip
-    captions = {**PLOTTED, **{f"ari_{_slug(f)}": f"ARI of the peaks vs '{f}'" for f in label_fields}}
+    captions = {**PLOTTED, **{f"ari_{slug(f)}": f"ARI of the peaks vs '{f}'" for f in label_fields}}
     images = {captions[k]: fig for k, fig in figures.items()}
     tables = [
         Table(head, rows),
@@ -128,5 +128,5 @@ def _shots_text(metrics: dict, label: str) -> str:
     return " ".join(parts)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"

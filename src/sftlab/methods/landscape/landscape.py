@@ -32,7 +32,7 @@ from sftlab.io import atomic_write_json, atomic_write_text
 from sftlab.models import load_causal_lm, load_tokenizer
 
 from .extract import demonstration, few_shot_prompt, last_token_states, pick_shots
-from .figures import LINE_STYLES, PLOTTED, _slug, landscape_figures, landscape_section  # noqa: F401
+from .figures import landscape_figures, landscape_section, slug
 from .geometry import INSTALL_HINT, backend_label, layer_geometry, resolve_backend
 
 
@@ -326,7 +326,7 @@ def _is_chat(data) -> bool:
 def _cached_states(folder: Path, name: str, path: str, prompts: list[str], compute) -> np.ndarray:
     """States from ``folder`` when the same model saw the same prompts before, else ``compute()`` and save."""
     key = hashlib.sha256(json.dumps([path, _fingerprint(path), prompts]).encode()).hexdigest()
-    stem = folder / _slug(name)
+    stem = folder / slug(name)
     meta = stem.with_suffix(".json")
     if meta.is_file() and stem.with_suffix(".npy").is_file():
         if json.loads(meta.read_text()).get("key") == key:
