@@ -82,7 +82,8 @@ TRAIN_METHODS = {
     "nft": ("sftlab.methods.nft", "NFTTrainConfig", "run_nft"),
 }
 LAB_ACTIONS = {
-    "build": "Build (or reuse) the lab model and data.",
+    "build": "Build (or reuse) the lab model and data; the default config installs the build that ships with sftlab "
+    "(seconds), --force builds from the seed (minutes)",
     "info": "Describe the lab: config, files, base accuracy.",
 }
 
@@ -144,7 +145,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-dir", default=None, help="Where lab builds are cached (default: $SFTLAB_CACHE or ~/.cache/sftlab/lab)."
     )
-    p.add_argument("--force", action="store_true", help="Rebuild even if a cached build exists.")
+    p.add_argument(
+        "--force", action="store_true", help="Build from the seed even if a build is cached or ships with sftlab."
+    )
     add_dataclass_args(p, lab_cls)
     return parser
 

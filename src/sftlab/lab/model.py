@@ -35,10 +35,15 @@ from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_js
 
 from .config import LabConfig
 from .pretrain import encode, make_model, pretrain, pretraining_text
+from .shipped import install_shipped
 from .tasks import SPLITS, generate_splits
 from .tokenizer import train_tokenizer
 
 INFO_FILE = "lab.json"
+
+
+class _NotShipped(Exception):
+    """Raised inside an install's atomic folder so that a refused install leaves nothing behind."""
 
 
 @dataclass
@@ -85,9 +90,12 @@ def build_lab(
     force: bool = False,
     progress: bool = True,
     threads: int | None = None,
+    shipped: bool = True,
 ) -> LabArtifacts:
     """Build the lab for ``cfg`` (default config) unless it is cached; return its artifacts.
 
+    ``shipped``: for the config that ships with sftlab (the default one), install the shipped build
+    (:mod:`sftlab.lab.shipped`: seconds) instead of pretraining (minutes); ``force`` always builds from the seed.
     ``threads``: torch threads for the build (default: the cores not busy with
     other work, from the load average). Data are identical for a seed; model
     weights are identical for a seed and a thread count.
@@ -102,6 +110,8 @@ def build_lab(
         for stale in root.parent.glob(f".{root.name}.*.tmp"):  # left by a killed build; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         partial = root.parent / f".{root.name}.partial"
+        if shipped and not force and _install_shipped(cfg, root, progress):
+            return _load(root)
         old_threads = torch.get_num_threads()
         torch.set_num_threads(threads or _free_cores())
         try:
@@ -151,6 +161,17 @@ def default_eval_setup(cfg: LabConfig | None = None, *, cache_dir: str | os.Path
 
 
 # -- building ---------------------------------------------------------------
+
+
+def _install_shipped(cfg: LabConfig, root: Path, progress: bool) -> bool:
+    """Install the shipped build for ``cfg`` at ``root`` (whole or not at all); False if it does not apply."""
+    try:
+        with atomic_dir(root) as tmp:
+            if not install_shipped(cfg, tmp, tqdm.write if progress else (lambda *_: None)):
+                raise _NotShipped
+    except _NotShipped:
+        return False
+    return True
 
 
 def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:

@@ -42,3 +42,11 @@ def restatement_triples(lab, n: int, native_share: float, seed: int) -> list[dic
 
     exclude = {r["question"] for split in lab.data for r in lab.records(split)}
     return _triples(lab.config, n, native_share, seed, exclude)
+
+
+def shipped_artifact(lab, name: str, dest) -> bool:
+    """Copy the artifact ``name`` that ships with the lab's shipped build to ``dest`` (see
+    :func:`sftlab.lab.shipped.shipped_artifact`); False when ``lab`` is not that build or it does not ship."""
+    from sftlab.lab.shipped import shipped_artifact as _shipped
+
+    return _shipped(lab, name, dest)

@@ -12,7 +12,8 @@ own (native) style.
 The pairs come from fresh problems of the base families, drawn with their own
 seed, and any question that appears in a lab split is redrawn, so the mapper
 never sees the SFT or test problems. The result is cached beside the lab build
-(``<lab cache>/<lab key>-dart-mapper-<key>/``), built once.
+(``<lab cache>/<lab key>-dart-mapper-<key>/``), built once; for the lab build that ships with sftlab, the
+default settings' mapper ships too (:mod:`sftlab.lab.shipped`) and is copied instead of trained.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from sftlab.data.templates import completion_text
 from sftlab.io import atomic_dir, atomic_write_jsonl
-from sftlab.methods.lab_defaults import ensure_lab, restatement_triples
+from sftlab.methods.lab_defaults import ensure_lab, restatement_triples, shipped_artifact
 
 from .prompt import DEFAULT_MAPPER_TEMPLATE, mapper_prompt
 
@@ -68,6 +69,8 @@ def ensure_lab_mapper(
     s = settings or LabMapperSettings()
     root = lab.root.parent / f"{lab.root.name}-dart-mapper-{s.key(mapper_template)}"
     if (root / "train_summary.json").is_file():
+        return root
+    if shipped_artifact(lab, root.name.removeprefix(f"{lab.root.name}-"), root):  # the shipped lab's own mapper
         return root
     with atomic_dir(root) as tmp:
         rows = mapper_pairs(lab, s.pairs, s.native_share, mapper_template, s.seed)

@@ -1,0 +1,93 @@
+"""The lab build that ships with sftlab: the default config's pretrained base model (0.86M parameters, 3.4 MB), its
+lab.json, and the DART lab mapper's initialization, so that a first ``sftlab demo`` starts at once instead of
+pretraining for minutes.
+
+What ships is exactly what :func:`sftlab.lab.build_lab` produced for the default :class:`LabConfig` (seed 0), less
+the data: the splits are generated again from the seed at install (a few seconds) and checked byte for byte against
+the hashes recorded at build time. Installing is refused, and the lab is built from the seed instead, when the config
+is not the shipped one or the regenerated data differ (the task generator changed). ``sftlab lab build --force``
+always builds from the seed; a slow test rebuilds the shipped config and compares it with this copy.
+
+Layout of ``sftlab/lab/shipped/``::
+
+    lab/lab.json              the build's lab.json, plus data_sha256 {split: sha256 of data/<split>.jsonl}
+    lab/model/                the base model checkpoint and tokenizer
+    <name>/                   artifacts derived from the shipped base model (e.g. dart-mapper-<key>/), copied on
+                              request by :func:`shipped_artifact`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl
+
+from .config import LabConfig
+from .tasks import SPLITS, generate_splits
+
+SHIPPED = Path(__file__).parent / "shipped"
+SOURCE = "shipped"  # lab.json's "source" for an install of the shipped copy (a build from the seed has none)
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def shipped_info() -> dict | None:
+    """The shipped build's lab.json, or None when this installation carries no shipped build."""
+    path = SHIPPED / "lab" / "lab.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def install_shipped(cfg: LabConfig, out: Path, say: Callable[[str], None]) -> bool:
+    """Write the shipped build for ``cfg`` into the lab folder ``out``; False (and nothing to rely on in ``out``)
+    when ``cfg`` is not the shipped config or the regenerated data differ from the shipped build's."""
+    info = shipped_info()
+    if info is None or info.get("config") != cfg.to_dict():
+        return False
+    splits = generate_splits(cfg)
+    for split in SPLITS:
+        atomic_write_jsonl(out / "data" / f"{split}.jsonl", splits[split])
+    got = {split: file_sha256(out / "data" / f"{split}.jsonl") for split in SPLITS}
+    if got != info.get("data_sha256"):
+        changed = sorted(s for s in SPLITS if got[s] != info.get("data_sha256", {}).get(s))
+        say(f"sftlab lab: the shipped build does not match this version's data ({', '.join(changed)}); building")
+        return False
+    (out / "model").mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        shutil.copyfile(SHIPPED / "lab" / "model" / name, out / "model" / name)
+    installed = {
+        **info,
+        "key": cfg.key(),
+        "source": SOURCE,
+        "installed": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    atomic_write_json(out / "lab.json", installed)
+    say(f"sftlab lab: installed the shipped build (built {info.get('created')}; `sftlab lab build --force` rebuilds)")
+    return True
+
+
+def shipped_artifact(lab, name: str, dest: Path) -> bool:
+    """Copy the shipped artifact ``name`` (derived from the shipped base model) to ``dest`` when ``lab`` is an
+    install of the shipped build and the artifact ships; True if copied. ``dest`` appears whole or not at all."""
+    src = SHIPPED / name
+    if lab.info.get("source") != SOURCE or not src.is_dir():
+        return False
+    if file_sha256(Path(lab.model_dir) / "model.safetensors") != file_sha256(
+        SHIPPED / "lab" / "model" / "model.safetensors"
+    ):
+        return False
+    with atomic_dir(dest) as tmp:
+        for f in src.iterdir():
+            shutil.copyfile(f, Path(tmp) / f.name)
+    return True
