@@ -16,9 +16,9 @@ def _its(key, values):
              "sample_accuracy": 0.25} for i, v in enumerate(values)]  # fmt: skip
 
 
-@pytest.mark.parametrize("quick", [True, False])
-def test_entry_configs_are_valid(demo_ctx, quick):
-    ctx = demo_ctx(quick=quick)
+@pytest.mark.parametrize("full", [False, True])
+def test_entry_configs_are_valid(demo_ctx, full):
+    ctx = demo_ctx(full=full)
     for entry in IRL:
         cfg = demo.irl_config(ctx, entry, 3, "start-model")  # an IRLConfig checks itself when built
         assert (cfg.method, cfg.model, cfg.seed) == (entry.name, "start-model", 3)

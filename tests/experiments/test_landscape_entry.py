@@ -13,12 +13,19 @@ LANDSCAPE = BY_NAME["landscape"]
 
 
 def test_config_sizes(demo_ctx):
-    full = landscape_config(demo_ctx(), LANDSCAPE, {"SFT": "/ck/sft", "DFT": "/ck/dft"})
+    full = landscape_config(demo_ctx(full=True), LANDSCAPE, {"SFT": "/ck/sft", "DFT": "/ck/dft"})
+    standard = landscape_config(demo_ctx(), LANDSCAPE, {"SFT": "/ck/sft"})
     quick = landscape_config(demo_ctx(quick=True), LANDSCAPE, {"SFT": "/ck/sft"})
     lab = demo_ctx().lab
     assert full.compare == "SFT=/ck/sft,DFT=/ck/dft" and full.model == f"base={lab.model_dir}"
     assert full.data == str(lab.data["test_id"]) and full.shot_pool == str(lab.data["train"])
-    assert (full.shot_list(), full.max_examples, quick.shot_list(), quick.max_examples) == ([0, 1, 5], 400, [0, 5], 200)
+    assert (full.shot_list(), full.max_examples, standard.shot_list(), standard.max_examples) == (
+        [0, 1, 5],
+        400,
+        [0, 5],
+        200,
+    )
+    assert (quick.shot_list(), quick.max_examples) == ([0, 5], 120)
     assert full.shot_sources() == quick.shot_sources() == ["same_label", "random"]
 
 

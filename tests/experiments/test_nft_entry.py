@@ -10,18 +10,18 @@ from sftlab.experiments.registry import BY_NAME
 NFT = BY_NAME["nft"]
 
 
-def test_entry_is_opt_in():
-    assert NFT.default is False and NFT.section is demo.section and NFT.recipe == "configs/lab/nft.yaml"
+def test_entry_runs_in_the_plain_demo_not_in_quick():
+    assert NFT.default and not NFT.quick and NFT.section is demo.section and NFT.recipe == "configs/lab/nft.yaml"
 
 
-@pytest.mark.parametrize("quick", [True, False])
-def test_entry_configs_are_valid(demo_ctx, quick):
-    ctx = demo_ctx(quick=quick)
+@pytest.mark.parametrize("full", [False, True])
+def test_entry_configs_are_valid(demo_ctx, full):
+    ctx = demo_ctx(full=full)
     cfg = demo.nft_config(ctx, NFT, 0)  # an NFTTrainConfig checks itself when built
     assert cfg.model == str(ctx.lab.model_dir) and cfg.data == str(ctx.lab.data["train"])
     assert cfg.output_dir == str(ctx.run_dir("nft", 0) / "nft")
     assert cfg.max_prompts >= cfg.prompts_per_step * cfg.updates_per_generation  # one generation batch fits
-    assert (cfg.max_steps, cfg.max_prompts) == ((8, 32) if quick else (30, 128))
+    assert (cfg.max_steps, cfg.max_prompts) == ((30, 128) if full else (8, 32))
 
 
 def test_section(demo_ctx):

@@ -39,7 +39,9 @@ ORDER = [
 
 def test_order_and_defaults():
     assert [e.name for e in registry.ENTRIES] == ORDER
-    assert resolve_methods(None) == ["base", "sft", "dft", "asft", "landscape"]
+    families = ["base", "sft", "dft", "asft", "s2l", "random-subset", "landscape", "distill", "dart", "direct-rl"]
+    assert resolve_methods(None) == [*families, "irft", "spin", "rft", "nft"]  # every method family
+    assert resolve_methods(None, "quick") == ["base", "sft", "dft", "asft", "landscape"]
     assert resolve_methods("all") == ORDER
     assert resolve_methods(" rft, sft ") == ["rft", "sft"]  # the order given
 
@@ -77,7 +79,9 @@ def test_every_recipe_is_packaged_and_is_the_repository_file():
 
 
 # The settings the demo used when they were Python dataclasses (IRLDemoSettings, NFTDemoSettings, DartDemoSettings,
-# S2LDemoSettings, DistillDemoSettings, the landscape's DEFAULT/QUICK and DemoContext.train): (default, quick).
+# S2LDemoSettings, DistillDemoSettings, the landscape's DEFAULT/QUICK and DemoContext.train): (full, standard), the
+# standard size being what --quick was before the demo had three sizes (SPIN kept 2 iterations for its per-iteration
+# claim); --quick changes the standard size only where QUICK says.
 IRL_COMMON = dict(
     beta=0.1,
     learning_rate=1e-4,
@@ -98,7 +102,7 @@ EXPECTED = {
     ),
     "spin": (
         {**IRL_COMMON, "iterations": 2, "max_prompts": 48, "steps_per_iteration": 12, "max_new_tokens": 128},
-        {**IRL_COMMON, "iterations": 1, "max_prompts": 16, "steps_per_iteration": 4, "max_new_tokens": 96},
+        {**IRL_COMMON, "iterations": 2, "max_prompts": 16, "steps_per_iteration": 4, "max_new_tokens": 96},
     ),
     "rft": tuple(
         {
@@ -170,9 +174,13 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("quick", [False, True])
-def test_recipes_hold_the_settings_the_demo_used(demo_ctx, quick):
-    ctx = demo_ctx(quick=quick)
+QUICK = {"landscape": {"max_examples": 120}}
+
+
+@pytest.mark.parametrize("size", ["full", "standard", "quick"])
+def test_recipes_hold_the_settings_the_demo_used(demo_ctx, size):
+    ctx = demo_ctx(quick=size == "quick", full=size == "full")
+    assert ctx.size == size
     e = registry.BY_NAME
     built = {m: irl.irl_config(ctx, e[m], 0, "start") for m in ("irft", "spin", "rft")}
     built["nft"] = nft.nft_config(ctx, e["nft"], 0)
@@ -180,18 +188,22 @@ def test_recipes_hold_the_settings_the_demo_used(demo_ctx, quick):
     built["distill"] = distill.distill_config(ctx, e["distill"], 0)
     built["landscape"] = landscape.landscape_config(ctx, e["landscape"], {"SFT": "sft"})
     for name, cfg in built.items():
-        expected = EXPECTED[name][quick]
+        expected = {**EXPECTED[name][size != "full"], **(QUICK.get(name, {}) if size == "quick" else {})}
         assert {k: getattr(cfg, k) for k in expected} == expected, name
-    assert (ctx.steps, ctx.learning_rate, ctx.batch_size) == ((80 if quick else 300), 1e-3, 16)
+    assert (ctx.steps, ctx.learning_rate, ctx.batch_size) == (
+        {"full": 300, "standard": 80, "quick": 40}[size],
+        1e-3,
+        16,
+    )
     sft = {k: ctx.sft.options[k] for k in ("lr_scheduler_type", "warmup_ratio", "max_length", "weight_decay")}
     assert sft == {"lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512, "weight_decay": 0.0}
     from sftlab.methods.s2l.select import SelectConfig
 
     s2l = ctx.recipe("configs/lab/s2l.yaml", SelectConfig)
-    assert s2l.demo == {"budgets": [0.3] if quick else [0.1, 0.3, 0.5]}
+    assert s2l.demo == {"budgets": [0.1, 0.3, 0.5] if size == "full" else [0.1, 0.3]}
     assert {k: s2l.options[k] for k in ("n_checkpoints", "n_clusters", "max_length")} == (
         {"n_checkpoints": 3, "n_clusters": 50, "max_length": 512}
-        if quick
+        if size != "full"
         else {"n_checkpoints": 4, "n_clusters": 100, "max_length": 512}
     )
 

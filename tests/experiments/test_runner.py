@@ -121,7 +121,7 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
             assert all(r["n"][split] == 6 for r in m["runs"])
         if name != "base":
             assert m["runs"][0]["seed"] == 0 and m["runs"][0]["curve"]["nll"]
-    assert metrics["config"]["fine-tuning"] == {
+    assert metrics["config"]["size"] == "quick" and metrics["config"]["fine-tuning"] == {
         "steps": 3,
         "learning_rate": 1e-3,
         "batch_size": 4,
@@ -137,6 +137,14 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
     monkeypatch.setattr("sftlab.methods.sft.run_train", lambda cfg: pytest.fail("retrained a cached run"))
     demo.run_demo(cfg)
     assert summary.stat().st_mtime_ns == before
+
+
+def test_quick_and_full_together_are_one_line_before_anything_loads(tmp_path, monkeypatch):
+    from sftlab.errors import SftlabError
+
+    monkeypatch.setattr("sftlab.lab.ensure_lab", lambda **_: pytest.fail("loaded the lab"))
+    with pytest.raises(SftlabError, match="--quick and --full: choose one size"):
+        demo.run_demo(demo.DemoConfig(quick=True, full=True, output_dir=str(tmp_path)))
 
 
 def test_unknown_method_is_a_clear_error(tmp_path):

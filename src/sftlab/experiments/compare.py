@@ -51,6 +51,7 @@ class CompareContext:
 
     lab = None  # no lab: the entries compare runs read ctx.model and ctx.train_data
     quick = False
+    size = "full"  # the paper recipes as written (compare reads no lab recipe sizes)
     keep_proxy_checkpoints = False  # no S2L here: a run keeps its recipe's checkpoints, for resuming only
 
     def __init__(self, cfg: CompareConfig, plan: ComparePlan, out: str | Path):

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from sftlab.report import Section
 
 SFT_RECIPE = "configs/lab/sft.yaml"  # the fine-tuning recipe of DemoContext.train (every entry that fine-tunes)
+# test problems per split and seeds per method at each demo size: in-domain accuracy near 0.4 has a binomial standard
+# error of 3.5 points on 200 problems, 2.4 for the mean of 2 seeds; 4.9 on 100 (--quick); 1.4 for 3 seeds x 400
+EVAL_LIMIT = {"standard": 200, "quick": 100, "full": 400}
+SEEDS = {"standard": 2, "quick": 1, "full": 3}
 
 
 @dataclass
@@ -36,10 +40,20 @@ class DemoConfig:
     quick: bool = field(
         default=False,
         metadata=_h(
-            "A fast pass: one seed, fewer steps, smaller test splits (about a minute on 2 cores once the lab is built)."
+            "A fast look (about 2 minutes on 2 cores): one seed, the core entries (base, SFT, DFT, ASFT, landscape), "
+            "40-step runs, 100 test problems per split."
         ),
     )
-    seeds: int | None = field(default=None, metadata=_h("Training seeds per method (default: 2, or 1 with --quick)."))
+    full: bool = field(
+        default=False,
+        metadata=_h(
+            "The lab recipes as written (300-step runs, larger method budgets), 400 test problems per split, "
+            "3 seeds: the sizes of the figures in docs/lab.md (an hour or more on 2 cores with --methods all)."
+        ),
+    )
+    seeds: int | None = field(
+        default=None, metadata=_h("Training seeds per method (default: 2; 1 with --quick, 3 with --full).")
+    )
     output_dir: str = field(
         default="outputs/demo", metadata=_h("Where runs, report.html, metrics.json and summary.md go.")
     )
@@ -52,7 +66,10 @@ class DemoConfig:
     list_methods: bool = field(default=False, metadata=_h("Print the demo's entries and exit."))
     steps: int | None = field(
         default=None,
-        metadata=_h("Optimizer steps per training run (default: configs/lab/sft.yaml's, 300, or 80 with --quick)."),
+        metadata=_h(
+            "Optimizer steps per fine-tuning run (default: configs/lab/sft.yaml's at the demo's size: 80; 40 with "
+            "--quick, 300 with --full)."
+        ),
     )
     learning_rate: float | None = field(
         default=None,
@@ -64,7 +81,8 @@ class DemoConfig:
         default=None, metadata=_h("Sequences per optimizer step (default: configs/lab/sft.yaml's, 16).")
     )
     eval_limit: int | None = field(
-        default=None, metadata=_h("Test problems per split (default: 400, or 150 with --quick).")
+        default=None,
+        metadata=_h("Test problems per split (default: 200; 100 with --quick, 400 with --full)."),
     )
     max_new_tokens: int = field(default=160, metadata=_h("Generation budget per test problem."))
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
@@ -91,6 +109,7 @@ class EntryContext(Protocol):
     train_data: str  # the training set: the lab's expert-style train split, or compare's --data
     keep_proxy_checkpoints: bool  # SFT keeps evenly spaced checkpoints (the demo's S2L reads them as its proxy's)
     quick: bool
+    size: str  # the demo's size: "standard", "quick" or "full" (compare: "full", its recipes as written)
     steps: int  # optimizer steps of a fine-tuning run (configs/lab/sft.yaml, or --steps)
     batch_size: int
     splits: list[str]
@@ -145,6 +164,7 @@ class DemoEntry:
     run: RunFn | None
     recipe: str | None = None
     default: bool = False  # part of a plain `sftlab demo`; others run with --methods all or by name
+    quick: bool = False  # part of `sftlab demo --quick` (which must stay within about 2 minutes on 2 cores)
     section: SectionFn | None = None
     per_seed: bool = True  # False: deterministic, run once (e.g. evaluating the base model)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -165,11 +185,12 @@ class DemoContext:
         self.model, self.train_data = str(lab.model_dir), str(lab.data["train"])
         self.keep_proxy_checkpoints = True
         self.quick = cfg.quick
-        self.sft = read_recipe(SFT_RECIPE, TrainConfig, quick=cfg.quick)
+        self.size = demo_size(cfg)
+        self.sft = read_recipe(SFT_RECIPE, TrainConfig, size=self.size)
         self.steps: int = cfg.steps or self.sft.options["max_steps"]
         self.learning_rate: float = cfg.learning_rate or self.sft.options["learning_rate"]
         self.batch_size: int = cfg.batch_size or self.sft.options["per_device_train_batch_size"]
-        limit = cfg.eval_limit or (150 if cfg.quick else 400)
+        limit = cfg.eval_limit or EVAL_LIMIT[self.size]
         self.splits = ["test_id", "test_ood"]
         self.items = {split: eval_items(load_sft_data(str(lab.data[split])))[:limit] for split in self.splits}
         self.selected: list[str] = []
@@ -181,8 +202,8 @@ class DemoContext:
         return self.out / "runs" / name / ("once" if seed is None else f"seed{seed}")
 
     def recipe(self, path: str, cls) -> LabRecipe:
-        """Lab recipe ``path`` for config class ``cls``, at this demo's size (``--quick`` or not)."""
-        return read_recipe(path, cls, quick=self.quick)
+        """Lab recipe ``path`` for config class ``cls``, at this demo's size."""
+        return read_recipe(path, cls, size=self.size)
 
     def add_note(self, text: str) -> None:
         """A note for the report, once however many entries add it."""
@@ -247,6 +268,15 @@ class DemoContext:
     def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
         """``fn(cfg)``: the method resumes from its own output folder."""
         return fn(cfg)
+
+
+def demo_size(cfg: DemoConfig) -> str:
+    """The size ``cfg`` asks for: "quick", "full" or "standard" (a plain demo)."""
+    from sftlab.errors import SftlabError
+
+    if cfg.quick and cfg.full:
+        raise SftlabError("--quick and --full: choose one size")
+    return "quick" if cfg.quick else "full" if cfg.full else "standard"
 
 
 def curve_of(log_history: list[dict]) -> dict:

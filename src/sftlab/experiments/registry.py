@@ -1,8 +1,9 @@
 """The demo's entries, in run order: the one list ``sftlab demo`` reads (no registration by import).
 
-``default=True`` marks what a plain ``sftlab demo`` runs: it must fit the demo's
-budget (10 minutes on 2 CPU cores with the lab build; measured figures in
-docs/lab.md). Every other entry runs with ``--methods all`` or by name. An
+``default=True`` marks what a plain ``sftlab demo`` runs (every method family, at the
+recipes' ``standard`` size: it must fit 10 minutes on 2 CPU cores from an empty cache;
+measured figures in docs/lab.md) and ``quick=True`` what ``--quick`` runs (about 2
+minutes). Every other entry runs with ``--methods all`` or by name. An
 entry's ``group`` shares one report section, drawn by the runner after the
 group's last selected entry; every entry of a group names the same ``section``.
 """
@@ -36,6 +37,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "core",
         core.evaluate_base,
         default=True,
+        quick=True,
         per_seed=False,
         paper_recipe="",
     ),
@@ -45,8 +47,9 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "Plain SFT (token NLL) on the expert-style data.",
         "core",
         core.train_objective,
-        recipe=SFT,
         default=True,
+        quick=True,
+        recipe=SFT,
         options=_opts(objective="nll"),
         paper_recipe="configs/sft.yaml",
         config=TrainConfig,
@@ -57,8 +60,9 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "Dynamic Fine-Tuning (arXiv 2508.05629): NLL weighted by sg(p).",
         "core",
         core.train_objective,
-        recipe=SFT,
         default=True,
+        quick=True,
+        recipe=SFT,
         options=_opts(objective="dft"),
         paper_recipe="configs/dft.yaml",
         config=TrainConfig,
@@ -69,8 +73,9 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "Anchored SFT (arXiv 2509.23753): DFT + 0.1 KL(pi_ref || pi_theta).",
         "core",
         core.train_objective,
-        recipe=SFT,
         default=True,
+        quick=True,
+        recipe=SFT,
         options=_opts(objective="asft"),
         paper_recipe="configs/asft.yaml",
         config=TrainConfig,
@@ -79,9 +84,10 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "s2l",
         f"S2L {round(100 * s2l.HEADLINE)}%",
         "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
-        "cluster first. Headline: 30% of the train split; the S2L section has 10/30/50%.",
+        "cluster first. Headline: 30% of the train split; the S2L section has 10/30% (10/30/50% with --full).",
         "s2l",
         s2l.run_budgets,
+        default=True,
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="s2l"),
@@ -92,6 +98,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "SFT on a uniformly random subset of the train split (the selection baseline), same budgets as S2L.",
         "s2l",
         s2l.run_budgets,
+        default=True,
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="random"),
@@ -102,8 +109,9 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "Per-layer geometry (ID, density peaks, ARI) of base + ICL vs SFT vs DFT (arXiv 2409.03662).",
         "landscape",
         None,
-        recipe="configs/lab/landscape.yaml",
         default=True,
+        quick=True,
+        recipe="configs/lab/landscape.yaml",
         section=landscape.section,
     ),
     DemoEntry(
@@ -113,6 +121,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "whose steps and answer check out; uses the train split's answers only, not its solutions.",
         "distill",
         distill.run_entry,
+        default=True,
         recipe="configs/lab/distill.yaml",
         section=distill.section,
         options=_opts(pack="math"),
@@ -127,6 +136,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "records.",
         "dart",
         dart.run_adapted_entry,
+        default=True,
         recipe=DART,
         section=dart.section,
     ),
@@ -137,6 +147,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "updates as DART's mapper gets (DART's ablation).",
         "dart",
         dart.run_direct_rl_entry,
+        default=True,
         recipe=DART,
         section=dart.section,
         options=_opts(method="direct_rl"),
@@ -199,6 +210,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "vs own generation, reference = the iteration's start, one chunk of prompts per iteration.",
         "irl",
         irl.run_irl_entry,
+        default=True,
         recipe="configs/lab/irft.yaml",
         section=irl.section,
         options=_opts(method="irft"),
@@ -212,6 +224,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "every iteration regenerating the whole (subset of the) data.",
         "irl",
         irl.run_irl_entry,
+        default=True,
         recipe="configs/lab/spin.yaml",
         section=irl.section,
         options=_opts(method="spin"),
@@ -225,6 +238,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "Bradley-Terry reward model on demonstration vs generation, then GRPO on it with a KL anchor.",
         "irl",
         irl.run_irl_entry,
+        default=True,
         recipe="configs/lab/rft.yaml",
         section=irl.section,
         options=_opts(method="rft"),
@@ -238,6 +252,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "wrong answers trained through the implicit negative policy; direct-rl's budget.",
         "nft",
         nft.run_nft_entry,
+        default=True,
         recipe="configs/lab/nft.yaml",
         section=nft.section,
         options=_opts(method="nft"),

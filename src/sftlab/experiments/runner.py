@@ -24,7 +24,7 @@ from sftlab import __version__
 from sftlab.console import RunView
 from sftlab.errors import SftlabError
 
-from .context import DemoConfig, DemoContext, DemoEntry, EntryContext
+from .context import SEEDS, DemoConfig, DemoContext, DemoEntry, EntryContext, demo_size
 from .registry import BY_NAME, ENTRIES
 
 __all__ = [
@@ -40,10 +40,11 @@ __all__ = [
 ]
 
 
-def resolve_methods(methods: str | None) -> list[str]:
-    """The entries ``--methods`` names, in run order: None = the default ones, 'all' = every entry."""
+def resolve_methods(methods: str | None, size: str = "standard") -> list[str]:
+    """The entries ``--methods`` names, in run order: None = the default ones (with ``size`` "quick", the quick ones),
+    'all' = every entry."""
     if not methods:
-        names = [e.name for e in ENTRIES if e.default]
+        names = [e.name for e in ENTRIES if (e.quick if size == "quick" else e.default)]
     elif methods.strip() == "all":
         names = [e.name for e in ENTRIES]
     else:
@@ -139,9 +140,11 @@ def run_demo(cfg: DemoConfig) -> dict:
     if cfg.list_methods:
         for e in ENTRIES:
             recipe = e.recipe or ""
-            print(f"{e.name:17s} {'default' if e.default else '       '}  {e.group:9s} {recipe:28s} {e.description}")
+            runs = f"{'default' if e.default else '':7s} {'quick' if e.quick else '':5s}"
+            print(f"{e.name:17s} {runs}  {e.group:9s} {recipe:28s} {e.description}")
         return {}
-    names = resolve_methods(cfg.methods)
+    size = demo_size(cfg)  # a bad combination of flags is one line before anything loads
+    names = resolve_methods(cfg.methods, size)
     t_start = time.time()
     import torch
 
@@ -152,10 +155,10 @@ def run_demo(cfg: DemoConfig) -> dict:
     out = Path(cfg.output_dir)
     ctx = DemoContext(cfg, lab, out)
     ctx.selected = list(names)
-    n_seeds = cfg.seeds or (1 if cfg.quick else 2)
+    n_seeds = cfg.seeds or SEEDS[size]
     seeds = list(range(n_seeds))
     print(
-        f"sftlab demo: lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
+        f"sftlab demo ({size}): lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
         f"{torch.get_num_threads()} torch threads"
     )
 
@@ -167,6 +170,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         config = {
             "demo": asdict(cfg),
             "lab": lab.info.get("config", {}),
+            "size": size,
             "fine-tuning": {
                 "steps": ctx.steps,
                 "learning_rate": ctx.learning_rate,
@@ -176,7 +180,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         }
         metrics, paths = write_comparison(
             out,
-            title="sftlab demo" + (" (quick)" if cfg.quick else ""),
+            title="sftlab demo" + ("" if size == "standard" else f" ({size})"),
             config=config,
             seeds=seeds,
             splits=ctx.splits,
