@@ -166,6 +166,10 @@ def run_demo(cfg: DemoConfig) -> dict:
     labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
     with RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=out / "console.log") as view:
         methods, sections, timings = run_entries(ctx, entries, seeds, view=view)
+        from .claims import claims_section, landscape_metrics
+
+        landscape = landscape_metrics(ctx.run_dir("landscape", None)) if "landscape" in ctx.results else None
+        scoreboard, claims = claims_section(ctx.results, landscape)
 
         config = {
             "demo": asdict(cfg),
@@ -187,8 +191,9 @@ def run_demo(cfg: DemoConfig) -> dict:
             labels=labels,
             methods=methods,
             notes=ctx.notes + _standing_notes(lab, methods),
-            sections=sections,
+            sections=[scoreboard, *sections],  # the claims first
             data={
+                "claims": claims,
                 "lab": {k: v for k, v in lab.info.items() if k != "config"},
                 "seconds": timings,
                 "total_seconds": time.time() - t_start,

@@ -1,0 +1,408 @@
+"""The claims scoreboard: each paper's headline claim, fixed in code, checked against the demo's runs.
+
+A claim is data, written from the papers before any lab result was seen: the
+paper (arXiv id), the figure it reports, the lab scenario that tests it (text
+and the entries it uses), and one or more :class:`Effect` s, each a function of
+the demo's runs returning one value per seed, and the direction the paper
+claims. An effect is *paired by seed*: the method's run of seed s minus the
+baseline's run of seed s (a baseline run once, such as ``base``, is a
+constant). The scoreboard shows the mean over seeds with the 95% Student-t
+interval of the paired differences (:func:`sftlab.report.summary.t_interval`,
+the one behind the report's ``ci95``), in accuracy points, and a verdict:
+
+- **shown**: the interval excludes 0 in the claimed direction;
+- **opposite**: it excludes 0 the other way;
+- **not shown**: it contains 0;
+- for an equivalence claim ("matches", ``margin`` set): **shown** if the whole
+  interval lies within ``±margin``, else **not shown**;
+- **too few seeds**: fewer than :data:`MIN_SEEDS` paired seeds (rerun with ``--seeds 3``);
+- **not run**: an entry it needs did not run (the row says which ``--methods`` runs it);
+- **not measured**: the entries ran but cannot give the effect (the row says why).
+
+Entries named here that the registry does not hold yet are being built under
+exactly these names; until then their rows read "not run". The scoreboard is
+the demo's first report section (``sftlab compare`` evaluates on the user's own
+eval sets, not in-domain/out-of-domain, so it has none).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sftlab.report import Section, Table
+from sftlab.report.summary import t_interval
+
+from .registry import BY_NAME
+
+MIN_SEEDS = 3  # fewer paired seeds give an interval too wide to say anything (t(0.975, 1) = 12.7)
+DEDUP_FILTERS = ("dedup", "near_dedup")  # self-distillation filters that are not constraints on a sample
+
+Runs = Mapping[str, list[dict]]  # entry name -> its runs (one per seed; one for an entry run once)
+
+
+class NotMeasured(Exception):
+    """The entries ran but their runs cannot give the effect (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One measured effect of a claim: one row of the scoreboard.
+
+    ``measure(runs)`` returns ``{seed: value}`` in accuracy units (fractions; shown x100 as points).
+    ``direction``: +1 if the paper claims the value positive (the method higher), -1 if negative.
+    ``margin``: an equivalence claim ("matches"): shown if the 95% interval lies within ``±margin``.
+    ``why``: what is known of why the lab shows (or does not show) it; empty until someone finds out.
+    """
+
+    label: str  # what is measured, e.g. "dft-native - sft-native, out-of-domain"
+    entries: tuple[str, ...]  # the entries it needs, in --methods order
+    measure: Callable[[Runs], dict[int, float]]
+    direction: int = 1
+    margin: float | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as data: ``effects`` are measured over seeds; a ``descriptive`` claim (no interval) instead
+    turns the landscape's metrics (None: it did not run) into text."""
+
+    name: str
+    paper: str  # arXiv id
+    figure: str  # what the paper reports
+    scenario: str  # the lab scenario that tests it
+    effects: tuple[Effect, ...] = ()
+    descriptive: Callable[[dict | None], str] | None = None
+    descriptive_entries: tuple[str, ...] = ()
+    why: str = ""
+
+
+# ---------------------------------------------------------------- effect functions
+
+
+def _by_seed(runs: list[dict], split: str) -> dict[int, float]:
+    return {
+        int(r.get("seed", 0)): float(r["accuracy"][split]) for r in runs if r.get("accuracy", {}).get(split) is not None
+    }
+
+
+def paired(method: str, baseline: str, split: str, *, baseline_once: bool = False) -> Callable[[Runs], dict]:
+    """``method``'s accuracy on ``split`` minus ``baseline``'s, seed by seed (seeds both have).
+
+    ``baseline_once``: the baseline runs once (``per_seed=False``, e.g. ``base``): its one value is subtracted from
+    every seed of ``method``.
+    """
+
+    def measure(runs: Runs) -> dict[int, float]:
+        a = _by_seed(runs[method], split)
+        if baseline_once:
+            values = list(_by_seed(runs[baseline], split).values())
+            if len(values) != 1:
+                raise NotMeasured(f"{baseline} should have run once, it has {len(values)} runs")
+            return {s: a[s] - values[0] for s in sorted(a)}
+        b = _by_seed(runs[baseline], split)
+        return {s: a[s] - b[s] for s in sorted(a.keys() & b.keys())}
+
+    return measure
+
+
+def irl_gain(method: str, split: str = "test_id") -> Callable[[Runs], dict]:
+    """An IRL entry's accuracy after its last iteration minus at iteration 0, its start, seed by seed.
+
+    The IRL entries start from the ``sft`` entry's model of the same seed (``run["start"] == "sft"``) and record
+    per iteration only train-time statistics (pairs, reward accuracy, the accuracy of their *train-prompt*
+    samples), not a test evaluation; so iteration 0 is the ``sft`` run of the seed (the same model, evaluated
+    the same greedy way) and the last iteration is the entry's own evaluation (its final model).
+    """
+
+    def measure(runs: Runs) -> dict[int, float]:
+        for r in runs[method]:
+            if r.get("start", "sft") != "sft":
+                raise NotMeasured(f"{method} started from {r.get('start')!r}, not the sft model")
+            if not r.get("iterations"):
+                raise NotMeasured(f"{method}'s run of seed {r.get('seed')} has no iterations")
+        return paired(method, "sft", split)(runs)
+
+    return measure
+
+
+def constraint_pass_rate(round_stats: dict) -> float:
+    """The share of a self-distillation round's samples that pass every constraint filter (every filter but the
+    deduplication ones): the product of their pass rates (each among the samples that reached it)."""
+    rate = 1.0
+    for f in round_stats["filters"]:
+        if f["filter"] in DEDUP_FILTERS:
+            continue
+        rate *= f["pass_rate"] if f.get("pass_rate") is not None else 0.0  # none reached it: none passed
+    return rate
+
+
+def pass_rate_gain(entry: str) -> Callable[[Runs], dict]:
+    """A self-distillation entry's last round's constraint pass rate minus its first round's, seed by seed."""
+
+    def measure(runs: Runs) -> dict[int, float]:
+        out = {}
+        for r in runs[entry]:
+            rounds = r.get("rounds") or []
+            if len(rounds) < 2:
+                raise NotMeasured(f"{entry} ran {len(rounds)} round(s); the gain needs 2 or more (not --quick)")
+            out[int(r.get("seed", 0))] = constraint_pass_rate(rounds[-1]) - constraint_pass_rate(rounds[0])
+        return out
+
+    return measure
+
+
+def landscape_summary(metrics: dict | None) -> str:
+    """The landscape's ARI figures: the ICL condition (most shots, same-label shots) vs SFT, max over layers."""
+    if not metrics or not metrics.get("conditions"):
+        return "see the landscape section"
+    conds = metrics["conditions"]
+    icl = [(c["shots"], name) for name, c in conds.items() if c.get("shots") and c.get("shot_source") != "random"]
+    if not icl or "SFT" not in conds:
+        return "see the landscape section"
+    icl_name = max(icl)[1]
+    parts = []
+    for label in metrics.get("labels", {}):
+        cells = []
+        for short, name in (("ICL", icl_name), ("SFT", "SFT")):
+            layers = [(lay["ari"][label], lay["layer"]) for lay in conds[name]["layers"] if label in lay.get("ari", {})]
+            if layers:
+                ari, layer = max(layers)
+                cells.append(f"{short} {ari:.2f} (layer {layer})")
+        if cells:
+            parts.append(f"{label} ARI: " + " vs ".join(cells))
+    return f"{icl_name} vs SFT, max over layers: " + "; ".join(parts) if parts else "see the landscape section"
+
+
+def landscape_metrics(run_dir: Path) -> dict | None:
+    """The landscape step's metrics.json in its run folder (None if it is not there)."""
+    path = Path(run_dir) / "metrics.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+# ---------------------------------------------------------------- the claims (fixed before any result)
+
+ID, OOD = "test_id", "test_ood"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "RL works on the lab",
+        "baseline",
+        "-",
+        "Default lab: GRPO with the correctness reward on the lab model itself.",
+        effects=(
+            Effect(
+                "direct-rl - base, in-domain",
+                ("base", "direct-rl"),
+                paired("direct-rl", "base", ID, baseline_once=True),
+            ),
+        ),
+    ),
+    Claim(
+        "DFT generalizes better than SFT",
+        "2508.05629",
+        "Qwen2.5-Math-1.5B, mean of five math benchmarks: SFT 18.0, DFT 31.6",
+        "Expert solutions the base model already finds likely (native-style solutions).",
+        effects=(
+            Effect(
+                "dft-native - sft-native, out-of-domain",
+                ("sft-native", "dft-native"),
+                paired("dft-native", "sft-native", OOD),
+            ),
+            Effect(
+                "dft-native - sft-native, in-domain",
+                ("sft-native", "dft-native"),
+                paired("dft-native", "sft-native", ID),
+            ),
+        ),
+    ),
+    Claim(
+        "DART beats SFT on the same data and direct RL",
+        "2605.26924",
+        "DART above SFT on the same records and above RL on the target directly",
+        "Default lab (foreign expert style).",
+        effects=(
+            Effect("dart - sft-subset, in-domain", ("sft-subset", "dart"), paired("dart", "sft-subset", ID)),
+            Effect("dart - direct-rl, in-domain", ("direct-rl", "dart"), paired("dart", "direct-rl", ID)),
+        ),
+    ),
+    Claim(
+        "IRFT improves on SFT with the same demonstrations, robust to low-quality ones",
+        "2405.17888",
+        "IRFT and RFT above SFT on the same demonstrations",
+        "SFT data with a share of wrong demonstrations.",
+        effects=(
+            Effect(
+                "irft-noisy - sft-noisy, in-domain", ("sft-noisy", "irft-noisy"), paired("irft-noisy", "sft-noisy", ID)
+            ),
+            Effect(
+                "rft-noisy - sft-noisy, in-domain", ("sft-noisy", "rft-noisy"), paired("rft-noisy", "sft-noisy", ID)
+            ),
+        ),
+    ),
+    Claim(
+        "SPIN improves over its SFT start iteration by iteration",
+        "2401.01335",
+        "zephyr-7b-sft-full: benchmark average up from the SFT start at each iteration",
+        "Default lab: SPIN from the SFT model of the same seed.",
+        effects=(
+            Effect(
+                "spin after its last iteration - its iteration 0 (sft), in-domain", ("sft", "spin"), irl_gain("spin")
+            ),
+        ),
+    ),
+    Claim(
+        "NFT matches GRPO and beats training on positives alone",
+        "2505.18116",
+        "NFT on par with GRPO/DAPO on math benchmarks, above RFT (positives only)",
+        "Default lab, the direct-RL budget, verified samples only.",
+        effects=(
+            Effect("nft - rs-sft, in-domain", ("rs-sft", "nft"), paired("nft", "rs-sft", ID)),
+            Effect(
+                "nft - direct-rl, in-domain (matches: within ±3 points)",
+                ("direct-rl", "nft"),
+                paired("nft", "direct-rl", ID),
+                margin=0.03,
+            ),
+        ),
+    ),
+    Claim(
+        "S2L at a small budget matches the full set and beats random",
+        "2403.07384",
+        "math instruction tuning: S2L on a small share of the data matches the full set, above random selection",
+        "A redundant, imbalanced pool; the headline budget.",
+        effects=(
+            Effect(
+                "s2l-pool - random-pool at the headline budget, in-domain",
+                ("random-pool", "s2l-pool"),
+                paired("s2l-pool", "random-pool", ID),
+            ),
+        ),
+    ),
+    Claim(
+        "Self-distillation raises the share of samples that meet the constraints round over round",
+        "2512.09329",
+        "the share of generated samples passing the constraints rises over rounds",
+        "Math (the verifier and arithmetic checks) and the protein pack (sequence constraints).",
+        effects=(
+            Effect("distill: last round's pass rate - first round's", ("distill",), pass_rate_gain("distill")),
+            Effect(
+                "distill-protein: last round's pass rate - first round's",
+                ("distill-protein",),
+                pass_rate_gain("distill-protein"),
+            ),
+        ),
+    ),
+    Claim(
+        "ICL and SFT shape the representation landscape differently",
+        "2409.03662",
+        "ICL: clusters by subject in the first half of the layers; SFT: sharper clusters by answer in the second half",
+        "Lab in-domain test prompts, base model 5-shot (same family) vs the SFT model 0-shot.",
+        descriptive=landscape_summary,
+        descriptive_entries=("sft", "landscape"),
+    ),
+)
+
+
+# ---------------------------------------------------------------- scoring and the section
+
+
+def score(effect: Effect, runs: Runs) -> dict:
+    """One row's numbers: per-seed values, mean, 95% interval, seed count, verdict and a note (JSON-ready)."""
+    row = {"effect": effect.label, "direction": effect.direction, "margin": effect.margin, "per_seed": {},
+           "mean": None, "ci95": None, "n_seeds": 0, "verdict": "", "note": ""}  # fmt: skip
+    missing = [e for e in effect.entries if not runs.get(e)]
+    if missing:
+        row.update(verdict="not run", note=_run_hint(effect.entries, missing))
+        return row
+    try:
+        per_seed = effect.measure(runs)
+    except NotMeasured as e:
+        row.update(verdict="not measured", note=str(e))
+        return row
+    values = [per_seed[s] for s in sorted(per_seed)]
+    interval = t_interval(values)
+    row.update(per_seed={str(s): per_seed[s] for s in sorted(per_seed)}, n_seeds=len(values),
+               mean=statistics.fmean(values) if values else None,
+               ci95=None if interval is None else list(interval))  # fmt: skip
+    if len(values) < MIN_SEEDS:
+        row.update(verdict="too few seeds", note=f"{len(values)} paired seed(s); rerun with --seeds {MIN_SEEDS}")
+        return row
+    lo, hi = interval
+    if effect.margin is not None:
+        row["verdict"] = "shown" if -effect.margin <= lo and hi <= effect.margin else "not shown"
+    elif lo > 0 or hi < 0:
+        row["verdict"] = "shown" if (lo > 0) == (effect.direction > 0) else "opposite"
+    else:
+        row["verdict"] = "not shown"
+    return row
+
+
+def _run_hint(entries: tuple[str, ...], missing: list[str]) -> str:
+    hint = f"--methods {','.join(entries)}"
+    unbuilt = [e for e in missing if e not in BY_NAME]
+    if unbuilt:
+        hint += f"; not in this version's entries yet: {', '.join(unbuilt)}"
+    return hint
+
+
+def score_claims(results: Mapping[str, dict], landscape: dict | None = None) -> list[dict]:
+    """Every claim's rows: ``results`` is the runner's ``{entry: {"runs": [...]}}``; ``landscape`` the landscape
+    step's metrics (None: not run or not found)."""
+    runs = {name: r.get("runs") or [] for name, r in results.items()}
+    rows = []
+    for claim in CLAIMS:
+        head = {"claim": claim.name, "paper": claim.paper, "figure": claim.figure, "scenario": claim.scenario}
+        for effect in claim.effects:
+            rows.append({**head, **score(effect, runs), "why": effect.why})
+        if claim.descriptive is not None:
+            ran = all(e in results for e in claim.descriptive_entries)
+            text = claim.descriptive(landscape) if ran else ""
+            rows.append({**head, "effect": "ARI of the density peaks vs the labels", "text": text,
+                         "n_seeds": 1 if ran else 0, "verdict": "descriptive" if ran else "not run",
+                         "note": "" if ran else _run_hint(claim.descriptive_entries, [
+                             e for e in claim.descriptive_entries if e not in results]), "why": claim.why})  # fmt: skip
+    return rows
+
+
+def format_effect(row: dict) -> str:
+    """``+3.1 [-1.2, +7.4]`` (accuracy points, mean and 95% interval); a descriptive row's text; "–" if none."""
+    if row.get("text"):
+        return row["text"]
+    if row.get("mean") is None:
+        return "–"
+    interval = f" [{100 * row['ci95'][0]:+.1f}, {100 * row['ci95'][1]:+.1f}]" if row.get("ci95") else ""
+    return f"{100 * row['mean']:+.1f}{interval}"
+
+
+COLUMNS = ["claim", "paper's figure", "lab scenario", "measured", "effect (points) [95% CI]", "seeds", "verdict"]
+
+
+def claims_section(results: Mapping[str, dict], landscape: dict | None = None) -> tuple[Section, list[dict]]:
+    """The scoreboard section and its rows (for metrics.json)."""
+    rows = score_claims(results, landscape)
+    with_why = any(r["why"] for r in rows)
+    table_rows, previous = [], None
+    for r in rows:
+        first = r["claim"] != previous  # a claim's name, figure and scenario on its first row only
+        previous = r["claim"]
+        verdict = r["verdict"] + (f" ({r['note']})" if r["note"] else "")
+        cells = [f"{r['claim']} ({'arXiv ' + r['paper'] if r['paper'][0].isdigit() else r['paper']})" if first else "",
+                 r["figure"] if first else "", r["scenario"] if first else "", r["effect"], format_effect(r),
+                 r["n_seeds"] or "", verdict]  # fmt: skip
+        table_rows.append(cells + ([r["why"]] if with_why else []))
+    text = (
+        "Each paper's claim, written into sftlab/experiments/claims.py before any lab result was seen, and what "
+        "the lab's runs say of it. **Effect**: the method's run minus the baseline's run of the same seed, in "
+        "accuracy points (pass-rate points for self-distillation), mean over seeds with the 95% Student-t interval "
+        f"of the paired differences. **Verdict**: shown if the interval excludes 0 in the claimed direction, "
+        f"opposite if it excludes 0 the other way, not shown otherwise; a 'matches' claim is shown if the whole "
+        f"interval lies within its margin; too few seeds below {MIN_SEEDS}; not run if an entry it needs did not "
+        "run (the --methods that runs it is given)."
+    )
+    table = Table(COLUMNS + (["what is known of why"] if with_why else []), table_rows)
+    return Section("Claims scoreboard", paragraphs=[text], tables=[table]), rows
