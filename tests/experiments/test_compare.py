@@ -188,7 +188,8 @@ def test_a_training_run_cut_short_continues_from_its_last_checkpoint(lab, tmp_pa
         ([], "base,sft,nope", "'nope' is not a method"),
         ([], "base,s2l", "S2L needs a small proxy model"),
         ([], "dart", "DART needs reference answers"),
-        ([], "landscape", "the landscape needs a label field"),
+        ([], "landscape", "give --label-field FIELD[,FIELD]"),
+        (["--label-field", "family,topic"], "landscape", "has no 'topic' field (the landscape reads the first eval"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2_before_anything_loads(

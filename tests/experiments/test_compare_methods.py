@@ -173,3 +173,17 @@ def test_direct_rl_needs_question_records(lab, tmp_path, capsys):
     assert main(compare(lab, tmp_path / "out", "direct-rl", data=str(data))) == 2
     err = capsys.readouterr().err
     assert "takes question/solution/answer records; --data" in err and "holds prompt_completion records" in err, err
+
+
+def test_landscape_reads_the_first_eval_set_with_the_sft_and_dft_runs(lab, tmp_path):
+    """--label-field on the user's records: base (0-shot and with solved examples from --data) vs the SFT and DFT
+    runs of seed 0, on the first eval set; its section is in the report and its settings key names those runs."""
+    out = tmp_path / "landscape"
+    args = compare(lab, out, "sft,dft,landscape", "landscape.shots=0,1", "landscape.max_examples=12")
+    assert main([*args, "--label-field", "family"]) == 0
+    metrics = _check_runs(out, ["sft", "dft"])
+    assert metrics["config"]["settings"]["landscape"]["label_field"] == "family"
+    [run_dir] = (out / "runs" / "landscape").glob("*/once")
+    result = json.loads((run_dir / "metrics.json").read_text())
+    assert list(result["conditions"]) == ["base 0-shot", "base 1-shot", "SFT", "DFT"] and "family" in result["labels"]
+    assert "landscape" in (out / "report.html").read_text().lower()

@@ -57,6 +57,7 @@ class CompareContext:
     def __init__(self, cfg: CompareConfig, plan: ComparePlan, out: str | Path):
         self.cfg, self.plan, self.out = cfg, plan, Path(out)
         self.model, self.train_data = cfg.model, cfg.data
+        self.probe_data = next(iter(plan.evals.values()))  # the landscape reads the first eval set
         sft = plan.settings.get("sft") or next(iter(plan.settings.values()), {})
         self.steps: int = sft.get("max_steps", -1)
         self.batch_size: int = sft.get("per_device_train_batch_size", 8)
@@ -90,6 +91,9 @@ class CompareContext:
         }
         if name in STARTS_FROM_SFT:
             key["start"] = self.run_key("sft")  # a changed SFT run is a new starting point
+        if name == "landscape":  # it reads the sft and dft runs (those compared) and the first eval set
+            key["compared"] = {n: self.run_key(n) for n in ("sft", "dft") if n in self.plan.settings}
+            key["probe"] = fp[f"eval:{next(iter(self.plan.evals))}"]
         return settings_key(key)
 
     def run_dir(self, name: str, seed: int | None) -> Path:

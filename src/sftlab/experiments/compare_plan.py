@@ -40,6 +40,9 @@ RESERVED = {
     "prompts": "--data",
     "pack": "compare (the math pack)",
     "evaluate": "compare's own evaluation (--eval)",
+    "label_field": "--label-field",
+    "compare": "compare (the landscape reads the sft and dft runs)",
+    "shot_pool": "--data",
 }
 
 
@@ -51,8 +54,6 @@ NEEDS = {
     "no proxy model yet",
     "dart": "DART needs reference answers in the training set for its gate and a mapper model (sftlab dart); compare "
     "does not run it yet",
-    "landscape": "the landscape needs a label field to cluster by (sftlab landscape --label-field ...); compare does "
-    "not run it yet",
 }
 
 
@@ -131,6 +132,12 @@ class CompareConfig:
             choices=["exact", "math"],
         ),
     )
+    label_field: str | None = field(
+        default=None,
+        metadata=_h(
+            "The landscape method's labels: comma-separated fields of the first --eval set's records that its density peaks are compared with (ARI), e.g. topic,answer."
+        ),
+    )
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
     verbose: bool = field(
@@ -198,6 +205,8 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
                 "stated final answer in the completion), so it cannot be scored"
             )
         skipped[name] = sum(a is None for a in answers[: cfg.eval_limit])
+    if "landscape" in settings:
+        settings["landscape"]["label_field"] = _label_fields(cfg, evals, eval_data)
     if any(settings):
         train = load_sft_data(cfg.data)  # the training set validated before any model loads
         _check_needs(entries, train, cfg.data)
@@ -207,6 +216,25 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
         **{f"eval:{n}": fingerprint(s) for n, s in evals.items()},
     }
     return ComparePlan(entries, settings, recipes, evals, eval_data, skipped, fingerprints, list(range(cfg.seeds)))
+
+
+def _label_fields(cfg: CompareConfig, evals: dict[str, str], eval_data: dict) -> str:
+    """--label-field, checked against the first eval set (the records the landscape reads)."""
+    name = next(iter(evals))
+    if not cfg.label_field:
+        raise SftlabError(
+            "--methods landscape: the landscape compares its density peaks with labels of the records it reads (the "
+            f"first eval set, {name}); give --label-field FIELD[,FIELD], e.g. --label-field topic,answer"
+        )
+    fields = [f.strip() for f in cfg.label_field.split(",") if f.strip()]
+    for i, record in enumerate(eval_data[name].records[: cfg.eval_limit]):
+        missing = [f for f in fields if record.get(f) is None]
+        if missing:
+            raise SftlabError(
+                f"--label-field: record {i} of --eval {name}={evals[name]} has no '{missing[0]}' field (the landscape "
+                "reads the first eval set)"
+            )
+    return ",".join(fields)
 
 
 def _check_needs(entries: list[DemoEntry], train, source: str) -> None:

@@ -107,6 +107,7 @@ class EntryContext(Protocol):
     lab: Any  # sftlab.lab.LabArtifacts: model_dir, data[split], info (the demo only; compare has no lab)
     model: str  # the starting model: the lab's, or compare's --model
     train_data: str  # the training set: the lab's expert-style train split, or compare's --data
+    probe_data: str  # the records the landscape reads: the lab's in-domain test split, or compare's first eval set
     keep_proxy_checkpoints: bool  # SFT keeps evenly spaced checkpoints (the demo's S2L reads them as its proxy's)
     quick: bool
     size: str  # the demo's size: "standard", "quick" or "full" (compare: "full", its recipes as written)
@@ -183,6 +184,7 @@ class DemoContext:
 
         self.cfg, self.lab, self.out = cfg, lab, Path(out)
         self.model, self.train_data = str(lab.model_dir), str(lab.data["train"])
+        self.probe_data = str(lab.data["test_id"])
         self.keep_proxy_checkpoints = True
         self.quick = cfg.quick
         self.size = demo_size(cfg)

@@ -17,6 +17,7 @@ from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft,
 from sftlab.methods.dart.config import DartConfig
 from sftlab.methods.distill.loop import DistillConfig
 from sftlab.methods.irl import IRLConfig
+from sftlab.methods.landscape.landscape import LandscapeConfig
 from sftlab.methods.nft import NFTTrainConfig
 from sftlab.methods.sft import TrainConfig
 
@@ -113,6 +114,8 @@ ENTRIES: tuple[DemoEntry, ...] = (
         quick=True,
         recipe="configs/lab/landscape.yaml",
         section=landscape.section,
+        paper_recipe="configs/landscape.yaml",
+        config=LandscapeConfig,
     ),
     DemoEntry(
         "distill",

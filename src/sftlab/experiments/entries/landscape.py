@@ -30,13 +30,15 @@ COMPARED = {"sft": "SFT", "dft": "DFT"}  # demo entry name -> condition name
 def landscape_config(
     ctx: EntryContext, entry: DemoEntry, checkpoints: dict[str, str], seed: int = 0
 ) -> LandscapeConfig:
-    """The entry's :class:`LandscapeConfig`: its lab recipe on the lab's in-domain test split, the base model
-    against ``checkpoints`` (``{condition name: path}``), output in the entry's run folder."""
+    """The entry's :class:`LandscapeConfig`: its recipe (the demo's lab recipe; compare's paper recipe with its
+    --label-field) on the context's probe records (the lab's in-domain test split; compare's first eval set), the
+    starting model against ``checkpoints`` (``{condition name: path}``), shots from the training set, output in the
+    entry's run folder."""
     recipe = ctx.recipe(entry.recipe, LandscapeConfig)
     return LandscapeConfig(**{
-        **recipe.options, "model": f"base={ctx.lab.model_dir}",
+        **recipe.options, "model": f"base={ctx.model}",
         "compare": ",".join(f"{name}={path}" for name, path in checkpoints.items()),
-        "data": str(ctx.lab.data["test_id"]), "shot_pool": str(ctx.lab.data["train"]),
+        "data": ctx.probe_data, "shot_pool": ctx.train_data,
         "output_dir": str(ctx.run_dir(entry.name, None)), "seed": seed, "progress": False,
     })  # fmt: skip
 
