@@ -5,6 +5,8 @@ budget (10 minutes on 2 CPU cores with the lab build; measured figures in
 docs/lab.md). Every other entry runs with ``--methods all`` or by name. An
 entry's ``group`` shares one report section, drawn by the runner after the
 group's last selected entry; every entry of a group names the same ``section``.
+An entry whose seeds share a step (DART's adaptation, S2L's proxy, the no-prior
+lab) names it as ``prepare``: run once before its seeds, which may run at once.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="s2l"),
+        prepare=s2l.prepare_proxy,
     ),
     DemoEntry(
         "random-subset",
@@ -129,6 +132,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_adapted_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
     ),
     DemoEntry(
         "direct-rl",
@@ -151,6 +155,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_sft_subset_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_subset,
     ),
     DemoEntry(
         "sdft",
@@ -161,6 +166,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_adapted_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
         options=_opts(method="sdft"),
     ),
     DemoEntry(
@@ -172,6 +178,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_adapted_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
         options=_opts(method="grape"),
     ),
     DemoEntry(
@@ -182,6 +189,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_dft_noprior_entry,
         recipe=SFT,
         section=dart.section,
+        prepare=dart.prepare_noprior_lab,
     ),
     DemoEntry(
         "dart-dft-noprior",
@@ -191,6 +199,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_dart_dft_noprior_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_dart_noprior,
     ),
     DemoEntry(
         "irft",
