@@ -38,14 +38,16 @@ def quiet(enabled: bool):
 
 
 class RunView:
-    """One live view of a command's runs (``sftlab demo``, ``sftlab compare``): runs done / total, the current run
-    and its training step, the elapsed time and an estimate of what is left.
+    """One live view of a command's runs (``sftlab demo``, ``sftlab compare``): runs done / total, the current runs
+    (several when worker processes run an entry's seeds at once: :meth:`start` / :meth:`finish` / :meth:`step` with
+    their labels) and their training steps, the elapsed time and an estimate of what is left.
 
     On a terminal it is a rich ``Live`` display; elsewhere (CI, a pipe, ``--verbose``) plain lines. While it runs,
     unless ``verbose``, third-party progress bars are off (:func:`quiet`), transformers logs errors only, and what a
     run prints itself (the methods' own lines, the trainers' log dicts, warnings) goes to ``log`` instead of the
     console. Steps reach the view through a ``transformers.TrainerCallback`` added to every trainer built while it
-    runs (transformers' ``DEFAULT_CALLBACKS``, restored on exit): the methods' trainers need no change.
+    runs (transformers' ``DEFAULT_CALLBACKS``, restored on exit): the methods' trainers need no change. A worker
+    process does the same to itself with :func:`worker_console`.
     """
 
     def __init__(
@@ -60,10 +62,11 @@ class RunView:
         self.total, self.title, self.verbose = total, title, verbose
         self.log_path = log
         self.live_requested = live
-        self.done = 0
-        self.current: str | None = None
-        self.step_at: tuple[int, int] | None = None
-        self._plain_quarter = -1
+        self.done = self.started = 0
+        # the runs under way (several when a pool runs an entry's seeds at once): label -> (step, max_steps) or None
+        self.active: dict[str, tuple[int, int] | None] = {}
+        self._began: dict[str, float] = {}
+        self._plain_quarter: dict[str, int] = {}
         self._stack = contextlib.ExitStack()
         self._live = None
         self.use_live = False
@@ -80,7 +83,7 @@ class RunView:
         if not self.verbose:
             self._stack.enter_context(quiet(True))
             self._stack.enter_context(_transformers_errors_only())
-        self._stack.enter_context(_step_callback(self))
+        self._stack.enter_context(step_callback(self.step))
         if not self.verbose and self.log_path is not None:  # one command's runs under one header
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
             with open(self.log_path, "a", encoding="utf-8") as f:
@@ -108,15 +111,10 @@ class RunView:
 
     # -- what the runner reports ------------------------------------------------------------------
     @contextlib.contextmanager
-    def run(self, label: str):
-        """One run (an entry's seed): its output goes to the log unless verbose; counted done when it returns."""
-        import time
-
-        self.current, self.step_at, self._plain_quarter = label, None, -1
-        t0 = time.time()
-        if self._live is None:
-            self.line(f"run {self.done + 1} of {self.total}: {label}")
-        self._refresh()
+    def run(self, label: str, *, counted: bool = True):
+        """One run (an entry's seed) in this process: its output goes to the log unless verbose; counted done when it
+        returns. ``counted=False``: a step that is not one of the ``total`` runs (an entry's shared preparation)."""
+        self.start(label, counted=counted)
         with contextlib.ExitStack() as stack:
             if not self.verbose and self.log_path is not None:  # the view keeps writing to self.out
                 f = stack.enter_context(open(self.log_path, "a", encoding="utf-8"))
@@ -125,22 +123,41 @@ class RunView:
                 stack.enter_context(contextlib.redirect_stderr(f))
                 stack.enter_context(_warnings_to(f))
             yield
-        self.done += 1
-        self.current, self.step_at = None, None
+        self.finish(label, counted=counted)
+
+    def start(self, label: str, *, counted: bool = True) -> None:
+        """A run began (here or in a worker process): shown as current until :meth:`finish`."""
+        import time
+
+        self.active[label], self._began[label], self._plain_quarter[label] = None, time.time(), -1
+        self.started += counted
         if self._live is None:
-            self.line(f"{self.done}/{self.total} runs done ({label}: {_duration(time.time() - t0)}); {self._times()}")
+            self.line(f"run {self.started} of {self.total}: {label}" if counted else f"{label}")
         self._refresh()
 
-    def step(self, step: int, max_steps: int) -> None:
-        """A trainer's progress within the current run."""
-        self.step_at = (step, max_steps)
+    def finish(self, label: str, *, counted: bool = True) -> None:
+        import time
+
+        self.active.pop(label, None)
+        seconds = time.time() - self._began.pop(label, time.time())
+        self.done += counted
+        if self._live is None and counted:
+            self.line(f"{self.done}/{self.total} runs done ({label}: {_duration(seconds)}); {self._times()}")
+        self._refresh()
+
+    def step(self, step: int, max_steps: int, label: str | None = None) -> None:
+        """A trainer's progress within run ``label`` (default: the run started last)."""
+        label = label if label is not None else next(reversed(self.active), None)
+        if label not in self.active:
+            return
+        self.active[label] = (step, max_steps)
         if self._live is not None:
             self._refresh()
-        elif max_steps > 0 and self.current is not None:  # plain lines: at most one per quarter of the steps
+        elif max_steps > 0:  # plain lines: at most one per quarter of the steps
             quarter = 4 * step // max_steps
-            if quarter > self._plain_quarter and step > 0:
-                self._plain_quarter = quarter
-                self.line(f"      {self.current}: step {step}/{max_steps}")
+            if quarter > self._plain_quarter[label] and step > 0:
+                self._plain_quarter[label] = quarter
+                self.line(f"      {label}: step {step}/{max_steps}")
 
     def line(self, text: str = "") -> None:
         """A line above the live view (or a plain line)."""
@@ -173,7 +190,7 @@ class RunView:
         import time
 
         elapsed = time.time() - self.t0
-        progress = self.done + (self.step_at[0] / self.step_at[1] if self.step_at and self.step_at[1] else 0.0)
+        progress = self.done + sum(at[0] / at[1] for at in self.active.values() if at and at[1])
         text = f"{_duration(elapsed)} elapsed"
         if 0 < progress < self.total:
             text += f", about {_duration(elapsed / progress * (self.total - progress))} left"
@@ -183,9 +200,9 @@ class RunView:
         from rich.text import Text
 
         parts = [f"{self.title}: {self.done}/{self.total} runs done"]
-        if self.current:
-            step = f" step {self.step_at[0]}/{self.step_at[1]}" if self.step_at and self.step_at[1] else ""
-            parts.append(f"now {self.current}{step}")
+        if self.active:
+            now = [f"{label} step {at[0]}/{at[1]}" if at and at[1] else label for label, at in self.active.items()]
+            parts.append("now " + ", ".join(now))
         parts.append(self._times())
         return Text(" | ".join(parts))
 
@@ -227,17 +244,17 @@ def _warnings_to(f):
 
 
 @contextlib.contextmanager
-def _step_callback(view: RunView):
-    """Every trainer built while the view runs reports its steps to it."""
+def step_callback(on_step):
+    """Every trainer built meanwhile reports its steps: ``on_step(step, max_steps)``."""
     import transformers.trainer as hf_trainer
     from transformers import TrainerCallback
 
     class StepReporter(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            view.step(state.global_step, state.max_steps)
+            on_step(state.global_step, state.max_steps)
 
         def on_step_end(self, args, state, control, **kwargs):
-            view.step(state.global_step, state.max_steps)
+            on_step(state.global_step, state.max_steps)
 
     reporter = StepReporter()
     hf_trainer.DEFAULT_CALLBACKS.append(reporter)
@@ -245,3 +262,26 @@ def _step_callback(view: RunView):
         yield
     finally:
         hf_trainer.DEFAULT_CALLBACKS.remove(reporter)
+
+
+@contextlib.contextmanager
+def worker_console(log: str | os.PathLike | None, *, verbose: bool, on_step):
+    """A worker process of a :class:`RunView`'s command, for its whole life: what the view does to the main process's
+    runs (unless ``verbose``: third-party bars off, transformers errors only, and everything the process writes,
+    its C libraries included, appended to ``log``), and its trainers' steps sent to ``on_step(step, max_steps)``."""
+    import sys
+
+    with contextlib.ExitStack() as stack:
+        if not verbose:
+            stack.enter_context(quiet(True))
+            stack.enter_context(_transformers_errors_only())
+            if log is not None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
+                fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.dup2(fd, 1)  # the process's own stdout and stderr: what a C library or tqdm writes goes there too
+                os.dup2(fd, 2)
+                os.close(fd)
+        stack.enter_context(step_callback(on_step))
+        yield

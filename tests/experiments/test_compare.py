@@ -43,6 +43,8 @@ def argv(lab, out: Path, *extra: str, methods: str = "base,sft,dft") -> list[str
         "12",
         "--output-dir",
         str(out),
+        "--workers",
+        "1",  # the runs in this process, where the tests' monkeypatches reach them
         *extra,
     ]
     for s in SMALL:
@@ -73,7 +75,7 @@ def count_training(monkeypatch):
 @pytest.fixture(scope="module")
 def uninterrupted(lab, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare-full")
-    assert main(argv(lab, out)) == 0
+    assert main(argv(lab, out, "--workers", "2")) == 0  # the seeds in 2 worker processes; resumed below with 1
     return out
 
 

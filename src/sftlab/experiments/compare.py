@@ -13,6 +13,7 @@ training run).
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -251,23 +252,34 @@ class CompareContext:
 
 def run_compare(cfg: CompareConfig) -> dict:
     """Plan (every check, nothing loaded), run the entries through the shared runner, write the report."""
+    import torch
+
     from sftlab.console import RunView
 
+    from .pool import RUN_THREADS, RunPool, default_workers
     from .runner import count_runs, results_table, run_entries, write_comparison
 
     plan = plan_compare(cfg)
     t_start = time.time()
     out = Path(cfg.output_dir)
-    ctx = CompareContext(cfg, plan, out)
+    workers = default_workers(cfg.workers, len(plan.seeds))
+    torch.set_num_threads(RUN_THREADS)  # every run, here or in a worker: results independent of --workers
+    make_context = functools.partial(CompareContext, cfg, plan, out)  # picklable: each worker builds its own
+    ctx = make_context()
     names = [e.name for e in plan.entries]
     print(
-        f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; seeds {plan.seeds}"
+        f"sftlab compare: {cfg.model} on {cfg.data}; eval sets {list(plan.evals)}; methods {names}; seeds {plan.seeds}; "
+        f"{workers} worker(s), {RUN_THREADS} torch thread per run"
     )
     labels = {n: n for n in plan.evals}
     total = count_runs(plan.entries, plan.seeds)
-    with RunView(total, title="sftlab compare", verbose=cfg.verbose, log=out / "console.log") as view:
+    log = out / "console.log"
+    with (
+        RunView(total, title="sftlab compare", verbose=cfg.verbose, log=log) as view,
+        RunPool(make_context, workers, log=log, verbose=cfg.verbose) as pool,
+    ):
         methods, sections, timings = run_entries(
-            ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan), view=view
+            ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan), view=view, pool=pool
         )
         config = {
             "compare": asdict(cfg),

@@ -140,6 +140,12 @@ class CompareConfig:
     )
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    workers: int | None = field(
+        default=None,
+        metadata=_h(
+            "Processes that run the seeds of a method at once, each run on 1 torch thread whatever this number, so the results do not depend on it; every worker loads its own copy of the model (on one GPU: --workers 1 if two copies do not fit). Default: the cores not busy with other work, at most --seeds."
+        ),
+    )
     verbose: bool = field(
         default=False,
         metadata=_h(
@@ -183,6 +189,8 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
     for name in ("max_new_tokens", "eval_batch_size"):
         if getattr(cfg, name) < 1:
             raise SftlabError(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(cfg, name)}")
+    if cfg.workers is not None and cfg.workers < 1:
+        raise SftlabError(f"--workers: must be at least 1, got {cfg.workers}")
     if cfg.eval_limit is not None and cfg.eval_limit < 1:
         raise SftlabError(f"--eval-limit: must be at least 1, got {cfg.eval_limit}")
     entries = _methods(cfg.methods)

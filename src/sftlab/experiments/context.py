@@ -11,6 +11,7 @@ through attributes added on the fly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -88,6 +89,12 @@ class DemoConfig:
     examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
     screenshot: bool = field(default=False, metadata=_h("Also save report.png (needs Chromium)."))
     fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
+    workers: int | None = field(
+        default=None,
+        metadata=_h(
+            "Processes that run the seeds of an entry at once, each run on 1 torch thread whatever this number, so the results do not depend on it (default: the cores not busy with other work, at most --seeds)."
+        ),
+    )
     verbose: bool = field(
         default=False,
         metadata=_h(
@@ -140,6 +147,7 @@ class EntryContext(Protocol):
 
 
 RunFn = Callable[[EntryContext, "DemoEntry", "int | None"], dict]
+PrepareFn = Callable[[EntryContext, "DemoEntry"], None]
 SectionFn = Callable[[EntryContext, "list[DemoEntry]"], "Section | None"]
 
 
@@ -156,6 +164,10 @@ class DemoEntry:
     (e.g. the SFT objective). ``paper_recipe`` makes the entry one of
     ``sftlab compare``'s methods, with that recipe's settings read into
     ``config`` (the method's config class; compare forces ``options`` on it).
+    ``prepare(ctx, entry)`` computes what the entry's seeds share (DART's
+    adaptation, S2L's proxy), once, in the main process, before the seeds run
+    (in worker processes with ``--workers``: they find it on disk or in
+    ``ctx.adaptations``, never compute it twice or at once).
     """
 
     name: str
@@ -173,6 +185,17 @@ class DemoEntry:
     # "" = runs there without a recipe (the base model); None = the demo only
     paper_recipe: str | None = None
     config: type | None = None  # the config class of its recipes (TrainConfig, IRLConfig, ...): what --set checks
+    prepare: PrepareFn | None = None  # what its seeds share, computed once before they run
+
+    def __reduce__(self):
+        """Pickled (for a worker process) with ``options`` as a dict, since a mapping proxy does not pickle; the
+        functions travel by their module-level names."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return (_entry_of, ({**fields, "options": dict(self.options)},))
+
+
+def _entry_of(fields: dict) -> DemoEntry:
+    return DemoEntry(**{**fields, "options": MappingProxyType(fields["options"])})
 
 
 class DemoContext:

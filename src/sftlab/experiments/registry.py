@@ -6,6 +6,8 @@ measured figures in docs/lab.md) and ``quick=True`` what ``--quick`` runs (about
 minutes). Every other entry runs with ``--methods all`` or by name. An
 entry's ``group`` shares one report section, drawn by the runner after the
 group's last selected entry; every entry of a group names the same ``section``.
+An entry whose seeds share a step (DART's adaptation, S2L's proxy, the no-prior
+lab) names it as ``prepare``: run once before its seeds, which may run at once.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="s2l"),
+        prepare=s2l.prepare_proxy,
     ),
     DemoEntry(
         "random-subset",
@@ -142,6 +145,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         default=True,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
     ),
     DemoEntry(
         "direct-rl",
@@ -165,6 +169,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_sft_subset_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_subset,
     ),
     DemoEntry(
         "sdft",
@@ -175,6 +180,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_adapted_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
         options=_opts(method="sdft"),
     ),
     DemoEntry(
@@ -186,6 +192,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_adapted_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_adapted,
         options=_opts(method="grape"),
     ),
     DemoEntry(
@@ -196,6 +203,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_dft_noprior_entry,
         recipe=SFT,
         section=dart.section,
+        prepare=dart.prepare_noprior_lab,
     ),
     DemoEntry(
         "dart-dft-noprior",
@@ -205,6 +213,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         dart.run_dart_dft_noprior_entry,
         recipe=DART,
         section=dart.section,
+        prepare=dart.prepare_dart_noprior,
     ),
     DemoEntry(
         "irft",

@@ -14,6 +14,7 @@ shown, including the ones that lose.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from sftlab.console import RunView
 from sftlab.errors import SftlabError
 
 from .context import SEEDS, DemoConfig, DemoContext, DemoEntry, EntryContext, demo_size
+from .pool import RUN_THREADS, RunPool, default_workers
 from .registry import BY_NAME, ENTRIES
 
 __all__ = [
@@ -76,27 +78,38 @@ def run_entries(
     *,
     describe: Callable[[DemoEntry], str] | None = None,
     view: RunView | None = None,
+    pool: RunPool | None = None,
 ):
     """Run ``entries`` in order; draw each group's section once, right after its last entry.
 
     Returns ``(methods, sections, timings)``: the report's methods (entries with runs), the sections in the
-    order drawn, and seconds per entry (a group's section counts in its last entry's time). ``describe``: the
-    report's description of an entry (default: ``entry.description``). ``view``: the console's live view, told
-    of every run (default: plain lines per entry).
+    order drawn, and seconds per entry, wall time (a group's section counts in its last entry's time). ``describe``:
+    the report's description of an entry (default: ``entry.description``). ``view``: the console's live view, told
+    of every run (default: plain lines per entry). ``pool``: worker processes that run the seeds of a per-seed entry
+    at once (default: every run here, one after the other); an entry's ``prepare``, its runs without seeds and
+    the sections run here either way.
     """
     from sftlab.report import summarize_runs
 
     say = view.line if view is not None else print
+    track = view.run if view is not None else lambda label, counted=True: contextlib.nullcontext()
     draw_after = section_points(entries)
     methods, sections, timings = {}, [], {}
     for entry in entries:
         name = entry.name
         t0 = time.time()
-        runs = []
-        for seed in [] if entry.run is None else seeds if entry.per_seed else [None]:
-            label = entry.label if seed is None else f"{entry.label} seed {seed}"
-            with view.run(label) if view is not None else contextlib.nullcontext():
-                runs.append(entry.run(ctx, entry, seed))
+        seeds_run = [] if entry.run is None else seeds if entry.per_seed else [None]
+        if entry.prepare is not None and seeds_run:
+            with track(f"{entry.label}: shared step", counted=False):
+                entry.prepare(ctx, entry)
+        if pool is not None and pool.parallel(entry, seeds_run):
+            runs = pool.run_seeds(ctx, entry, seeds_run, view)
+        else:
+            runs = []
+            for seed in seeds_run:
+                label = entry.label if seed is None else f"{entry.label} seed {seed}"
+                with track(label):
+                    runs.append(entry.run(ctx, entry, seed))
         ctx.results[name] = {"runs": runs}
         if name in draw_after:
             group = draw_after[name]
@@ -148,24 +161,27 @@ def run_demo(cfg: DemoConfig) -> dict:
     t_start = time.time()
     import torch
 
-    from sftlab.lab.model import _free_cores
-
-    torch.set_num_threads(_free_cores())  # on a busy machine, fewer threads than cores run tiny models much faster
-    lab = ensure_lab(cache_dir=cfg.cache_dir)
-    out = Path(cfg.output_dir)
-    ctx = DemoContext(cfg, lab, out)
-    ctx.selected = list(names)
     n_seeds = cfg.seeds or SEEDS[size]
     seeds = list(range(n_seeds))
+    workers = default_workers(cfg.workers, n_seeds)
+    lab = ensure_lab(cache_dir=cfg.cache_dir)  # a lab build picks its own thread count (docs/lab.md)
+    torch.set_num_threads(RUN_THREADS)  # every run and shared step, here or in a worker: results independent of workers
+    out = Path(cfg.output_dir)
+    make_context = functools.partial(demo_context, cfg, lab, out, names)  # picklable: each worker builds its own
+    ctx = make_context()
     print(
         f"sftlab demo ({size}): lab at {lab.root}; methods {names}; seeds {seeds}; {ctx.steps} steps per run; "
-        f"{torch.get_num_threads()} torch threads"
+        f"{workers} worker(s), {RUN_THREADS} torch thread per run"
     )
 
     entries = [BY_NAME[n] for n in names]
     labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
-    with RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=out / "console.log") as view:
-        methods, sections, timings = run_entries(ctx, entries, seeds, view=view)
+    log = out / "console.log"
+    with (
+        RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=log) as view,
+        RunPool(make_context, workers, log=log, verbose=cfg.verbose) as pool,
+    ):
+        methods, sections, timings = run_entries(ctx, entries, seeds, view=view, pool=pool)
         from .claims import claims_section, landscape_metrics
 
         landscape = landscape_metrics(ctx.run_dir("landscape", None)) if "landscape" in ctx.results else None
@@ -211,6 +227,13 @@ def run_demo(cfg: DemoConfig) -> dict:
         f"{time.time() - t_start:.0f} s"
     )
     return {"metrics": metrics, "paths": paths}
+
+
+def demo_context(cfg: DemoConfig, lab, out: Path, names: list[str]) -> DemoContext:
+    """The demo's context running ``names`` (the main process's, and each worker's own)."""
+    ctx = DemoContext(cfg, lab, out)
+    ctx.selected = list(names)
+    return ctx
 
 
 def write_comparison(

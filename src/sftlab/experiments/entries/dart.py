@@ -79,9 +79,15 @@ def _brief(summary: dict) -> dict:
     }
 
 
+def prepare_adapted(ctx: EntryContext, entry: DemoEntry) -> dict:
+    """The entry's adaptation (DART, or a no-RL baseline: ``entry.options["method"]``), shared by its seeds: the
+    entry's ``prepare``, before its seeds run."""
+    return adapted(ctx, entry, name=entry.name, method=entry.options.get("method", "dart"))
+
+
 def run_adapted_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    """DART (or a no-RL baseline: ``entry.options["method"]``): adapt once, fine-tune on the result per seed."""
-    summary = adapted(ctx, entry, name=entry.name, method=entry.options.get("method", "dart"))
+    """DART (or a no-RL baseline): adapt once, fine-tune on the result per seed."""
+    summary = prepare_adapted(ctx, entry)
     run = ctx.train_and_evaluate(entry.name, seed, data=summary["data"])
     run["adapt"] = _brief(summary)
     return run
@@ -111,18 +117,24 @@ def direct_rl_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DartConf
 # -- opt-in extras ------------------------------------------------------------------------------
 
 
-def run_sft_subset_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    """Plain SFT on exactly the original records DART adapts (same size, same steps)."""
+def prepare_subset(ctx: EntryContext, entry: DemoEntry) -> str:
+    """The original records DART adapts, written once for every seed (the entry's ``prepare``)."""
     from sftlab.io import atomic_write_jsonl, read_jsonl
 
     max_examples = ctx.recipe(entry.recipe, DartConfig).options["max_examples"]
     path = ctx.run_dir(entry.name, None) / "subset.jsonl"
     if not path.is_file():
         atomic_write_jsonl(path, read_jsonl(ctx.lab.data["train"])[:max_examples])
-    return ctx.train_and_evaluate(entry.name, seed, data=str(path))
+    return str(path)
 
 
-def _noprior_lab(ctx: EntryContext):
+def run_sft_subset_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """Plain SFT on exactly the original records DART adapts (same size, same steps)."""
+    return ctx.train_and_evaluate(entry.name, seed, data=prepare_subset(ctx, entry))
+
+
+def prepare_noprior_lab(ctx: EntryContext, entry: DemoEntry | None = None):
+    """The no-prior lab variant (built once and cached; the ``prepare`` of the entries that train on it)."""
     from sftlab.lab import LabConfig, ensure_lab
 
     cfg = LabConfig(**{**ctx.lab.info["config"], "expert_prior_fraction": 0.0})
@@ -130,13 +142,18 @@ def _noprior_lab(ctx: EntryContext):
 
 
 def run_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    lab = _noprior_lab(ctx)
+    lab = prepare_noprior_lab(ctx)
     return ctx.train_and_evaluate(entry.name, seed, model=str(lab.model_dir), objective="dft")
 
 
+def prepare_dart_noprior(ctx: EntryContext, entry: DemoEntry) -> dict:
+    """The no-prior lab and DART's adaptation on it, shared by the entry's seeds (its ``prepare``)."""
+    return adapted(ctx, entry, lab=prepare_noprior_lab(ctx), name="dart-noprior")
+
+
 def run_dart_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    lab = _noprior_lab(ctx)
-    summary = adapted(ctx, entry, lab=lab, name="dart-noprior")
+    lab = prepare_noprior_lab(ctx)
+    summary = prepare_dart_noprior(ctx, entry)
     run = ctx.train_and_evaluate(entry.name, seed, data=summary["data"], model=str(lab.model_dir), objective="dft")
     run["adapt"] = _brief(summary)
     return run

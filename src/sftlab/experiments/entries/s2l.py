@@ -41,30 +41,40 @@ def proxy_checkpoints(ctx: EntryContext, n_checkpoints: int) -> str:
     return summary["output_dir"]
 
 
+def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tuple[dict, str]:
+    """The subset ``entry.options["method"]`` picks at ``budget`` for ``seed`` (cached): its manifest and path.
+    S2L's first selection trains the proxy (unless the SFT run serves) and records its loss trajectories, which
+    every later selection reuses."""
+    method = entry.options["method"]
+    options = {**ctx.recipe(entry.recipe, SelectConfig).options, "method": method}
+    sel_dir = ctx.run_dir(f"{method}-{round(100 * budget)}", seed) / "selection"
+    if (sel_dir / "manifest.json").is_file() and not ctx.cfg.fresh:
+        return json.loads((sel_dir / "manifest.json").read_text(encoding="utf-8")), str(sel_dir / "selected.jsonl")
+    proxy = proxy_checkpoints(ctx, options["n_checkpoints"]) if method == "s2l" else None
+    selection = run_select(SelectConfig(**{
+        **options, "budget": str(float(budget)), "data": str(ctx.lab.data["train"]),
+        "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
+        "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
+    }))  # fmt: skip
+    return selection, selection["selected_path"]
+
+
+def prepare_proxy(ctx: EntryContext, entry: DemoEntry) -> None:
+    """What S2L's seeds share, once before they run (the entry's ``prepare``): the proxy and its loss trajectories,
+    made by seed 0's selection at the first budget (which seed 0 then reuses)."""
+    select(ctx, entry, 0, ctx.recipe(entry.recipe, SelectConfig).demo["budgets"][0])
+
+
 def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Select with ``entry.options["method"]`` at each budget of the recipe, fine-tune, evaluate; the headline run
     with ``by_budget`` inside."""
     method = entry.options["method"]
-    recipe = ctx.recipe(entry.recipe, SelectConfig)
-    options = {**recipe.options, "method": method}
-    proxy = proxy_checkpoints(ctx, options["n_checkpoints"]) if method == "s2l" else None
     by_budget, headline = {}, None
-    for budget in recipe.demo["budgets"]:
+    for budget in ctx.recipe(entry.recipe, SelectConfig).demo["budgets"]:
         pct = round(100 * budget)
         name = f"{method}-{pct}"
-        sel_dir = ctx.run_dir(name, seed) / "selection"
-        manifest_file = sel_dir / "manifest.json"
         t0 = time.time()
-        if manifest_file.is_file() and not ctx.cfg.fresh:
-            selection = json.loads(manifest_file.read_text(encoding="utf-8"))
-            selected = str(sel_dir / "selected.jsonl")
-        else:
-            selection = run_select(SelectConfig(**{
-                **options, "budget": str(float(budget)), "data": str(ctx.lab.data["train"]),
-                "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
-                "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
-            }))  # fmt: skip
-            selected = selection["selected_path"]
+        selection, selected = select(ctx, entry, seed, budget)
         select_seconds = time.time() - t0
         run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * budget)))
         by_budget[str(pct)] = {
