@@ -171,10 +171,11 @@ def test_closing_on_an_error_ends_the_workers(lab, tmp_path):
     assert processes and not any(process.is_alive() for process in processes) and p._executor is None
 
 
-def test_workers_default_to_the_free_cores_at_most_one_per_seed(monkeypatch):
+def test_workers_default_to_the_free_cores_one_on_a_gpu(monkeypatch):
     monkeypatch.setattr("sftlab.lab.model._free_cores", lambda: 8)
-    assert default_workers(None, 3) == 3 and default_workers(None, 1) == 1 and default_workers(2, 5) == 2
-    monkeypatch.setattr("sftlab.lab.model._free_cores", lambda: 1)
-    assert default_workers(None, 4) == 1
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert default_workers(None) == 8 and default_workers(2) == 2
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert default_workers(None) == 1 and default_workers(3) == 3
     with pytest.raises(SftlabError, match="--workers: must be at least 1"):
-        default_workers(0, 2)
+        default_workers(0)

@@ -262,7 +262,7 @@ def run_compare(cfg: CompareConfig) -> dict:
     plan = plan_compare(cfg)
     t_start = time.time()
     out = Path(cfg.output_dir)
-    workers = default_workers(cfg.workers, len(plan.seeds))
+    workers = default_workers(cfg.workers)
     torch.set_num_threads(RUN_THREADS)  # every run, here or in a worker: results independent of --workers
     make_context = functools.partial(CompareContext, cfg, plan, out)  # picklable: each worker builds its own
     ctx = make_context()

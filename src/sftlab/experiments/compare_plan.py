@@ -143,7 +143,7 @@ class CompareConfig:
     workers: int | None = field(
         default=None,
         metadata=_h(
-            "Processes that run the seeds of a method at once, each run on 1 torch thread whatever this number, so the results do not depend on it; every worker loads its own copy of the model (on one GPU: --workers 1 if two copies do not fit). Default: the cores not busy with other work, at most --seeds."
+            "Processes that run runs at once (the seeds of a method, and methods that do not start from another's runs), each run on 1 torch thread whatever this number, so the results do not depend on it; every worker loads its own copy of the model (on one GPU: --workers 1 if two copies do not fit). Default: the cores not busy with other work (1 on a GPU machine)."
         ),
     )
     verbose: bool = field(

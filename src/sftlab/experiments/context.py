@@ -92,7 +92,7 @@ class DemoConfig:
     workers: int | None = field(
         default=None,
         metadata=_h(
-            "Processes that run the seeds of an entry at once, each run on 1 torch thread whatever this number, so the results do not depend on it (default: the cores not busy with other work, at most --seeds)."
+            "Processes that run the demo's runs at once (the seeds of an entry, and entries that do not read each other's runs), each run on 1 torch thread whatever this number, so the results do not depend on it (default: the cores not busy with other work)."
         ),
     )
     verbose: bool = field(
@@ -186,6 +186,9 @@ class DemoEntry:
     paper_recipe: str | None = None
     config: type | None = None  # the config class of its recipes (TrainConfig, IRLConfig, ...): what --set checks
     prepare: PrepareFn | None = None  # what its seeds share, computed once before they run
+    # the entries whose runs (or files) it reads: with workers it starts once those have finished, beside other
+    # entries' runs; None = every entry before it in the list (the safe default)
+    after: tuple[str, ...] | None = None
 
     def __reduce__(self):
         """Pickled (for a worker process) with ``options`` as a dict, since a mapping proxy does not pickle; the

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sftlab.console import RunView, worker_console
 from sftlab.errors import SftlabError
@@ -27,13 +29,31 @@ from .context import DemoEntry, EntryContext
 RUN_THREADS = 1  # torch threads of every run and shared step, whatever --workers: the same arithmetic, the same numbers
 
 
-def default_workers(requested: int | None, n_seeds: int) -> int:
-    """``--workers``: as given, else the cores not busy with other work; at least 1, at most ``n_seeds``."""
+def default_workers(requested: int | None) -> int:
+    """``--workers``: as given, else the cores not busy with other work (one on a GPU machine, whose runs would
+    share its memory); at least 1."""
+    import torch
+
     from sftlab.lab.model import _free_cores
 
     if requested is not None and requested < 1:
         raise SftlabError(f"--workers: must be at least 1, got {requested}")
-    return max(1, min(n_seeds, requested or _free_cores()))
+    return requested or (1 if torch.cuda.is_available() else _free_cores())
+
+
+@dataclass
+class Batch:
+    """The runs of one entry sent to the workers: futures by seed (``None``: the entry's one run)."""
+
+    entry: DemoEntry
+    seeds: list
+    labels: dict
+    futures: dict
+    finished_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return all(f.done() for f in self.futures.values())
 
 
 class RunPool:
@@ -44,6 +64,8 @@ class RunPool:
     def __init__(self, make_context: Callable[[], EntryContext], workers: int, *, log=None, verbose: bool = False):
         self.make_context, self.workers, self.log, self.verbose = make_context, workers, log, verbose
         self._executor = self._events = None
+        self._batches: list[Batch] = []  # submitted, not all finished
+        self._finished: set[str] = set()  # labels of the runs finished
 
     def __enter__(self) -> RunPool:
         if self.workers > 1:
@@ -72,43 +94,71 @@ class RunPool:
         executor.shutdown(wait=not terminate, cancel_futures=True)
         self._events.close()
 
-    def parallel(self, entry: DemoEntry, seeds: Sequence[int | None]) -> bool:
-        """Whether this pool runs ``entry``'s ``seeds``: a per-seed entry with more than one seed, and workers."""
-        return self._executor is not None and entry.per_seed and len(seeds) > 1
+    @property
+    def active(self) -> bool:
+        """Whether runs go to workers (more than one worker); else the runner runs them itself."""
+        return self._executor is not None
 
-    def run_seeds(self, ctx: EntryContext, entry: DemoEntry, seeds: Sequence[int], view: RunView | None) -> list[dict]:
-        """``entry.run`` for each seed in the workers; the runs in seed order. Notes and adaptations the runs added
-        are merged into ``ctx`` in seed order. A worker's :class:`SftlabError` is raised here, its one line intact."""
+    def submit(self, ctx: EntryContext, entry: DemoEntry, seeds: Sequence[int | None]) -> Batch:
+        """Send ``entry``'s runs (one per seed; ``None`` = its one run) to the workers, with the adaptations
+        ``ctx`` holds now; returns at once. :meth:`poll` follows them, :meth:`merge` takes their results."""
+        shared = dict(ctx.adaptations)
+        labels = {seed: entry.label if seed is None else f"{entry.label} seed {seed}" for seed in seeds}
+        futures = {seed: self._executor.submit(_run_job, entry, seed, labels[seed], shared) for seed in seeds}
+        batch = Batch(entry, list(seeds), labels, futures)
+        self._batches.append(batch)
+        return batch
+
+    def poll(self, view: RunView | None, timeout: float = 0.25) -> None:
+        """Wait up to ``timeout`` for a run to finish; pass the workers' progress to ``view``. A worker's
+        :class:`SftlabError` is raised here, its one line intact."""
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        labels = {seed: f"{entry.label} seed {seed}" for seed in seeds}
-        shared = dict(ctx.adaptations)
-        futures = {self._executor.submit(_run_job, entry, seed, labels[seed], shared): seed for seed in seeds}
-        results, pending, finished = {}, set(futures), set()
-        while pending:
-            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            self._drain(view, finished)
-            for future in done:
-                seed = futures[future]
+        running = [f for b in self._batches for f in b.futures.values() if not f.done()]
+        if running:
+            wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        self._drain(view, self._finished)
+        for batch in list(self._batches):
+            for seed, future in batch.futures.items():
+                label = batch.labels[seed]
+                if not future.done() or label in self._finished:
+                    continue
                 try:
-                    results[seed] = future.result()
+                    future.result()
                 except BrokenProcessPool:
                     raise SftlabError(
-                        f"{labels[seed]}: a worker process died (out of memory?); try again with --workers 1"
+                        f"{label}: a worker process died (out of memory?); try again with --workers 1"
                     ) from None
-                finished.add(labels[seed])
+                self._finished.add(label)
                 if view is not None:
-                    view.finish(labels[seed])
+                    view.finish(label)
+            if batch.done:
+                self._batches.remove(batch)
+                batch.finished_at = time.time()
+
+    @staticmethod
+    def merge(ctx: EntryContext, batch: Batch) -> list[dict]:
+        """A finished batch's runs in seed order; the notes and adaptations they added merged into ``ctx``."""
         runs = []
-        for seed in seeds:
-            run, notes, adaptations = results[seed]
+        for seed in batch.seeds:
+            run, notes, adaptations = batch.futures[seed].result()
             runs.append(run)
             for note in notes:
                 ctx.add_note(note)
             for name, summary in adaptations.items():
                 ctx.adaptations.setdefault(name, summary)
         return runs
+
+    def run_seeds(
+        self, ctx: EntryContext, entry: DemoEntry, seeds: Sequence[int | None], view: RunView | None
+    ) -> list[dict]:
+        """``entry.run`` for each seed in the workers, waiting for them; the runs in seed order."""
+        batch = self.submit(ctx, entry, seeds)
+        while not batch.done:
+            self.poll(view)
+        self.poll(view, timeout=0)
+        return self.merge(ctx, batch)
 
     def _drain(self, view: RunView | None, finished: set[str]) -> None:
         while True:

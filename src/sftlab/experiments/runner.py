@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sftlab import __version__
 from sftlab.console import RunView
@@ -80,57 +81,95 @@ def run_entries(
     view: RunView | None = None,
     pool: RunPool | None = None,
 ):
-    """Run ``entries`` in order; draw each group's section once, right after its last entry.
+    """Run ``entries``; draw each group's section once, right after its last entry.
 
     Returns ``(methods, sections, timings)``: the report's methods (entries with runs), the sections in the
-    order drawn, and seconds per entry, wall time (a group's section counts in its last entry's time). ``describe``:
-    the report's description of an entry (default: ``entry.description``). ``view``: the console's live view, told
-    of every run (default: plain lines per entry). ``pool``: worker processes that run the seeds of a per-seed entry
-    at once (default: every run here, one after the other); an entry's ``prepare``, its runs without seeds and
-    the sections run here either way.
-    """
-    from sftlab.report import summarize_runs
+    order drawn, and seconds per entry, wall time from its start to its last run's end (a group's section counts
+    in its last entry's time; with workers, entries overlap). ``describe``: the report's description of an entry
+    (default: ``entry.description``). ``view``: the console's live view, told of every run (default: plain lines
+    per entry). ``pool``: worker processes that run the runs (default: every run here, one after the other).
 
+    With workers, an entry starts once the entries it reads (``entry.after``; by default every earlier one) have
+    finished, so independent entries run beside each other; its ``prepare`` and the sections run here. Whatever
+    the order runs finish in, results, notes and sections are taken in the list's order: the report is the one a
+    sequential run writes.
+    """
     say = view.line if view is not None else print
     track = view.run if view is not None else lambda label, counted=True: contextlib.nullcontext()
     draw_after = section_points(entries)
-    methods, sections, timings = {}, [], {}
-    for entry in entries:
-        name = entry.name
-        t0 = time.time()
+    selected = [e.name for e in entries]
+    parallel = pool is not None and pool.active
+    started: dict[str, float] = {}
+    outcome: dict[str, Any] = {}  # entry name -> its runs (list) or its Batch in the workers
+    out = {"methods": {}, "sections": [], "timings": {}, "committed": 0}
+
+    def finished(name: str) -> bool:
+        o = outcome.get(name)
+        return o is not None and (isinstance(o, list) or o.finished_at is not None)  # a batch: polled, errors raised
+
+    def commit_ready() -> None:  # take finished entries in list order: the report does not depend on timing
+        while out["committed"] < len(entries) and finished(entries[out["committed"]].name):
+            _commit(ctx, entries[out["committed"]], outcome, started, draw_after, describe, say, out)
+            out["committed"] += 1
+
+    for i, entry in enumerate(entries):
+        needs = selected[:i] if entry.after is None else [n for n in entry.after if n in selected[:i]]
+        while parallel and not all(finished(n) for n in needs):
+            pool.poll(view)
+            commit_ready()
+        started[entry.name] = time.time()
         seeds_run = [] if entry.run is None else seeds if entry.per_seed else [None]
         if entry.prepare is not None and seeds_run:
             with track(f"{entry.label}: shared step", counted=False):
                 entry.prepare(ctx, entry)
-        if pool is not None and pool.parallel(entry, seeds_run):
-            runs = pool.run_seeds(ctx, entry, seeds_run, view)
+        if parallel and seeds_run:
+            outcome[entry.name] = pool.submit(ctx, entry, seeds_run)
         else:
             runs = []
             for seed in seeds_run:
-                label = entry.label if seed is None else f"{entry.label} seed {seed}"
-                with track(label):
+                with track(entry.label if seed is None else f"{entry.label} seed {seed}"):
                     runs.append(entry.run(ctx, entry, seed))
-        ctx.results[name] = {"runs": runs}
-        if name in draw_after:
-            group = draw_after[name]
-            sec = group[-1].section(ctx, group)
-            if sec is not None:
-                sections.append(sec)
-        timings[name] = time.time() - t0
-        if entry.run is None:
-            say(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
-            continue
-        description = describe(entry) if describe else entry.description
-        methods[name] = {
-            "label": entry.label,
-            "description": description,
-            "runs": runs,
-            "summary": summarize_runs(runs, ctx.splits),
-            "seconds": timings[name],
-        }
-        acc = "  ".join(f"{s} {methods[name]['summary'][s]['mean']:.3f}" for s in ctx.splits)
-        say(f"  {entry.label:12s} {acc}   ({timings[name]:.0f} s)")
-    return methods, sections, timings
+            outcome[entry.name] = runs
+            started[entry.name] = (started[entry.name], time.time())
+        if parallel:
+            pool.poll(view, timeout=0)
+        commit_ready()
+    while out["committed"] < len(entries):  # only runs in the workers are left
+        pool.poll(view)
+        commit_ready()
+    return out["methods"], out["sections"], out["timings"]
+
+
+def _commit(ctx, entry: DemoEntry, outcome: dict, started: dict, draw_after: dict, describe, say, out: dict) -> None:
+    """An entry's results into ``ctx`` and the report (its group's section too, if it is the group's last)."""
+    from sftlab.report import summarize_runs
+
+    name, o = entry.name, outcome[entry.name]
+    if isinstance(o, list):
+        runs, (t0, t1) = o, started[name]
+    else:
+        runs, t0, t1 = RunPool.merge(ctx, o), started[name], o.finished_at
+    ctx.results[name] = {"runs": runs}
+    if name in draw_after:
+        group = draw_after[name]
+        t_section = time.time()
+        sec = group[-1].section(ctx, group)
+        t1 += time.time() - t_section
+        if sec is not None:
+            out["sections"].append(sec)
+    seconds = out["timings"][name] = t1 - t0
+    if entry.run is None:
+        say(f"  {entry.label:12s} (report section)   ({seconds:.0f} s)")
+        return
+    m = out["methods"][name] = {
+        "label": entry.label,
+        "description": describe(entry) if describe else entry.description,
+        "runs": runs,
+        "summary": summarize_runs(runs, ctx.splits),
+        "seconds": seconds,
+    }
+    acc = "  ".join(f"{s} {m['summary'][s]['mean']:.3f}" for s in ctx.splits)
+    say(f"  {entry.label:12s} {acc}   ({seconds:.0f} s)")
 
 
 def results_table(view: RunView, methods: dict, splits: list[str], labels: dict) -> None:
@@ -163,7 +202,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     n_seeds = cfg.seeds or SEEDS[size]
     seeds = list(range(n_seeds))
-    workers = default_workers(cfg.workers, n_seeds)
+    workers = default_workers(cfg.workers)
     lab = ensure_lab(cache_dir=cfg.cache_dir)  # a lab build picks its own thread count (docs/lab.md)
     torch.set_num_threads(RUN_THREADS)  # every run and shared step, here or in a worker: results independent of workers
     out = Path(cfg.output_dir)
