@@ -106,6 +106,10 @@ def run_entries(
         if entry.run is None:
             say(f"  {entry.label:12s} (report section)   ({timings[name]:.0f} s)")
             continue
+        if not any(r.get("accuracy") for r in runs):  # skipped, or no accuracy to show (e.g. a protein LM)
+            why = next((r["skipped"] for r in runs if r.get("skipped")), "no accuracy; see its report section")
+            say(f"  {entry.label:12s} {why}   ({timings[name]:.0f} s)")
+            continue
         description = describe(entry) if describe else entry.description
         methods[name] = {
             "label": entry.label,

@@ -20,6 +20,7 @@ import json
 import time
 
 from sftlab.experiments.context import DemoEntry, EntryContext
+from sftlab.experiments.scenarios import scenario_data
 from sftlab.methods.s2l.select import SelectConfig, run_select
 from sftlab.report import Section, Table, format_accuracy, summarize_runs
 
@@ -27,31 +28,45 @@ HEADLINE = 0.3
 LABELS = {"s2l": "S2L", "random": "random"}
 
 
-def proxy_checkpoints(ctx: EntryContext, n_checkpoints: int) -> str:
-    """The proxy: the demo's SFT recipe on the whole train split with ``n_checkpoints`` evenly spaced checkpoints.
+def proxy_checkpoints(
+    ctx: EntryContext, n_checkpoints: int, *, full: str = "sft", name: str = "s2l-proxy", data: str | None = None
+) -> str:
+    """The proxy: the demo's SFT recipe on the whole train split (or ``data``) with ``n_checkpoints`` evenly spaced
+    checkpoints.
 
-    The demo's own SFT run (seed 0) serves when it kept that many checkpoints;
-    otherwise a proxy run is trained once (cached by the demo).
+    The demo's own SFT run on that data (entry ``full``, seed 0) serves when it kept that many checkpoints;
+    otherwise a proxy run ``name`` is trained once (cached by the demo).
     """
-    sft_run = ctx.run_dir("sft", 0) / "model"
+    sft_run = ctx.run_dir(full, 0) / "model"
     if len(list(sft_run.glob("checkpoint-*"))) >= n_checkpoints:
         return str(sft_run)
     save_steps = max(1, ctx.steps // n_checkpoints)
-    summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * n_checkpoints, save_steps=save_steps)
+    summary = ctx.train(name, 0, data=data, max_steps=save_steps * n_checkpoints, save_steps=save_steps)
     return summary["output_dir"]
 
 
 def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Select with ``entry.options["method"]`` at each budget of the recipe, fine-tune, evaluate; the headline run
-    with ``by_budget`` inside."""
+    with ``by_budget`` inside.
+
+    With ``entry.options["data"]`` (a scenario's pool, :mod:`sftlab.experiments.scenarios`), selection, proxy and
+    subsets are that data's, the proxy is entry ``entry.options["full"]``'s seed-0 run when it kept checkpoints,
+    and the runs are named ``<method>-<data>-<pct>``.
+    """
     method = entry.options["method"]
     recipe = ctx.recipe(entry.recipe, SelectConfig)
     options = {**recipe.options, "method": method}
-    proxy = proxy_checkpoints(ctx, options["n_checkpoints"]) if method == "s2l" else None
+    pool = entry.options.get("data")
+    data = scenario_data(ctx, pool) if pool else str(ctx.lab.data["train"])
+    prefix, proxy_name = (f"{method}-{pool}", f"s2l-proxy-{pool}") if pool else (method, "s2l-proxy")
+    proxy = None
+    if method == "s2l":
+        proxy = proxy_checkpoints(ctx, options["n_checkpoints"], full=entry.options.get("full", "sft"),
+                                  name=proxy_name, data=data if pool else None)  # fmt: skip
     by_budget, headline = {}, None
     for budget in recipe.demo["budgets"]:
         pct = round(100 * budget)
-        name = f"{method}-{pct}"
+        name = f"{prefix}-{pct}"
         sel_dir = ctx.run_dir(name, seed) / "selection"
         manifest_file = sel_dir / "manifest.json"
         t0 = time.time()
@@ -60,9 +75,9 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
             selected = str(sel_dir / "selected.jsonl")
         else:
             selection = run_select(SelectConfig(**{
-                **options, "budget": str(float(budget)), "data": str(ctx.lab.data["train"]),
+                **options, "budget": str(float(budget)), "data": data,
                 "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
-                "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
+                "work_dir": str(ctx.run_dir(proxy_name, 0) / "selection"), "seed": seed, "progress": False,
             }))  # fmt: skip
             selected = selection["selected_path"]
         select_seconds = time.time() - t0
@@ -80,8 +95,9 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     return {**headline, "by_budget": by_budget}
 
 
-def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, list[int], dict | None]:
-    """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT summary."""
+def budget_table(ctx: EntryContext, entries: list[DemoEntry], full: str = "sft") -> tuple[dict, list[int], dict | None]:
+    """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT (entry
+    ``full``) summary."""
     runs = {e.options["method"]: ctx.results.get(e.name, {}).get("runs") or [] for e in entries}
     budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
     table = {
@@ -91,7 +107,7 @@ def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, lis
         }
         for m, rs in runs.items()
     }
-    full_runs = ctx.results.get("sft", {}).get("runs") or []
+    full_runs = ctx.results.get(full, {}).get("runs") or []
     return table, budgets, (summarize_runs(full_runs, ctx.splits) if full_runs else None)
 
 
