@@ -167,6 +167,9 @@ def run_demo(cfg: DemoConfig) -> dict:
     labels = {"test_id": "in-domain", "test_ood": "out-of-domain"}
     with RunView(count_runs(entries, seeds), title="sftlab demo", verbose=cfg.verbose, log=out / "console.log") as view:
         methods, sections, timings = run_entries(ctx, entries, seeds, view=view)
+        if not methods:  # every entry skipped (e.g. distill-protein without parasail): nothing to report
+            view.line("sftlab demo: no entry has results to report; " + " ".join(ctx.notes))
+            return {}
 
         config = {
             "demo": asdict(cfg),
