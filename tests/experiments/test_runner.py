@@ -77,6 +77,11 @@ def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
         "dart-dft-noprior",
         "rft",
         "nft",
+        "dft-native",
+        "rft-noisy",
+        "rs-sft",
+        "random-pool",
+        "distill-protein",
     ]
 
 
