@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sftlab.experiments import registry
-from sftlab.experiments.entries import dart, distill, irl, landscape, nft
+from sftlab.experiments.entries import dart, distill, irl, landscape, nft, regimes
 from sftlab.experiments.recipes import read_recipe, recipe_text
 from sftlab.experiments.runner import resolve_methods
 
@@ -34,6 +34,16 @@ ORDER = [
     "spin",
     "rft",
     "nft",
+    "sft-native",
+    "dft-native",
+    "sft-noisy",
+    "irft-noisy",
+    "rft-noisy",
+    "rs-sft",
+    "full-pool",
+    "s2l-pool",
+    "random-pool",
+    "distill-protein",
 ]
 
 
@@ -59,6 +69,11 @@ def test_groups_share_one_section_and_entries_are_frozen():
         "dart": dart.section,
         "irl": irl.section,
         "nft": nft.section,
+        "claim-dft": regimes.dft_section,
+        "claim-irft": regimes.irft_section,
+        "claim-nft": regimes.nft_section,
+        "claim-s2l": regimes.s2l_section,
+        "claim-protein": regimes.protein_section,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         registry.ENTRIES[0].default = False
@@ -72,7 +87,20 @@ def test_every_recipe_is_packaged_and_is_the_repository_file():
     assert (ROOT / "configs" / "lab").resolve() == (ROOT / "src" / "sftlab" / "configs" / "lab").resolve()
     names = {e.recipe for e in registry.ENTRIES if e.recipe}
     assert names == {
-        f"configs/lab/{n}.yaml" for n in ("sft", "s2l", "landscape", "distill", "dart", "irft", "spin", "rft", "nft")
+        f"configs/lab/{n}.yaml"
+        for n in (
+            "sft",
+            "s2l",
+            "landscape",
+            "distill",
+            "dart",
+            "irft",
+            "spin",
+            "rft",
+            "nft",
+            "s2l_pool",
+            "distill_protein",
+        )
     }
     for name in names:
         assert recipe_text(name) == (ROOT / name).read_text(encoding="utf-8")

@@ -77,6 +77,11 @@ def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
         "dart-dft-noprior",
         "rft",
         "nft",
+        "dft-native",
+        "rft-noisy",
+        "rs-sft",
+        "random-pool",
+        "distill-protein",
     ]
 
 
@@ -191,7 +196,8 @@ def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     from sftlab.experiments.registry import ENTRIES
 
-    methods = [entry.name for entry in ENTRIES if entry.run is not None]
+    # distill-protein reports pass rates, not math accuracy (or skips without parasail): its section only
+    methods = [entry.name for entry in ENTRIES if entry.run is not None and entry.name != "distill-protein"]
     assert len(methods) >= 18 and sorted(metrics["methods"]) == sorted(methods)
     for name in methods:
         for split in ("test_id", "test_ood"):

@@ -153,3 +153,19 @@ def test_too_narrow_ranges_fail_clearly():
     )
     with pytest.raises(SftlabError, match="cannot draw"):
         generate_splits(cfg)
+
+
+def test_expert_steps_read_back_what_every_train_solution_states(splits):
+    from sftlab.lab import parse_expert_steps
+
+    rng = random.Random(0)
+    for r in splits["train"] + splits["test_id"]:
+        steps = parse_expert_steps(r["solution"])
+        assert len(steps) == r["steps"] and steps[-1][3] == int(r["answer"])
+        p = Problem(r["family"], r["question"], steps, int(r["answer"]))
+        assert parse_expert_steps(expert_solution(p, rng)) == steps  # any wording of the same arithmetic
+    with pytest.raises(SftlabError, match="wrong step"):
+        parse_expert_steps("First, adding 2 to 3 gives 6. The answer is 6.")
+    assert parse_expert_steps("First, adding 2 to 3 gives 6.", check=False) == ((3, "add", 2, 6),)
+    with pytest.raises(SftlabError, match="no step"):
+        parse_expert_steps("The answer is 6.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from sftlab.experiments.context import DemoEntry
-from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft, s2l
+from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft, regimes, s2l
 from sftlab.methods.dart.config import DartConfig
 from sftlab.methods.distill.loop import DistillConfig
 from sftlab.methods.irl import IRLConfig
@@ -43,6 +43,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         quick=True,
         per_seed=False,
         paper_recipe="",
+        after=(),
     ),
     DemoEntry(
         "sft",
@@ -56,6 +57,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(objective="nll"),
         paper_recipe="configs/sft.yaml",
         config=TrainConfig,
+        after=(),
     ),
     DemoEntry(
         "dft",
@@ -69,6 +71,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(objective="dft"),
         paper_recipe="configs/dft.yaml",
         config=TrainConfig,
+        after=(),
     ),
     DemoEntry(
         "asft",
@@ -82,6 +85,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(objective="asft"),
         paper_recipe="configs/asft.yaml",
         config=TrainConfig,
+        after=(),
     ),
     DemoEntry(
         "s2l",
@@ -95,6 +99,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         section=s2l.section,
         options=_opts(method="s2l"),
         prepare=s2l.prepare_proxy,
+        after=("sft",),
     ),
     DemoEntry(
         "random-subset",
@@ -106,6 +111,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="random"),
+        after=("s2l",),
     ),
     DemoEntry(
         "landscape",
@@ -119,6 +125,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         section=landscape.section,
         paper_recipe="configs/landscape.yaml",
         config=LandscapeConfig,
+        after=("sft", "dft"),
     ),
     DemoEntry(
         "distill",
@@ -133,6 +140,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(pack="math"),
         paper_recipe="configs/distill_math.yaml",
         config=DistillConfig,
+        after=(),
     ),
     DemoEntry(
         "dart",
@@ -146,6 +154,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=DART,
         section=dart.section,
         prepare=dart.prepare_adapted,
+        after=(),
     ),
     DemoEntry(
         "direct-rl",
@@ -160,6 +169,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(method="direct_rl"),
         paper_recipe="configs/dart.yaml",
         config=DartConfig,
+        after=(),
     ),
     DemoEntry(
         "sft-subset",
@@ -170,6 +180,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=DART,
         section=dart.section,
         prepare=dart.prepare_subset,
+        after=(),
     ),
     DemoEntry(
         "sdft",
@@ -182,6 +193,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         section=dart.section,
         prepare=dart.prepare_adapted,
         options=_opts(method="sdft"),
+        after=(),
     ),
     DemoEntry(
         "grape",
@@ -194,6 +206,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         section=dart.section,
         prepare=dart.prepare_adapted,
         options=_opts(method="grape"),
+        after=(),
     ),
     DemoEntry(
         "dft-noprior",
@@ -204,6 +217,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=SFT,
         section=dart.section,
         prepare=dart.prepare_noprior_lab,
+        after=(),
     ),
     DemoEntry(
         "dart-dft-noprior",
@@ -214,6 +228,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=DART,
         section=dart.section,
         prepare=dart.prepare_dart_noprior,
+        after=("dft-noprior",),
     ),
     DemoEntry(
         "irft",
@@ -228,6 +243,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(method="irft"),
         paper_recipe="configs/irft.yaml",
         config=IRLConfig,
+        after=("sft",),
     ),
     DemoEntry(
         "spin",
@@ -242,6 +258,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(method="spin"),
         paper_recipe="configs/spin.yaml",
         config=IRLConfig,
+        after=("sft",),
     ),
     DemoEntry(
         "rft",
@@ -256,6 +273,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(method="rft"),
         paper_recipe="configs/rft.yaml",
         config=IRLConfig,
+        after=("sft",),
     ),
     DemoEntry(
         "nft",
@@ -270,6 +288,121 @@ ENTRIES: tuple[DemoEntry, ...] = (
         options=_opts(method="nft"),
         paper_recipe="configs/nft.yaml",
         config=NFTTrainConfig,
+        after=(),
+    ),
+    # Claim scenarios (docs/lab.md): the lab settings in which papers state their claims; fixed before any run.
+    DemoEntry(
+        "sft-native",
+        "SFT (native data)",
+        "SFT on the train questions with solutions in the lab model's own native style (DFT's regime).",
+        "claim-dft",
+        core.train_objective,
+        recipe=SFT,
+        section=regimes.dft_section,
+        options=_opts(objective="nll", data="native"),
+        after=(),
+    ),
+    DemoEntry(
+        "dft-native",
+        "DFT (native data)",
+        "DFT (arXiv 2508.05629) on the native-style train data: targets already likely under the model.",
+        "claim-dft",
+        core.train_objective,
+        recipe=SFT,
+        section=regimes.dft_section,
+        options=_opts(objective="dft", data="native"),
+        after=(),
+    ),
+    DemoEntry(
+        "sft-noisy",
+        "SFT (noisy demos)",
+        "SFT on the train split with 30% low-quality demonstrations (wrong last step and answer; seeded).",
+        "claim-irft",
+        core.train_objective,
+        recipe=SFT,
+        section=regimes.irft_section,
+        options=_opts(objective="nll", data="noisy"),
+        after=(),
+    ),
+    DemoEntry(
+        "irft-noisy",
+        "IRFT (noisy demos)",
+        "IRFT (arXiv 2405.17888) from sft-noisy's model, on the same noisy demonstrations.",
+        "claim-irft",
+        irl.run_irl_entry,
+        recipe="configs/lab/irft.yaml",
+        section=regimes.irft_section,
+        options=_opts(method="irft", data="noisy", start="sft-noisy"),
+        after=("sft-noisy",),
+    ),
+    DemoEntry(
+        "rft-noisy",
+        "RFT (noisy demos)",
+        "RFT (arXiv 2405.17888) from sft-noisy's model, on the same noisy demonstrations.",
+        "claim-irft",
+        irl.run_irl_entry,
+        recipe="configs/lab/rft.yaml",
+        section=regimes.irft_section,
+        options=_opts(method="rft", data="noisy", start="sft-noisy"),
+        after=("sft-noisy",),
+    ),
+    DemoEntry(
+        "rs-sft",
+        "rejection-sampling SFT",
+        "NFT's budget without its negative term: the lab model's verified-correct samples alone, unweighted "
+        "(NFT with negative_weight 0, prompt_weighting none).",
+        "claim-nft",
+        nft.run_nft_entry,
+        recipe="configs/lab/nft.yaml",
+        section=regimes.nft_section,
+        options=_opts(method="nft", negative_weight=0.0, prompt_weighting="none"),
+        after=(),
+    ),
+    DemoEntry(
+        "full-pool",
+        "SFT (full pool)",
+        "SFT on the whole redundant, imbalanced pool (one family 60%, near-duplicates), the demo's steps; S2L's proxy.",
+        "claim-s2l",
+        core.train_objective,
+        recipe=SFT,
+        section=regimes.s2l_section,
+        options=_opts(objective="nll", data="pool"),
+        after=(),
+    ),
+    DemoEntry(
+        "s2l-pool",
+        "S2L 30% (pool)",
+        "S2L on the redundant, imbalanced pool: 10% and 30% of it (headline 30%).",
+        "claim-s2l",
+        s2l.run_budgets,
+        recipe="configs/lab/s2l_pool.yaml",
+        section=regimes.s2l_section,
+        options=_opts(method="s2l", data="pool", full="full-pool"),
+        after=("full-pool",),
+    ),
+    DemoEntry(
+        "random-pool",
+        "random 30% (pool)",
+        "Uniformly random 10% and 30% of the redundant, imbalanced pool (headline 30%).",
+        "claim-s2l",
+        s2l.run_budgets,
+        recipe="configs/lab/s2l_pool.yaml",
+        section=regimes.s2l_section,
+        options=_opts(method="random", data="pool", full="full-pool"),
+        after=("s2l-pool",),
+    ),
+    DemoEntry(
+        "distill-protein",
+        "self-distill (protein)",
+        "Self-distillation on the protein pack (synthetic TrpB-like family, lab protein LM): pass rate per round, "
+        "no math accuracy. Needs the [protein] extra (parasail); where it is missing (as on the machine this entry "
+        "was written on) it skips with one line.",
+        "claim-protein",
+        distill.run_entry,
+        recipe="configs/lab/distill_protein.yaml",
+        section=regimes.protein_section,
+        options=_opts(pack="protein"),
+        after=(),
     ),
 )
 

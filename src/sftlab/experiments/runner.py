@@ -161,6 +161,10 @@ def _commit(ctx, entry: DemoEntry, outcome: dict, started: dict, draw_after: dic
     if entry.run is None:
         say(f"  {entry.label:12s} (report section)   ({seconds:.0f} s)")
         return
+    if not any(r.get("accuracy") for r in runs):  # skipped, or no accuracy to show (e.g. a protein LM)
+        why = next((r["skipped"] for r in runs if r.get("skipped")), "no accuracy; see its report section")
+        say(f"  {entry.label:12s} {why}   ({seconds:.0f} s)")
+        return
     m = out["methods"][name] = {
         "label": entry.label,
         "description": describe(entry) if describe else entry.description,
@@ -221,6 +225,9 @@ def run_demo(cfg: DemoConfig) -> dict:
         RunPool(make_context, workers, log=log, verbose=cfg.verbose) as pool,
     ):
         methods, sections, timings = run_entries(ctx, entries, seeds, view=view, pool=pool)
+        if not methods:  # every entry skipped (e.g. distill-protein without parasail): nothing to report
+            view.line("sftlab demo: no entry has results to report; " + " ".join(ctx.notes))
+            return {}
         from .claims import claims_section, landscape_metrics
 
         landscape = landscape_metrics(ctx.run_dir("landscape", None)) if "landscape" in ctx.results else None

@@ -23,8 +23,10 @@ def example_losses(
     max_length: int | None = None,
     progress: bool = True,
     desc: str = "losses",
+    probability: bool = False,
 ) -> np.ndarray:
     """Mean completion-token loss of each example of ``dataset`` under ``model``; returns (N,) float32.
+    ``probability``: the mean completion-token probability ``p(y_t)`` instead (DFT's token weight, averaged).
 
     ``dataset`` rows hold ``input_ids`` and ``completion_mask`` (1 on the tokens
     the loss is computed on), as :func:`sftlab.data.tokenize_sft` makes them.
@@ -53,7 +55,10 @@ def example_losses(
                 input_ids, attention_mask, labels = _pad(*rows, device)
                 result = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
                 n_tokens = result.label_mask.sum(1)  # (B,)
-                loss = -result.log_probs.float().sum(1) / n_tokens  # (B,), NaN where no completion token
+                if probability:
+                    loss = (result.log_probs.float().exp() * result.label_mask).sum(1) / n_tokens  # (B,)
+                else:
+                    loss = -result.log_probs.float().sum(1) / n_tokens  # (B,), NaN where no completion token
                 out[batch] = loss.cpu().numpy()
     finally:
         model.train(was_training)
@@ -73,8 +78,10 @@ def completion_losses(
     batch_size: int = 32,
     add_eos: bool = True,
     progress: bool = False,
+    probability: bool = False,
 ) -> np.ndarray:
-    """(N,) mean NLL per completion token of each ``completion`` after its ``prompt`` (EOS scored when ``add_eos``).
+    """(N,) mean NLL per completion token of each ``completion`` after its ``prompt`` (EOS scored when ``add_eos``);
+    ``probability``: the mean probability per completion token instead.
 
     The prompt is tokenized as training tokenizes it (:func:`sftlab.data.encode_prompts`, BOS once) and the
     completion as :func:`sftlab.data.completion_text` joins it to the prompt.
@@ -89,7 +96,7 @@ def completion_losses(
         "input_ids": [p + c + tail for p, c in zip(prompt_ids, completion_ids)],
         "completion_mask": [[0] * len(p) + [1] * (len(c) + len(tail)) for p, c in zip(prompt_ids, completion_ids)],
     }
-    return example_losses(model, rows, batch_size=batch_size, progress=progress)
+    return example_losses(model, rows, batch_size=batch_size, progress=progress, probability=probability)
 
 
 def _batches(order: np.ndarray, batch_size: int):

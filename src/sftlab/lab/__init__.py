@@ -24,6 +24,7 @@ from .tasks import (
     make_problem,
     make_record,
     native_solution,
+    parse_expert_steps,
 )
 from .tokenizer import train_tokenizer
 
@@ -44,6 +45,7 @@ __all__ = [
     "Problem",
     "make_problem",
     "native_solution",
+    "parse_expert_steps",
     "expert_solution",
     "make_record",
     "generate_splits",

@@ -29,6 +29,7 @@ wording, or larger numbers).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from sftlab.errors import SftlabError
@@ -352,6 +353,35 @@ def expert_solution(p: Problem, rng: random.Random) -> str:
         out.append(rng.choice(conn) + rng.choice(_EXPERT_OPS[op]).format(a=a, b=b, c=c) + ".")
     out.append(f"The answer is {p.answer}.")
     return " ".join(out)
+
+
+def _clause_pattern(template: str) -> re.Pattern:
+    body = re.escape(template)
+    for slot in ("a", "b", "c"):
+        body = body.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>\\d+)")
+    return re.compile(body + r"\.?$", re.IGNORECASE)
+
+
+_EXPERT_CLAUSES = [(op, _clause_pattern(t)) for op, templates in _EXPERT_OPS.items() for t in templates]
+
+
+def parse_expert_steps(solution: str, *, check: bool = True) -> tuple:
+    """The ``((a, op, b, c), ...)`` an expert-style solution states, read back from its wording (the inverse of
+    :func:`expert_solution` on the arithmetic; intro, connectives and closing are ignored). Raises on a solution
+    that states no step, and (``check``) on a step whose arithmetic is wrong."""
+    steps = []
+    for sentence in re.split(r"(?<=\.)\s+", solution.strip()):
+        for op, pattern in _EXPERT_CLAUSES:
+            m = pattern.search(sentence)
+            if m:
+                a, b, c = (int(m[k]) for k in "abc")
+                if check and _apply(op, a, b) != c:
+                    raise SftlabError(f"expert solution: {sentence!r} states a wrong step")
+                steps.append((a, op, b, c))
+                break
+    if not steps:
+        raise SftlabError(f"expert solution: no step found in {solution!r}")
+    return tuple(steps)
 
 
 def make_record(p: Problem, rng: random.Random, *, style: str, split: str, idx: int, shift: str | None = None) -> dict:

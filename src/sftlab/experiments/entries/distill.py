@@ -10,6 +10,7 @@ recipe with a verifier as the main filter).
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 from sftlab.experiments.context import DemoEntry, EntryContext
@@ -30,7 +31,10 @@ def distill_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DistillCon
 
 
 def run_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
-    """Run the rounds (resumable), then the demo's standard evaluation of the last model; one run dict."""
+    """Run the rounds (resumable), then the demo's standard evaluation of the last model; one run dict.
+    ``entry.options["pack"] == "protein"``: :func:`run_protein_entry`."""
+    if entry.options.get("pack") == "protein":
+        return run_protein_entry(ctx, entry, seed)
     t0 = time.time()
     result = ctx.run_method(entry.name, seed, run_distill, distill_config(ctx, entry, seed))
     rounds = result["sections"]["distill"]["rounds"]
@@ -48,6 +52,34 @@ def run_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         rounds=[{k: m[k] for k in ("round", "n_samples", "n_survivors", "sample_accuracy", "filters")} for m in rounds],
     )  # fmt: skip
     return run
+
+
+def protein_unavailable() -> str | None:
+    """Why the protein pack cannot run here (its [protein] extra is missing), or None."""
+    if importlib.util.find_spec("parasail") is None:
+        return "the protein pack needs the [protein] extra (parasail), which is not installed here"
+    return None
+
+
+def run_protein_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """The protein pack's rounds (its lab recipe; the lab protein LM is trained on first use inside the run folder).
+    The model is a protein LM, so there is no math accuracy: the run carries each round's pass rate (samples that
+    pass every filter / samples). Where the pack cannot run, a run with ``skipped`` and no accuracy."""
+    t0 = time.time()
+    reason = protein_unavailable()
+    if reason:
+        ctx.add_note(f"{entry.label}: skipped: {reason}.")
+        return {"seed": seed, "accuracy": {}, "n": {}, "curve": {}, "train_seconds": 0.0, "skipped": reason}
+    recipe = ctx.recipe(entry.recipe, DistillConfig)
+    cfg = DistillConfig(**{**recipe.options, "evaluate": False, "seed": seed, "progress": False,
+                           "output_dir": str(ctx.run_dir(entry.name, seed) / "rounds")})  # fmt: skip
+    rounds = ctx.run_method(entry.name, seed, run_distill, cfg)["sections"]["distill"]["rounds"]
+    return {
+        "seed": seed, "accuracy": {}, "n": {}, "curve": {}, "wall_seconds": time.time() - t0,
+        "train_seconds": sum((m.get("timing") or {}).get("train_seconds", 0.0) for m in rounds),
+        "rounds": [{"round": m["round"], "n_samples": m["n_samples"], "n_survivors": m["n_survivors"],
+                    "pass_rate": m["n_survivors"] / max(1, m["n_samples"]), "filters": m["filters"]} for m in rounds],
+    }  # fmt: skip
 
 
 TABLE_COLUMNS = ["round", "samples", "sample accuracy", "filters (kept/seen, cheapest first)", "survivors"]

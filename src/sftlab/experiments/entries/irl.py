@@ -23,6 +23,7 @@ import shutil
 import time
 
 from sftlab.experiments.context import DemoEntry, EntryContext
+from sftlab.experiments.scenarios import scenario_data
 from sftlab.methods.irl import IRLConfig, run_irl
 from sftlab.report import Section, Table
 
@@ -35,13 +36,13 @@ START_NOTE = (
 
 def irl_config(ctx: EntryContext, entry: DemoEntry, seed: int, start_model: str) -> IRLConfig:
     """The entry's :class:`IRLConfig`: its recipe (the demo: the lab's; compare: the paper's), started from
-    ``start_model``, on the context's training set."""
+    ``start_model``, on the context's training set (or on scenario data ``entry.options["data"]``)."""
     recipe = ctx.recipe(entry.recipe, IRLConfig)
     return IRLConfig(
         **{
             **recipe.options,
             "model": start_model,
-            "data": ctx.train_data,
+            "data": demonstrations(ctx, entry),
             "output_dir": str(ctx.run_dir(entry.name, seed) / "irl"),
             "seed": seed,
             "progress": False,
@@ -49,17 +50,26 @@ def irl_config(ctx: EntryContext, entry: DemoEntry, seed: int, start_model: str)
     )
 
 
-def start_model(ctx: EntryContext, seed: int) -> str:
+def demonstrations(ctx: EntryContext, entry: DemoEntry) -> str:
+    """The training set, or the scenario data ``entry.options["data"]`` names (e.g. the noisy demonstrations)."""
+    return scenario_data(ctx, entry.options["data"]) if "data" in entry.options else ctx.train_data
+
+
+def start_model(ctx: EntryContext, seed: int, entry: DemoEntry | None = None) -> str:
+    """The SFT run of entry ``entry.options["start"]`` (default ``sft``) on the entry's demonstrations (cached: the
+    same run as that entry's own)."""
     if START == "base":
         return ctx.model
-    return ctx.train("sft", seed, objective="nll")["output_dir"]  # the `sft` entry's run (cached)
+    options = entry.options if entry is not None else {}
+    data = scenario_data(ctx, options["data"]) if "data" in options else None
+    return ctx.train(options.get("start", "sft"), seed, objective="nll", data=data)["output_dir"]
 
 
 def run_irl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     t0 = time.time()
     if START == "sft":
         ctx.add_note(START_NOTE)
-    cfg = irl_config(ctx, entry, seed, start_model(ctx, seed))
+    cfg = irl_config(ctx, entry, seed, start_model(ctx, seed, entry))
     if ctx.cfg.fresh:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
     summary = ctx.run_method(entry.name, seed, run_irl, cfg)

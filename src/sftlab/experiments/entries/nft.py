@@ -24,10 +24,11 @@ from sftlab.report import Section
 
 def nft_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> NFTTrainConfig:
     """The entry's :class:`NFTTrainConfig` on the context's model and training set: the paper's loss at the scale of
-    its recipe (the demo: the lab's; compare: the paper's)."""
+    its recipe (the demo: the lab's; compare: the paper's), with the entry's options on top (``rs-sft``: the
+    negative term off)."""
     recipe = ctx.recipe(entry.recipe, NFTTrainConfig)
     return NFTTrainConfig(**{
-        **recipe.options, "model": ctx.model, "data": ctx.train_data,
+        **recipe.options, **entry.options, "model": ctx.model, "data": ctx.train_data,
         "output_dir": str(ctx.run_dir(entry.name, seed) / "nft"), "save_steps": 10**9, "seed": seed, "progress": False,
     })  # fmt: skip
 

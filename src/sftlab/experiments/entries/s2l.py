@@ -20,6 +20,7 @@ import json
 import time
 
 from sftlab.experiments.context import DemoEntry, EntryContext
+from sftlab.experiments.scenarios import scenario_data
 from sftlab.methods.s2l.select import SelectConfig, run_select
 from sftlab.report import Section, Table, format_accuracy, summarize_runs
 
@@ -27,18 +28,31 @@ HEADLINE = 0.3
 LABELS = {"s2l": "S2L", "random": "random"}
 
 
-def proxy_checkpoints(ctx: EntryContext, n_checkpoints: int) -> str:
-    """The proxy: the demo's SFT recipe on the whole train split with ``n_checkpoints`` evenly spaced checkpoints.
+def proxy_checkpoints(
+    ctx: EntryContext, n_checkpoints: int, *, full: str = "sft", name: str = "s2l-proxy", data: str | None = None
+) -> str:
+    """The proxy: the demo's SFT recipe on the whole train split (or ``data``) with ``n_checkpoints`` evenly spaced
+    checkpoints.
 
-    The demo's own SFT run (seed 0) serves when it kept that many checkpoints;
-    otherwise a proxy run is trained once (cached by the demo).
+    The demo's own SFT run on that data (entry ``full``, seed 0) serves when it kept that many checkpoints;
+    otherwise a proxy run ``name`` is trained once (cached by the demo).
     """
-    sft_run = ctx.run_dir("sft", 0) / "model"
+    sft_run = ctx.run_dir(full, 0) / "model"
     if len(list(sft_run.glob("checkpoint-*"))) >= n_checkpoints:
         return str(sft_run)
     save_steps = max(1, ctx.steps // n_checkpoints)
-    summary = ctx.train("s2l-proxy", 0, max_steps=save_steps * n_checkpoints, save_steps=save_steps)
+    summary = ctx.train(name, 0, data=data, max_steps=save_steps * n_checkpoints, save_steps=save_steps)
     return summary["output_dir"]
+
+
+def _pool(ctx: EntryContext, entry: DemoEntry) -> tuple[str, str, str]:
+    """``(data, run name prefix, proxy run name)`` of the entry: the lab's train split, or with
+    ``entry.options["data"]`` a scenario's pool (:mod:`sftlab.experiments.scenarios`), its runs named
+    ``<method>-<pool>-<pct>``."""
+    method, pool = entry.options["method"], entry.options.get("data")
+    if not pool:
+        return str(ctx.lab.data["train"]), method, "s2l-proxy"
+    return scenario_data(ctx, pool), f"{method}-{pool}", f"s2l-proxy-{pool}"
 
 
 def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tuple[dict, str]:
@@ -47,14 +61,18 @@ def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tup
     every later selection reuses."""
     method = entry.options["method"]
     options = {**ctx.recipe(entry.recipe, SelectConfig).options, "method": method}
-    sel_dir = ctx.run_dir(f"{method}-{round(100 * budget)}", seed) / "selection"
+    data, prefix, proxy_name = _pool(ctx, entry)
+    sel_dir = ctx.run_dir(f"{prefix}-{round(100 * budget)}", seed) / "selection"
     if (sel_dir / "manifest.json").is_file() and not ctx.cfg.fresh:
         return json.loads((sel_dir / "manifest.json").read_text(encoding="utf-8")), str(sel_dir / "selected.jsonl")
-    proxy = proxy_checkpoints(ctx, options["n_checkpoints"]) if method == "s2l" else None
+    proxy = None
+    if method == "s2l":
+        proxy = proxy_checkpoints(ctx, options["n_checkpoints"], full=entry.options.get("full", "sft"),
+                                  name=proxy_name, data=data if entry.options.get("data") else None)  # fmt: skip
     selection = run_select(SelectConfig(**{
-        **options, "budget": str(float(budget)), "data": str(ctx.lab.data["train"]),
+        **options, "budget": str(float(budget)), "data": data,
         "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
-        "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
+        "work_dir": str(ctx.run_dir(proxy_name, 0) / "selection"), "seed": seed, "progress": False,
     }))  # fmt: skip
     return selection, selection["selected_path"]
 
@@ -68,11 +86,11 @@ def prepare_proxy(ctx: EntryContext, entry: DemoEntry) -> None:
 def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """Select with ``entry.options["method"]`` at each budget of the recipe, fine-tune, evaluate; the headline run
     with ``by_budget`` inside."""
-    method = entry.options["method"]
+    _, prefix, _ = _pool(ctx, entry)
     by_budget, headline = {}, None
     for budget in ctx.recipe(entry.recipe, SelectConfig).demo["budgets"]:
         pct = round(100 * budget)
-        name = f"{method}-{pct}"
+        name = f"{prefix}-{pct}"
         t0 = time.time()
         selection, selected = select(ctx, entry, seed, budget)
         select_seconds = time.time() - t0
@@ -90,8 +108,9 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     return {**headline, "by_budget": by_budget}
 
 
-def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, list[int], dict | None]:
-    """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT summary."""
+def budget_table(ctx: EntryContext, entries: list[DemoEntry], full: str = "sft") -> tuple[dict, list[int], dict | None]:
+    """``table[method][budget][split]``: accuracy summaries over seeds; the budgets; the full-set SFT (entry
+    ``full``) summary."""
     runs = {e.options["method"]: ctx.results.get(e.name, {}).get("runs") or [] for e in entries}
     budgets = sorted({int(p) for rs in runs.values() for r in rs for p in r.get("by_budget", {})})
     table = {
@@ -101,7 +120,7 @@ def budget_table(ctx: EntryContext, entries: list[DemoEntry]) -> tuple[dict, lis
         }
         for m, rs in runs.items()
     }
-    full_runs = ctx.results.get("sft", {}).get("runs") or []
+    full_runs = ctx.results.get(full, {}).get("runs") or []
     return table, budgets, (summarize_runs(full_runs, ctx.splits) if full_runs else None)
 
 
