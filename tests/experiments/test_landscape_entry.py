@@ -25,8 +25,8 @@ def test_config_sizes(demo_ctx):
         [0, 5],
         200,
     )
-    assert (quick.shot_list(), quick.max_examples) == ([0, 5], 120)
-    assert full.shot_sources() == quick.shot_sources() == ["same_label", "random"]
+    assert (quick.shot_list(), quick.max_examples, quick.shot_sources()) == ([0, 5], 100, ["same_label"])
+    assert full.shot_sources() == standard.shot_sources() == ["same_label", "random"]
 
 
 def test_section_from_the_entries_run_folders(demo_ctx, lab):

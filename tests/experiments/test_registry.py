@@ -202,7 +202,7 @@ EXPECTED = {
 }
 
 
-QUICK = {"landscape": {"max_examples": 120}}
+QUICK = {"landscape": {"max_examples": 100, "shot_source": "same_label"}}
 
 
 @pytest.mark.parametrize("size", ["full", "standard", "quick"])
@@ -219,7 +219,7 @@ def test_recipes_hold_the_settings_the_demo_used(demo_ctx, size):
         expected = {**EXPECTED[name][size != "full"], **(QUICK.get(name, {}) if size == "quick" else {})}
         assert {k: getattr(cfg, k) for k in expected} == expected, name
     assert (ctx.steps, ctx.learning_rate, ctx.batch_size) == (
-        {"full": 300, "standard": 80, "quick": 40}[size],
+        {"full": 300, "standard": 80, "quick": 30}[size],
         1e-3,
         16,
     )

@@ -42,7 +42,7 @@ class DemoConfig:
         default=False,
         metadata=_h(
             "A fast look (about 2 minutes on 2 cores): one seed, the core entries (base, SFT, DFT, ASFT, landscape), "
-            "40-step runs, 100 test problems per split."
+            "30-step runs, 100 test problems per split, same-label shots only in the landscape."
         ),
     )
     full: bool = field(
@@ -68,7 +68,7 @@ class DemoConfig:
     steps: int | None = field(
         default=None,
         metadata=_h(
-            "Optimizer steps per fine-tuning run (default: configs/lab/sft.yaml's at the demo's size: 80; 40 with "
+            "Optimizer steps per fine-tuning run (default: configs/lab/sft.yaml's at the demo's size: 80; 30 with "
             "--quick, 300 with --full)."
         ),
     )
