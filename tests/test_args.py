@@ -27,6 +27,7 @@ RECIPES = {
     "lab/rft.yaml": ["train", "--method", "rft"], "lab/nft.yaml": ["train", "--method", "nft"],
     "lab/dart.yaml": ["dart"], "lab/sft.yaml": ["train"], "lab/s2l.yaml": ["select"],
     "lab/landscape.yaml": ["landscape"], "lab/distill.yaml": ["distill"],
+    "lab/s2l_pool.yaml": ["select"], "lab/distill_protein.yaml": ["distill"],
 }  # fmt: skip
 
 

@@ -30,7 +30,7 @@ def test_config_sizes(demo_ctx):
 
 
 def test_section_from_the_entries_run_folders(demo_ctx, lab):
-    ctx = demo_ctx(quick=True)
+    ctx = demo_ctx()  # the standard size: both shot sources
     shutil.copytree(lab.model_dir, ctx.run_dir("sft", 0) / "model")  # DFT did not run: left out
     sec = section(ctx, [LANDSCAPE])
     assert sec.title == "Representation landscape"
