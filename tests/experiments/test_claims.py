@@ -184,7 +184,7 @@ def test_the_scoreboard_is_the_first_section_of_the_demos_report(lab, tmp_path, 
     monkeypatch.setattr(demo, "BY_NAME", {e.name: e for e in entries})
     monkeypatch.setattr("sftlab.lab.ensure_lab", lambda **_: lab)
     out = tmp_path / "demo"
-    demo.run_demo(demo.DemoConfig(output_dir=str(out), methods="base,direct-rl,extra", seeds=3))
+    demo.run_demo(demo.DemoConfig(output_dir=str(out), methods="base,direct-rl,extra", seeds=3, workers=1))
     html = (out / "report.html").read_text()
     assert "Claims scoreboard" in html and html.index("Claims scoreboard") < html.index("Extra section")
     md = (out / "summary.md").read_text()

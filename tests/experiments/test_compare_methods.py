@@ -44,6 +44,8 @@ def compare(lab, out: Path, methods: str, *sets: str, data: str | None = None) -
         "8",
         "--output-dir",
         str(out),
+        "--workers",
+        "1",  # the runs in this process, where the tests' monkeypatches reach them
     ]
     for s in [*TINY, *sets]:
         args += ["--set", s]

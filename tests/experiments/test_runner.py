@@ -97,6 +97,7 @@ def test_quick_demo_on_a_tiny_lab_writes_report_and_resumes(tiny_lab, tmp_path, 
     out = tmp_path / "demo"
     cfg = demo.DemoConfig(
         quick=True,
+        workers=1,  # the runs in this process, where the monkeypatch below reaches them
         output_dir=str(out),
         methods="base,sft,dft,asft",
         steps=3,
