@@ -74,6 +74,17 @@ def atomic_dir(path: str | os.PathLike):
         raise
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """Read a JSONL file we wrote ourselves (user data goes through ``sftlab.data``)."""
     with open(path, encoding="utf-8") as f:

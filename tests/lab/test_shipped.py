@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from sftlab.io import file_sha256
 from sftlab.lab import LabConfig, build_lab
-from sftlab.lab.shipped import MODEL_FILES, SHIPPED, file_sha256, install_shipped, shipped_artifact, shipped_info
+from sftlab.lab.shipped import MODEL_FILES, SHIPPED, install_shipped, shipped_artifact, shipped_info
 from sftlab.lab.tasks import SPLITS
 
 INFO = shipped_info()

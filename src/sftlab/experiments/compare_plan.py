@@ -17,6 +17,7 @@ import yaml
 from sftlab.config import help_meta as _h
 from sftlab.config import read_yaml, recipe_values
 from sftlab.errors import SftlabError
+from sftlab.io import file_sha256
 
 from .context import DemoEntry
 from .entries import irl as irl_entry
@@ -409,23 +410,15 @@ def fingerprint(source: str) -> str:
     content hash (files over 64 MiB, e.g. weights: name, size and modification time); a hub id as written."""
     path = Path(source)
     if path.is_file():
-        return "sha256:" + _file_hash(path)
+        return "sha256:" + file_sha256(path)
     if path.is_dir():
         h = hashlib.sha256()
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
             stat = f.stat()
-            part = _file_hash(f) if stat.st_size <= 64 << 20 else f"{stat.st_size}:{stat.st_mtime_ns}"
+            part = file_sha256(f) if stat.st_size <= 64 << 20 else f"{stat.st_size}:{stat.st_mtime_ns}"
             h.update(f"{f.relative_to(path)}\0{stat.st_size}\0{part}\n".encode())
         return "dir:" + h.hexdigest()
     return "hub:" + source
-
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def settings_key(obj) -> str:

@@ -18,14 +18,13 @@ Layout of ``sftlab/lab/shipped/``::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl
+from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl, file_sha256
 
 from .config import LabConfig
 from .tasks import SPLITS, generate_splits
@@ -39,14 +38,6 @@ def shipped_info() -> dict | None:
     """The shipped build's lab.json, or None when this installation carries no shipped build."""
     path = SHIPPED / "lab" / "lab.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def install_shipped(cfg: LabConfig, out: Path, say: Callable[[str], None]) -> bool:
