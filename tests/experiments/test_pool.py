@@ -19,6 +19,17 @@ from sftlab.experiments.pool import RUN_THREADS, RunPool, default_workers
 from sftlab.experiments.registry import BY_NAME
 
 
+def _assert_same_runs(one: list[dict], two: list[dict], out_one: Path, out_two: Path) -> None:
+    """DFT's runs of seeds 0 and 1, made two ways: the same curves, accuracies and greedy generations."""
+    assert [r["seed"] for r in one] == [r["seed"] for r in two] == [0, 1]
+    for a, b in zip(one, two):
+        assert a["accuracy"] == b["accuracy"] and a["n"] == b["n"] == {"test_id": 8, "test_ood": 4}
+        assert a["curve"]["nll"] and a["curve"] == b["curve"]
+    assert one[0]["curve"] != one[1]["curve"]  # the seeds differ: the comparison can tell runs apart
+    for seed in (0, 1):
+        assert _generations(out_one, "dft", seed) == _generations(out_two, "dft", seed)
+
+
 def _generations(out: Path, name: str, seed: int) -> list[str]:
     path = out / "runs" / name / f"seed{seed}" / "eval" / "generations.jsonl"
     return [json.loads(line)["completion"] for line in path.read_text().splitlines()]
@@ -39,14 +50,7 @@ def test_the_demo_with_two_workers_reports_the_numbers_of_one(lab, tmp_path, mon
         )  # fmt: skip
         demo.run_demo(cfg)
         metrics[workers] = json.loads((out / "metrics.json").read_text())["methods"]["dft"]
-    one, two = metrics[1]["runs"], metrics[2]["runs"]
-    assert [r["seed"] for r in one] == [r["seed"] for r in two] == [0, 1]
-    for a, b in zip(one, two):
-        assert a["accuracy"] == b["accuracy"] and a["n"] == b["n"] == {"test_id": 8, "test_ood": 4}
-        assert a["curve"]["nll"] and a["curve"] == b["curve"]
-    assert one[0]["curve"] != one[1]["curve"]  # the seeds differ: the comparison can tell runs apart
-    for seed in (0, 1):
-        assert _generations(tmp_path / "workers1", "dft", seed) == _generations(tmp_path / "workers2", "dft", seed)
+    _assert_same_runs(metrics[1]["runs"], metrics[2]["runs"], tmp_path / "workers1", tmp_path / "workers2")
     assert metrics[1]["summary"] == metrics[2]["summary"]
     log = (tmp_path / "workers2" / "console.log").read_text()  # what the runs printed in the workers
     assert "== DFT seed 1 (worker process" in log and "(reasoning): 24 records" in log
@@ -71,6 +75,22 @@ def _run_with_notes(ctx, entry, seed):
     ctx.adaptations[f"seed{seed}"] = {"seed": seed}
     return {"seed": seed, "accuracy": {"test_id": 0.5, "test_ood": 0.25}, "n": {"test_id": 8, "test_ood": 4},
             "pid": os.getpid()}  # fmt: skip
+
+
+def _run_slow(ctx, entry, seed):
+    time.sleep(3)
+    (ctx.out / "slow-done").write_text(str(time.time()))
+    return {"seed": seed, "accuracy": {"test_id": 0.1, "test_ood": 0.0}, "n": {"test_id": 8, "test_ood": 4}}
+
+
+def _run_fast(ctx, entry, seed):
+    (ctx.out / "fast-done").write_text(str(time.time()))
+    return {"seed": seed, "accuracy": {"test_id": 0.2, "test_ood": 0.0}, "n": {"test_id": 8, "test_ood": 4}}
+
+
+def _run_reader(ctx, entry, seed):
+    assert (ctx.out / "slow-done").is_file()  # what it reads (its `after`) finished before it started
+    return {"seed": seed, "accuracy": {"test_id": 0.3, "test_ood": 0.0}, "n": {"test_id": 8, "test_ood": 4}}
 
 
 def _run_failing(ctx, entry, seed):
@@ -123,13 +143,7 @@ def test_two_workers_train_and_evaluate_exactly_as_this_process(lab, tmp_path, p
     there = DemoContext(DemoConfig(output_dir=str(pool.out), **SMALL), lab, pool.out)
     one = demo.run_entries(here, [entry], [0, 1])[0]["dft"]["runs"]
     two = demo.run_entries(there, [entry], [0, 1], pool=pool)[0]["dft"]["runs"]
-    assert [r["seed"] for r in one] == [r["seed"] for r in two] == [0, 1]
-    for a, b in zip(one, two):
-        assert a["accuracy"] == b["accuracy"] and a["n"] == b["n"] == {"test_id": 8, "test_ood": 4}
-        assert a["curve"]["nll"] and a["curve"] == b["curve"]
-    assert one[0]["curve"] != one[1]["curve"]  # the seeds differ: the comparison can tell runs apart
-    for seed in (0, 1):
-        assert _generations(tmp_path / "here", "dft", seed) == _generations(pool.out, "dft", seed)
+    _assert_same_runs(one, two, tmp_path / "here", pool.out)
     log = (pool.out / "console.log").read_text()  # what the runs printed in the workers
     assert "== DFT seed 0 (worker process" in log and "== DFT seed 1 (worker process" in log
     assert log.count("(reasoning): 24 records") == 2
@@ -179,3 +193,19 @@ def test_workers_default_to_the_free_cores_one_on_a_gpu(monkeypatch):
     assert default_workers(None) == 1 and default_workers(3) == 3
     with pytest.raises(SftlabError, match="--workers: must be at least 1"):
         default_workers(0)
+
+
+def test_independent_entries_run_at_once_and_the_report_keeps_the_list_order(pool):
+    """``slow`` and ``fast`` read nothing of each other (after=()), so ``fast`` finishes first in the other worker;
+    ``reader`` waits for ``slow`` (after=("slow",)); results, timings and sections come in the list's order."""
+    entries = [
+        DemoEntry("slow", "SLOW", "", "g", _run_slow, per_seed=False, after=()),
+        DemoEntry("fast", "FAST", "", "g", _run_fast, per_seed=False, after=()),
+        DemoEntry("reader", "READER", "", "g", _run_reader, per_seed=False, after=("slow",)),
+    ]
+    ctx = DemoContext(DemoConfig(output_dir=str(pool.out)), pool.make_context().lab, pool.out)
+    methods, _, timings = demo.run_entries(ctx, entries, [0], pool=pool)
+    assert list(methods) == list(timings) == list(ctx.results) == ["slow", "fast", "reader"]
+    assert [m["runs"][0]["accuracy"]["test_id"] for m in methods.values()] == [0.1, 0.2, 0.3]
+    fast, slow = (float((pool.out / f"{n}-done").read_text()) for n in ("fast", "slow"))
+    assert fast < slow  # ran beside the slow one, not after it

@@ -127,9 +127,13 @@ class RunPool:
                 try:
                     future.result()
                 except BrokenProcessPool:
+                    self._batches.remove(batch)  # the command ends here; a pool kept for more work forgets it
                     raise SftlabError(
                         f"{label}: a worker process died (out of memory?); try again with --workers 1"
                     ) from None
+                except BaseException:
+                    self._batches.remove(batch)
+                    raise
                 self._finished.add(label)
                 if view is not None:
                     view.finish(label)
@@ -149,16 +153,6 @@ class RunPool:
             for name, summary in adaptations.items():
                 ctx.adaptations.setdefault(name, summary)
         return runs
-
-    def run_seeds(
-        self, ctx: EntryContext, entry: DemoEntry, seeds: Sequence[int | None], view: RunView | None
-    ) -> list[dict]:
-        """``entry.run`` for each seed in the workers, waiting for them; the runs in seed order."""
-        batch = self.submit(ctx, entry, seeds)
-        while not batch.done:
-            self.poll(view)
-        self.poll(view, timeout=0)
-        return self.merge(ctx, batch)
 
     def _drain(self, view: RunView | None, finished: set[str]) -> None:
         while True:
