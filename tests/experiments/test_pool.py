@@ -209,3 +209,14 @@ def test_independent_entries_run_at_once_and_the_report_keeps_the_list_order(poo
     assert [m["runs"][0]["accuracy"]["test_id"] for m in methods.values()] == [0.1, 0.2, 0.3]
     fast, slow = (float((pool.out / f"{n}-done").read_text()) for n in ("fast", "slow"))
     assert fast < slow  # ran beside the slow one, not after it
+
+
+def test_every_registered_entry_travels_to_a_worker():
+    """A worker is sent the entry itself: every registered entry pickles (a section may be a closure; it stays
+    behind, since only the main process draws sections) and arrives with the same run function and options."""
+    import pickle
+
+    for entry in BY_NAME.values():
+        copy = pickle.loads(pickle.dumps(entry))
+        assert (copy.name, copy.run, dict(copy.options)) == (entry.name, entry.run, dict(entry.options))
+        assert copy.section is None and copy.prepare is None

@@ -184,12 +184,26 @@ def test_cli_quick_demo_on_the_real_lab(tmp_path):
 @pytest.mark.slow
 def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
     """`sftlab demo --quick --methods all` on the real lab: every entry reports both splits, every section is drawn
-    (fewer fine-tuning steps and test problems than --quick's, to keep CI short: the entries' own budgets as --quick)."""
+    (fewer fine-tuning steps and test problems than --quick's, to keep CI short: the entries' own budgets as --quick),
+    with two workers, so every entry also travels to a worker process whatever the machine's load."""
     out = tmp_path / "demo-all"
     env = {**os.environ, "SFTLAB_CACHE": os.environ.get("SFTLAB_CACHE", str(tmp_path / "cache"))}
     small = ["--steps", "20", "--eval-limit", "40", "--max-new-tokens", "120"]
     proc = subprocess.run(
-        [sys.executable, "-m", "sftlab.cli", "demo", "--quick", "--methods", "all", *small, "--output-dir", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "sftlab.cli",
+            "demo",
+            "--quick",
+            "--methods",
+            "all",
+            "--workers",
+            "2",
+            *small,
+            "--output-dir",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -191,10 +191,11 @@ class DemoEntry:
     after: tuple[str, ...] | None = None
 
     def __reduce__(self):
-        """Pickled (for a worker process) with ``options`` as a dict, since a mapping proxy does not pickle; the
-        functions travel by their module-level names."""
+        """Pickled (for a worker process) with ``options`` as a dict, since a mapping proxy does not pickle; ``run``
+        travels by its module-level name. ``section`` and ``prepare`` stay behind: only the main process calls them
+        (and a section may be a closure, which does not pickle)."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return (_entry_of, ({**fields, "options": dict(self.options)},))
+        return (_entry_of, ({**fields, "options": dict(self.options), "section": None, "prepare": None},))
 
 
 def _entry_of(fields: dict) -> DemoEntry:
