@@ -9,10 +9,11 @@ import math
 import pytest
 
 import sftlab.experiments.runner as demo
-from sftlab.experiments import claims
-from sftlab.experiments.claims import CLAIMS, Effect, claims_section, paired, score, score_claims
+from sftlab.experiments import claims, scoreboard
+from sftlab.experiments.claims import CLAIMS, Effect, paired
 from sftlab.experiments.context import DemoEntry
 from sftlab.experiments.registry import BY_NAME
+from sftlab.experiments.scoreboard import claims_section, score, score_claims
 from sftlab.report import Section
 
 
@@ -104,7 +105,7 @@ def test_interval_is_the_student_t_interval_of_the_paired_differences():
     assert row["ci95"] == pytest.approx([0.05 - half, 0.05 + half])
     assert row["ci95"] == pytest.approx([-0.0395673, 0.1395673], abs=1e-6)
     assert row["verdict"] == "not shown"
-    assert claims.format_effect(row) == "+5.0 [-4.0, +14.0]"
+    assert scoreboard.format_effect(row) == "+5.0 [-4.0, +14.0]"
 
 
 def test_spin_gain_is_its_final_accuracy_minus_the_sft_start_of_the_seed():
@@ -192,3 +193,22 @@ def test_the_scoreboard_is_the_first_section_of_the_demos_report(lab, tmp_path, 
     rows = json.loads((out / "metrics.json").read_text())["sections"]["claims"]
     (rl,) = [r for r in rows if r["claim"] == "RL works on the lab"]
     assert rl["verdict"] == "shown" and rl["per_seed"] == pytest.approx({"0": 0.10, "1": 0.11, "2": 0.12})
+
+
+def test_spin_is_scored_iteration_by_iteration_from_its_sft_start():
+    """SPIN's per-iteration rows: iteration 1 minus the sft run of the same seed, iteration 2 minus iteration 1."""
+    sft = runs_of({0: 0.30, 1: 0.40, 2: 0.35})
+    spin = []
+    for seed, (a1, a2) in {0: (0.32, 0.31), 1: (0.45, 0.50), 2: (0.35, 0.36)}.items():
+        its = [{"iteration": 1, "accuracy": {"test_id": a1}}, {"iteration": 2, "accuracy": {"test_id": a2}}]
+        spin.append({"seed": seed, "start": "sft", "iterations": its, "accuracy": {"test_id": a2}})
+    runs = {"sft": sft, "spin": spin}
+    assert claims.iteration_gain("spin", 1)(runs) == pytest.approx({0: 0.02, 1: 0.05, 2: 0.0})
+    assert claims.iteration_gain("spin", 2)(runs) == pytest.approx({0: -0.01, 1: 0.05, 2: 0.01})
+    (claim,) = [c for c in CLAIMS if c.paper == "2401.01335"]
+    rows = [score(e, runs) for e in claim.effects]
+    assert [r["effect"] for r in rows][1:] == ["spin iteration 1 - iteration 0, in-domain",
+                                               "spin iteration 2 - iteration 1, in-domain"]  # fmt: skip
+    assert rows[1]["mean"] == pytest.approx(0.07 / 3) and rows[0]["mean"] == pytest.approx(0.04)
+    spin[1]["iterations"][0]["accuracy"] = None  # a run without the per-iteration evaluation
+    assert score(claim.effects[1], runs)["verdict"] == "not measured"

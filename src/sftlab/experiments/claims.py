@@ -21,22 +21,16 @@ the one behind the report's ``ci95``), in accuracy points, and a verdict:
 
 Entries named here that the registry does not hold yet are being built under
 exactly these names; until then their rows read "not run". The scoreboard is
-the demo's first report section (``sftlab compare`` evaluates on the user's own
+the demo's first report section (:mod:`sftlab.experiments.scoreboard` scores and draws it; ``sftlab compare`` evaluates on the user's own
 eval sets, not in-domain/out-of-domain, so it has none).
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from sftlab.report import Section, Table
-from sftlab.report.summary import t_interval
-
-from .registry import BY_NAME
 
 MIN_SEEDS = 3  # fewer paired seeds give an interval too wide to say anything (t(0.975, 1) = 12.7)
 DEDUP_FILTERS = ("dedup", "near_dedup")  # self-distillation filters that are not constraints on a sample
@@ -126,6 +120,26 @@ def irl_gain(method: str, split: str = "test_id") -> Callable[[Runs], dict]:
             if not r.get("iterations"):
                 raise NotMeasured(f"{method}'s run of seed {r.get('seed')} has no iterations")
         return paired(method, "sft", split)(runs)
+
+    return measure
+
+
+def iteration_gain(method: str, t: int, split: str = "test_id") -> Callable[[Runs], dict]:
+    """An IRL entry's accuracy after iteration ``t`` minus after iteration ``t - 1``, seed by seed (iteration 0:
+    the ``sft`` run of the seed, its start). Needs the per-iteration evaluation (``eval_iterations``)."""
+
+    def measure(runs: Runs) -> dict[int, float]:
+        start = _by_seed(runs["sft"], split)
+        out = {}
+        for r in runs[method]:
+            seed, its = int(r.get("seed", 0)), r.get("iterations") or []
+            acc = {it["iteration"]: (it.get("accuracy") or {}).get(split) for it in its}
+            if r.get("start", "sft") != "sft" or acc.get(t) is None or (t > 1 and acc.get(t - 1) is None):
+                raise NotMeasured(f"{method}'s run of seed {seed} has no test accuracy for iteration {t}")
+            before = start.get(seed) if t == 1 else acc[t - 1]
+            if before is not None:
+                out[seed] = acc[t] - before
+        return out
 
     return measure
 
@@ -268,6 +282,10 @@ CLAIMS: tuple[Claim, ...] = (
                 irl_gain("spin"),
                 why="2 iterations of 4 steps from the SFT model: SPIN stays within noise of its start.",
             ),
+            *(
+                Effect(f"spin iteration {t} - iteration {t - 1}, in-domain", ("sft", "spin"), iteration_gain("spin", t))
+                for t in (1, 2)  # the lab recipe's iterations (configs/lab/spin.yaml)
+            ),
         ),
     ),
     Claim(
@@ -326,103 +344,3 @@ CLAIMS: tuple[Claim, ...] = (
         descriptive_entries=("sft", "landscape"),
     ),
 )
-
-
-# ---------------------------------------------------------------- scoring and the section
-
-
-def score(effect: Effect, runs: Runs) -> dict:
-    """One row's numbers: per-seed values, mean, 95% interval, seed count, verdict and a note (JSON-ready)."""
-    row = {"effect": effect.label, "direction": effect.direction, "margin": effect.margin, "per_seed": {},
-           "mean": None, "ci95": None, "n_seeds": 0, "verdict": "", "note": ""}  # fmt: skip
-    missing = [e for e in effect.entries if not runs.get(e)]
-    if missing:
-        row.update(verdict="not run", note=_run_hint(effect.entries, missing))
-        return row
-    try:
-        per_seed = effect.measure(runs)
-    except NotMeasured as e:
-        row.update(verdict="not measured", note=str(e))
-        return row
-    values = [per_seed[s] for s in sorted(per_seed)]
-    interval = t_interval(values)
-    row.update(per_seed={str(s): per_seed[s] for s in sorted(per_seed)}, n_seeds=len(values),
-               mean=statistics.fmean(values) if values else None,
-               ci95=None if interval is None else list(interval))  # fmt: skip
-    if len(values) < MIN_SEEDS:
-        row.update(verdict="too few seeds", note=f"{len(values)} paired seed(s); rerun with --seeds {MIN_SEEDS}")
-        return row
-    lo, hi = interval
-    if effect.margin is not None:
-        row["verdict"] = "shown" if -effect.margin <= lo and hi <= effect.margin else "not shown"
-    elif lo > 0 or hi < 0:
-        row["verdict"] = "shown" if (lo > 0) == (effect.direction > 0) else "opposite"
-    else:
-        row["verdict"] = "not shown"
-    return row
-
-
-def _run_hint(entries: tuple[str, ...], missing: list[str]) -> str:
-    hint = f"--methods {','.join(entries)}"
-    unbuilt = [e for e in missing if e not in BY_NAME]
-    if unbuilt:
-        hint += f"; not in this version's entries yet: {', '.join(unbuilt)}"
-    return hint
-
-
-def score_claims(results: Mapping[str, dict], landscape: dict | None = None) -> list[dict]:
-    """Every claim's rows: ``results`` is the runner's ``{entry: {"runs": [...]}}``; ``landscape`` the landscape
-    step's metrics (None: not run or not found)."""
-    runs = {name: r.get("runs") or [] for name, r in results.items()}
-    rows = []
-    for claim in CLAIMS:
-        head = {"claim": claim.name, "paper": claim.paper, "figure": claim.figure, "scenario": claim.scenario}
-        for effect in claim.effects:
-            rows.append({**head, **score(effect, runs), "why": effect.why})
-        if claim.descriptive is not None:
-            ran = all(e in results for e in claim.descriptive_entries)
-            text = claim.descriptive(landscape) if ran else ""
-            rows.append({**head, "effect": "ARI of the density peaks vs the labels", "text": text,
-                         "n_seeds": 1 if ran else 0, "verdict": "descriptive" if ran else "not run",
-                         "note": "" if ran else _run_hint(claim.descriptive_entries, [
-                             e for e in claim.descriptive_entries if e not in results]), "why": claim.why})  # fmt: skip
-    return rows
-
-
-def format_effect(row: dict) -> str:
-    """``+3.1 [-1.2, +7.4]`` (accuracy points, mean and 95% interval); a descriptive row's text; "–" if none."""
-    if row.get("text"):
-        return row["text"]
-    if row.get("mean") is None:
-        return "–"
-    interval = f" [{100 * row['ci95'][0]:+.1f}, {100 * row['ci95'][1]:+.1f}]" if row.get("ci95") else ""
-    return f"{100 * row['mean']:+.1f}{interval}"
-
-
-COLUMNS = ["claim", "paper's figure", "lab scenario", "measured", "effect (points) [95% CI]", "seeds", "verdict"]
-
-
-def claims_section(results: Mapping[str, dict], landscape: dict | None = None) -> tuple[Section, list[dict]]:
-    """The scoreboard section and its rows (for metrics.json)."""
-    rows = score_claims(results, landscape)
-    with_why = any(r["why"] for r in rows)
-    table_rows, previous = [], None
-    for r in rows:
-        first = r["claim"] != previous  # a claim's name, figure and scenario on its first row only
-        previous = r["claim"]
-        verdict = r["verdict"] + (f" ({r['note']})" if r["note"] else "")
-        cells = [f"{r['claim']} ({'arXiv ' + r['paper'] if r['paper'][0].isdigit() else r['paper']})" if first else "",
-                 r["figure"] if first else "", r["scenario"] if first else "", r["effect"], format_effect(r),
-                 r["n_seeds"] or "", verdict]  # fmt: skip
-        table_rows.append(cells + ([r["why"]] if with_why else []))
-    text = (
-        "Each paper's claim, written into sftlab/experiments/claims.py before any lab result was seen, and what "
-        "the lab's runs say of it. **Effect**: the method's run minus the baseline's run of the same seed, in "
-        "accuracy points (pass-rate points for self-distillation), mean over seeds with the 95% Student-t interval "
-        f"of the paired differences. **Verdict**: shown if the interval excludes 0 in the claimed direction, "
-        f"opposite if it excludes 0 the other way, not shown otherwise; a 'matches' claim is shown if the whole "
-        f"interval lies within its margin; too few seeds below {MIN_SEEDS}; not run if an entry it needs did not "
-        "run (the --methods that runs it is given)."
-    )
-    table = Table(COLUMNS + (["what is known of why"] if with_why else []), table_rows)
-    return Section("Claims scoreboard", paragraphs=[text], tables=[table]), rows

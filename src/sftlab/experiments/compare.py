@@ -178,13 +178,14 @@ class CompareContext:
             )
         )
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict:
-        """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/``. Returns accuracy, n, examples."""
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
+        """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/`` (``tag``: ``eval/<key>/<tag>/``).
+        Returns accuracy, n, examples."""
         from sftlab.evaluation import evaluate
         from sftlab.generation import SamplingConfig
         from sftlab.models import load_model_and_tokenizer
 
-        eval_dir = self.run_dir(name, seed) / "eval" / self.eval_key
+        eval_dir = self.run_dir(name, seed) / "eval" / self.eval_key / tag
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
             items = self.items()
             _reset_peak_memory()

@@ -136,7 +136,10 @@ class EntryContext(Protocol):
         self, name: str, seed: int, *, data: str | None = None, model: str | None = None, **overrides
     ) -> dict: ...
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict: ...
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
+        """Greedy accuracy of ``model_dir`` on the test sets, cached in the run's folder (``tag``: another model
+        of the same run, e.g. an earlier iteration, cached beside the run's own evaluation)."""
+        ...
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict: ...
 
@@ -256,13 +259,14 @@ class DemoContext:
         })  # fmt: skip
         return run_train(cfg)
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str) -> dict:
-        """Greedy accuracy on the in-domain and OOD test items; cached. Returns accuracy, n and examples."""
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
+        """Greedy accuracy on the in-domain and OOD test items; cached (``tag``: under ``eval/<tag>/``). Returns
+        accuracy, n and examples."""
         from sftlab.evaluation import evaluate
         from sftlab.generation import SamplingConfig
         from sftlab.models import load_model_and_tokenizer
 
-        eval_dir = self.run_dir(name, seed) / "eval"
+        eval_dir = self.run_dir(name, seed) / "eval" / tag
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
             model, tok = load_model_and_tokenizer(model_dir, "infer")
             evaluate(

@@ -255,7 +255,7 @@ ENTRIES: tuple[DemoEntry, ...] = (
         default=True,
         recipe="configs/lab/spin.yaml",
         section=irl.section,
-        options=_opts(method="spin"),
+        options=_opts(method="spin", eval_iterations=True),  # its claim is per iteration: each one evaluated
         paper_recipe="configs/spin.yaml",
         config=IRLConfig,
         after=("sft",),

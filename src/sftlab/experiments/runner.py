@@ -228,7 +228,8 @@ def run_demo(cfg: DemoConfig) -> dict:
         if not methods:  # every entry skipped (e.g. distill-protein without parasail): nothing to report
             view.line("sftlab demo: no entry has results to report; " + " ".join(ctx.notes))
             return {}
-        from .claims import claims_section, landscape_metrics
+        from .claims import landscape_metrics
+        from .scoreboard import claims_section
 
         landscape = landscape_metrics(ctx.run_dir("landscape", None)) if "landscape" in ctx.results else None
         scoreboard, claims = claims_section(ctx.results, landscape)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 from sftlab.experiments.context import DemoEntry, EntryContext
 from sftlab.experiments.scenarios import scenario_data
@@ -78,9 +79,32 @@ def run_irl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     curve = {"step": [h["step"] for h in rows], "objective": [h["loss"] for h in rows]}
     if rows and all("nll" in h for h in rows):
         curve["nll"] = [h["nll"] for h in rows]
+    iterations = summary["iterations"]
+    if entry.options.get("eval_iterations"):
+        iterations = evaluate_iterations(ctx, entry, seed, summary, result)
     result.update(seed=seed, train_seconds=summary["train_seconds"], curve=curve, wall_seconds=time.time() - t0,
-                  iterations=summary["iterations"], start=START)  # fmt: skip
+                  iterations=iterations, start=START)  # fmt: skip
     return result
+
+
+def evaluate_iterations(ctx: EntryContext, entry: DemoEntry, seed: int, summary: dict, final: dict) -> list[dict]:
+    """SPIN's claim is per iteration: every iteration's ``accuracy`` on the test sets, the same greedy evaluation
+    as the entry's own (the last iteration's model is the entry's model, so its accuracy is ``final``'s; an earlier
+    one is evaluated from ``iter-<t>/model``, cached in the run's ``eval/iter-<t>/``). An iteration whose model
+    was not kept (``keep_checkpoints: false``) has no accuracy."""
+    out = []
+    last = max(it["iteration"] for it in summary["iterations"])
+    for it in summary["iterations"]:
+        t = it["iteration"]
+        model = Path(summary["output_dir"]) / f"iter-{t}" / "model"
+        if t == last:
+            accuracy = final["accuracy"]
+        elif (model / "config.json").is_file():
+            accuracy = ctx.evaluate(entry.name, seed, str(model), tag=f"iter-{t}")["accuracy"]
+        else:
+            accuracy = None
+        out.append({**it, "accuracy": accuracy})
+    return out
 
 
 def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
@@ -182,6 +206,7 @@ TABLE_COLUMNS = [
     "gap after",
     "reward accuracy (%)",
     "generations correct (%)",
+    "test accuracy (%)",
 ]
 
 
@@ -192,6 +217,8 @@ def _table(ctx: EntryContext, ran: list[DemoEntry]) -> Table:
         for it in ctx.results[e.name]["runs"][0]["iterations"]:
             acc = it.get("heldout_reward_accuracy", it.get("reward_accuracy"))
             sample = it.get("sample_accuracy")
+            test = it.get("accuracy") or {}
+            first = next(iter(test.values()), None)  # the first test set (in-domain in the demo)
             rows.append(
                 [
                     e.label,
@@ -201,6 +228,7 @@ def _table(ctx: EntryContext, ran: list[DemoEntry]) -> Table:
                     _fmt(it.get("logp_gap")),
                     _fmt(None if acc is None else 100 * acc, 0),
                     _fmt(None if sample is None else 100 * sample, 0),
+                    _fmt(None if first is None else 100 * first),
                 ]
             )
     return Table(TABLE_COLUMNS, rows, summary=False)  # summary.md: as before, the headline only
