@@ -212,3 +212,11 @@ def test_spin_is_scored_iteration_by_iteration_from_its_sft_start():
     assert rows[1]["mean"] == pytest.approx(0.07 / 3) and rows[0]["mean"] == pytest.approx(0.04)
     spin[1]["iterations"][0]["accuracy"] = None  # a run without the per-iteration evaluation
     assert score(claim.effects[1], runs)["verdict"] == "not measured"
+
+
+def test_equal_differences_give_no_interval_and_no_verdict():
+    """Three seeds each one problem of 200 lower: the t-interval collapses to a point; that is not evidence."""
+    row = verdict({0: 0.095, 1: 0.135, 2: 0.08}, {0: 0.1, 1: 0.14, 2: 0.085})
+    assert row["ci95"][0] == pytest.approx(row["ci95"][1]) and row["mean"] == pytest.approx(-0.005)
+    assert row["verdict"] == "not shown" and "no spread" in row["note"]
+    assert verdict({0: 0.095, 1: 0.135, 2: 0.08}, {0: 0.1, 1: 0.145, 2: 0.086})["verdict"] == "opposite"

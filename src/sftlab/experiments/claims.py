@@ -12,7 +12,9 @@ the one behind the report's ``ci95``), in accuracy points, and a verdict:
 
 - **shown**: the interval excludes 0 in the claimed direction;
 - **opposite**: it excludes 0 the other way;
-- **not shown**: it contains 0;
+- **not shown**: it contains 0, or every seed's difference is the same (a Student-t interval with no spread
+  between seeds is a single point: undefined, not narrow; with a fixed test set this happens, e.g. each
+  seed one problem lower);
 - for an equivalence claim ("matches", ``margin`` set): **shown** if the whole
   interval lies within ``±margin``, else **not shown**;
 - **too few seeds**: fewer than :data:`MIN_SEEDS` paired seeds (rerun with ``--seeds 3``);

@@ -12,6 +12,8 @@ from sftlab.report.summary import t_interval
 from .claims import CLAIMS, MIN_SEEDS, Effect, NotMeasured, Runs
 from .registry import BY_NAME
 
+SAME = 1e-9  # paired differences this close are equal (accuracies are counts over the same problems)
+
 
 def score(effect: Effect, runs: Runs) -> dict:
     """One row's numbers: per-seed values, mean, 95% interval, seed count, verdict and a note (JSON-ready)."""
@@ -33,6 +35,10 @@ def score(effect: Effect, runs: Runs) -> dict:
                ci95=None if interval is None else list(interval))  # fmt: skip
     if len(values) < MIN_SEEDS:
         row.update(verdict="too few seeds", note=f"{len(values)} paired seed(s); rerun with --seeds {MIN_SEEDS}")
+        return row
+    if max(values) - min(values) < SAME:
+        row.update(verdict="not shown", note="every seed's difference is the same: with no spread between seeds the "
+                   "interval is undefined, not narrow")  # fmt: skip
         return row
     lo, hi = interval
     if effect.margin is not None:
