@@ -258,7 +258,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "IRFT improves on SFT with the same demonstrations, robust to low-quality ones",
         "2405.17888",
-        "IRFT and RFT above SFT on the same demonstrations",
+        "1B and 7B models on the Open LLM Leaderboard: RFT and IRFT above SFT on the same demonstrations",
         "SFT data with a share of wrong demonstrations.",
         effects=(
             Effect(
@@ -275,7 +275,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "SPIN improves over its SFT start iteration by iteration",
         "2401.01335",
-        "zephyr-7b-sft-full: benchmark average up from the SFT start at each iteration",
+        "zephyr-7b-sft-full, Open LLM Leaderboard average: 58.14 (SFT start) to 63.16 after iteration 3, up at each "
+        "iteration",
         "Default lab: SPIN from the SFT model of the same seed.",
         effects=(
             Effect(
@@ -293,7 +294,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "NFT matches GRPO and beats training on positives alone",
         "2505.18116",
-        "NFT on par with GRPO/DAPO on math benchmarks, above RFT (positives only)",
+        "Qwen2.5-Math-7B and Qwen2.5-32B on math benchmarks: NFT matches or beats GRPO and DAPO, well above "
+        "rejection-sampling fine-tuning (positives only)",
         "Default lab, the direct-RL budget, verified samples only.",
         effects=(
             Effect(
@@ -313,7 +315,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "S2L at a small budget matches the full set and beats random",
         "2403.07384",
-        "math instruction tuning: S2L on a small share of the data matches the full set, above random selection",
+        "MathInstruct: S2L on 11% of the data matches the full set; 4.7 points above the best other selection "
+        "method, average of 6 math sets",
         "A redundant, imbalanced pool; the headline budget.",
         effects=(
             Effect(
