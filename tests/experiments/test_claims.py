@@ -175,7 +175,8 @@ def _fake(accuracy):
 
 def test_the_scoreboard_is_the_first_section_of_the_demos_report(lab, tmp_path, monkeypatch):
     """run_demo with stand-in entries: base 0.30 once, direct-rl 0.40/0.41/0.42 over 3 seeds, and an entry with
-    its own section: the scoreboard comes before it and says 'shown' for RL on the lab."""
+    its own section: the scoreboard comes first, before the results table and that section, in report.html and
+    summary.md, and says 'shown' for RL on the lab."""
     entries = (
         DemoEntry("base", "base model", "", "core", _fake(lambda s: 0.30), per_seed=False, default=True),
         DemoEntry("direct-rl", "direct RL", "", "dart", _fake(lambda s: 0.40 + s / 100), default=True),
@@ -187,9 +188,11 @@ def test_the_scoreboard_is_the_first_section_of_the_demos_report(lab, tmp_path, 
     out = tmp_path / "demo"
     demo.run_demo(demo.DemoConfig(output_dir=str(out), methods="base,direct-rl,extra", seeds=3, workers=1))
     html = (out / "report.html").read_text()
-    assert "Claims scoreboard" in html and html.index("Claims scoreboard") < html.index("Extra section")
+    first = html.index("<h2>Claims scoreboard")
+    assert first < html.index("<h2>Results") < html.index("<h2>Extra section")
+    assert html.index('href="#s0-claims-scoreboard"') < html.index('href="#results"')  # the navigation too
     md = (out / "summary.md").read_text()
-    assert "### Claims scoreboard" in md
+    assert md.index("### Claims scoreboard") < md.index("Accuracy (%), mean")
     rows = json.loads((out / "metrics.json").read_text())["sections"]["claims"]
     (rl,) = [r for r in rows if r["claim"] == "RL works on the lab"]
     assert rl["verdict"] == "shown" and rl["per_seed"] == pytest.approx({"0": 0.10, "1": 0.11, "2": 0.12})

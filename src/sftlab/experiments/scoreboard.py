@@ -113,4 +113,4 @@ def claims_section(results: Mapping[str, dict], landscape: dict | None = None) -
         "run (the --methods that runs it is given)."
     )
     table = Table(COLUMNS + (["what is known of why"] if with_why else []), table_rows)
-    return Section("Claims scoreboard", paragraphs=[text], tables=[table]), rows
+    return Section("Claims scoreboard", paragraphs=[text], tables=[table], lead=True), rows

@@ -27,9 +27,11 @@ def _render_markdown(metrics, summaries, split_labels, sections) -> str:
     cost_cols = _cost_columns(methods)
     cols = ["method", *[f"{split_labels[s]}{_split_n(methods, s)}" for s in splits], "seeds", "train time", *cost_cols]
     context = [_date(metrics.get("created")), metrics.get("machine") and format_machine(metrics["machine"])]
-    lines = [
-        f"## {metrics.get('title') or 'sftlab report'}",
-        "",
+    lines = [f"## {metrics.get('title') or 'sftlab report'}", ""]
+    for section in sections:
+        if section.lead:
+            lines += _section_lines(section)[1:] + [""]  # before the results: no blank line above the title
+    lines += [
         f"Accuracy (%), mean ± std over seeds{f' ({seeds})' if seeds else ''}"
         + (" [95% Student-t interval over seeds]" if _has_interval(summaries) else "")
         + ". "
@@ -49,10 +51,14 @@ def _render_markdown(metrics, summaries, split_labels, sections) -> str:
     if metrics.get("notes"):
         lines += ["", "Notes:", *[f"- {n}" for n in metrics["notes"]]]
     for section in sections:
-        tables = [_table_markdown(t) for t in section.tables if t.summary]
-        if tables:
-            lines += ["", f"### {section.title}", "", "\n\n".join(tables)]
+        if not section.lead:
+            lines += _section_lines(section)
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _section_lines(section: Section) -> list[str]:
+    tables = [_table_markdown(t) for t in section.tables if t.summary]
+    return ["", f"### {section.title}", "", "\n\n".join(tables)] if tables else []
 
 
 def _has_interval(summaries) -> bool:

@@ -56,14 +56,16 @@ class Section:
     a matplotlib ``Figure`` or PNG bytes; each is embedded in the HTML and
     saved under ``plots/``; PNGs show at 150 dpi, and ``sftlab.report.plots``
     has ``new_figure``/``style_axes`` for figures that match the report's own.
-    summary.md gets the tables marked ``summary`` under the title. Only this
-    module writes HTML.
+    summary.md gets the tables marked ``summary`` under the title. A ``lead``
+    section comes first, before the results table (the demo's claims
+    scoreboard). Only this module writes HTML.
     """
 
     title: str
     paragraphs: list[str] = dataclasses.field(default_factory=list)
     tables: list[Table] = dataclasses.field(default_factory=list)
     images: dict = dataclasses.field(default_factory=dict)
+    lead: bool = False
 
 
 def write_report(output_dir: str | os.PathLike, metrics: dict, *, sections=()) -> dict[str, Path]:
@@ -132,7 +134,11 @@ def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
     methods, splits = metrics["methods"], list(metrics["splits"])
     title = metrics.get("title") or "sftlab report"
     caption = _HEADLINE_CAPTION + (_COST_CAPTION if _cost_columns(methods) else "")
-    parts = [("results", "Results", _headline_table(metrics, summaries, split_labels), caption)]
+    parts = []
+    for i, (section, images) in enumerate(sections):
+        if section.lead:
+            parts.append(_section_part(i, section, images))
+    parts.append(("results", "Results", _headline_table(metrics, summaries, split_labels), caption))
     parts.append(("accuracy", "Accuracy: " + " vs ".join(split_labels[s] for s in splits),
                   _img(plots["plots/accuracy.png"], "accuracy per method and split"),
                   "Bars: mean over seeds; error bars: ±1 std; dots: single seeds. "
@@ -145,10 +151,8 @@ def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
         items = "".join(f"<li>{e(str(n))}</li>" for n in metrics["notes"])
         parts.append(("notes", "Notes", f"<ul>{items}</ul>", ""))
     for i, (section, images) in enumerate(sections):
-        figs = "".join(
-            f"<figure>{_img(png, cap)}<figcaption>{e(cap)}</figcaption></figure>" for cap, png in images.items()
-        )
-        parts.append((f"s{i}-{_slug(section.title)}", section.title, _section_body(section) + figs, ""))
+        if not section.lead:
+            parts.append(_section_part(i, section, images))
     examples = _examples_html(methods, split_labels)
     if examples:
         parts.append(("examples", "Example generations", examples,
@@ -165,6 +169,12 @@ def _render_html(metrics, summaries, split_labels, plots, sections) -> str:
         f"<style>{_CSS}</style></head>\n<body><main>\n{_header(metrics, title)}\n<nav>{nav}</nav>\n{body}\n"
         f"<footer>written by sftlab {e(__version__)}</footer>\n</main></body></html>\n"
     )
+
+
+def _section_part(i: int, section: Section, images: dict) -> tuple[str, str, str, str]:
+    e = html.escape
+    figs = "".join(f"<figure>{_img(png, cap)}<figcaption>{e(cap)}</figcaption></figure>" for cap, png in images.items())
+    return (f"s{i}-{_slug(section.title)}", section.title, _section_body(section) + figs, "")
 
 
 def _header(metrics, title) -> str:
