@@ -36,3 +36,22 @@ def test_section(demo_ctx):
     reward, kept = fig.axes
     assert list(reward.lines[0].get_ydata()) == [0.4, 0.5, 0.55]
     assert list(kept.lines[0].get_xdata()) == [1, 3] and list(kept.lines[0].get_ydata()) == [75.0, 50.0]
+
+
+def test_a_finished_run_is_reused_and_fresh_trains_again(demo_ctx, monkeypatch):
+    """A second demo on the same output folder reads the run's train_summary.json instead of training again
+    (as the SFT runs are cached); --fresh trains again."""
+    import json
+
+    calls = []
+    for fresh in (False, True):
+        ctx = demo_ctx(quick=True, fresh=fresh)
+        out = ctx.run_dir("nft", 0) / "nft"
+        out.mkdir(parents=True, exist_ok=True)
+        summary = {"output_dir": str(out), "log_history": [{"step": 1, "reward": 0.5}], "train_seconds": 1.0}
+        (out / "train_summary.json").write_text(json.dumps(summary))
+        monkeypatch.setattr(ctx, "run_method", lambda name, seed, fn, cfg, f=fresh, s=summary: calls.append(f) or s)
+        monkeypatch.setattr(ctx, "evaluate", lambda name, seed, model: {"accuracy": {"test_id": 0.5}})
+        run = demo.run_nft_entry(ctx, NFT, 0)
+        assert run["nft"]["reward"] == [0.5] and run["train_seconds"] == 1.0
+    assert calls == [True]  # only the --fresh run trained

@@ -14,8 +14,10 @@ right, some wrong) per step.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from pathlib import Path
 
 from sftlab.experiments.context import DemoEntry, EntryContext
 from sftlab.methods.nft import NFTTrainConfig, run_nft
@@ -38,7 +40,11 @@ def run_nft_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     cfg = nft_config(ctx, entry, seed)
     if ctx.cfg.fresh:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
-    summary = ctx.run_method(entry.name, seed, run_nft, cfg)
+    done = Path(cfg.output_dir) / "train_summary.json"  # written last, atomically: the run finished (cached as SFT's)
+    if done.is_file():
+        summary = json.loads(done.read_text(encoding="utf-8"))
+    else:
+        summary = ctx.run_method(entry.name, seed, run_nft, cfg)
     run = ctx.evaluate(entry.name, seed, summary["output_dir"])
     rows = [h for h in summary["log_history"] if "reward" in h]
     # curve stays empty: NFT's loss is not on the SFT objectives' scale (as for direct-rl)
