@@ -52,8 +52,8 @@ COMMANDS = {
         "sftlab.experiments.compare",
         "CompareConfig",
         "run_compare",
-        "Compare methods (base, SFT, DFT, ASFT, IRFT, SPIN, RFT, NFT, direct RL, distill) on your model, training set "
-        "and eval sets, over seeds; one report.",
+        "Compare methods (base, SFT, DFT, ASFT, S2L and random subsets, DART, IRFT, SPIN, RFT, NFT, direct RL, "
+        "distill) on your model, training set and eval sets, over seeds; one report.",
     ),
     "select": (
         "sftlab.methods.s2l",

@@ -59,8 +59,8 @@ def shrink_recipe(monkeypatch):
     def shrink(ctx, path: str, options: dict | None = None, demo: dict | None = None) -> None:
         real = ctx.recipe
 
-        def recipe(p, cls):
-            r = real(p, cls)
+        def recipe(p, cls, name=None):
+            r = real(p, cls, name)
             return r if p != path else LabRecipe(r.path, {**r.options, **(options or {})}, {**r.demo, **(demo or {})})
 
         monkeypatch.setattr(ctx, "recipe", recipe)

@@ -188,8 +188,49 @@ def test_a_training_run_cut_short_continues_from_its_last_checkpoint(lab, tmp_pa
         (["--set", "dft.model=x"], "base,sft,dft", "'model' is set by --model"),
         (["--set", "dft.learning_rate=fast"], "base,sft,dft", "expected a number"),
         ([], "base,sft,nope", "'nope' is not a method"),
-        ([], "base,s2l", "S2L needs a small proxy model"),
-        ([], "dart", "DART needs reference answers"),
+        (
+            [],
+            "base,s2l",
+            "--methods s2l: S2L needs a small proxy model whose loss trajectories on --data it "
+            "clusters; pass --proxy-model PATH",
+        ),
+        (
+            [],
+            "random-subset",
+            "--methods random-subset: random-subset is S2L's baseline (S2L's budget, drawn at "
+            "random) and runs with S2L's proxy model; pass --proxy-model PATH",
+        ),
+        (
+            ["--proxy-model", "p"],
+            "base,sft",
+            "--proxy-model: only s2l and random-subset use a proxy model, and "
+            "--methods names neither (add it to --methods, or drop --proxy-model)",
+        ),
+        (["--mapper-model", "m"], "base,sft", "--mapper-model: only dart uses a mapper model"),
+        (["--mapper-model", "./nowhere"], "dart", "--mapper-model ./nowhere: model folder not found"),
+        (
+            ["--proxy-model", "p", "--set", "random-subset.budget=0.5"],
+            "s2l,random-subset",
+            "--set random-subset.budget=0.5: random-subset draws S2L's budget at random and takes s2l's settings; "
+            "--set s2l.budget=... sets both",
+        ),
+        (
+            ["--proxy-model", "p", "--set", "s2l.budget=1.5"],
+            "random-subset",
+            "s2l (select_s2l.yaml + --set): budget 1.5: a fraction must be in (0, 1] (--data",
+        ),
+        (
+            ["--proxy-model", "p", "--set", "s2l.budget=25"],
+            "s2l",
+            "budget 25: a count must be between 1 and the data set size (24)",
+        ),
+        (
+            ["--set", "dart.train_learning_rate=1e-4"],
+            "dart",
+            "--set dart.train_learning_rate: unknown setting for dart (a field of AdaptConfig; see sftlab adapt "
+            "--help); its fine-tuning is the SFT recipe's: --set sft.FIELD",
+        ),
+        (["--set", "dart.mapper=m"], "dart", "'mapper' is set by --mapper-model"),
         ([], "landscape", "give --label-field FIELD[,FIELD]"),
         (["--label-field", "family,topic"], "landscape", "has no 'topic' field (the landscape reads the first eval"),
     ],

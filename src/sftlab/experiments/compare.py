@@ -21,10 +21,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from sftlab.errors import SftlabError
+from sftlab.io import atomic_write_text
 
+from .compare_methods import SHARED_STEPS, STARTS_FROM_SFT, TRAINS_WITH_SFT
+from .compare_options import CompareConfig
 from .compare_plan import (
-    STARTS_FROM_SFT,
-    CompareConfig,
     ComparePlan,
     compare_entries,
     fingerprint,
@@ -33,6 +34,7 @@ from .compare_plan import (
     settings_key,
 )  # noqa: F401  (CompareConfig, compare_entries, plan_compare: the public names of sftlab compare)
 from .context import DemoEntry, curve_of
+from .entries.s2l import budget_label
 from .recipes import LabRecipe
 
 __all__ = [
@@ -53,11 +55,12 @@ class CompareContext:
     lab = None  # no lab: the entries compare runs read ctx.model and ctx.train_data
     quick = False
     size = "full"  # the paper recipes as written (compare reads no lab recipe sizes)
-    keep_proxy_checkpoints = False  # no S2L here: a run keeps its recipe's checkpoints, for resuming only
+    keep_proxy_checkpoints = False  # S2L trains --proxy-model itself: a run keeps its checkpoints for resuming only
 
     def __init__(self, cfg: CompareConfig, plan: ComparePlan, out: str | Path):
         self.cfg, self.plan, self.out = cfg, plan, Path(out)
         self.model, self.train_data = cfg.model, cfg.data
+        self.proxy_model, self.mapper_model = cfg.proxy_model, cfg.mapper_model or cfg.model
         self.probe_data = next(iter(plan.evals.values()))  # the landscape reads the first eval set
         sft = plan.settings.get("sft") or next(iter(plan.settings.values()), {})
         self.steps: int = sft.get("max_steps", -1)
@@ -79,8 +82,14 @@ class CompareContext:
         )
 
     def run_key(self, name: str) -> str:
-        """The hash a method's runs are filed under: its resolved settings, the model's and the data's fingerprints."""
+        """The hash a method's runs are filed under: its resolved settings, the model's and the data's fingerprints.
+        A step the seeds share (:data:`SHARED_STEPS`: S2L's proxy, DART's adaptation) is keyed by what it reads."""
         fp = self.plan.fingerprints
+        if name in SHARED_STEPS:
+            method, fields, inputs = SHARED_STEPS[name]
+            settings = {k: v for k, v in self.plan.settings[method].items() if fields is None or k in fields}
+            key = {"step": name, "settings": settings, "prompt_template": self.cfg.prompt_template}
+            return settings_key({**key, **{k: fp[k] for k in inputs}})
         if name not in self.plan.settings:  # the base model: nothing trained
             return settings_key({"method": name, "model": fp["model"]})
         key = {
@@ -92,6 +101,9 @@ class CompareContext:
         }
         if name in STARTS_FROM_SFT:
             key["start"] = self.run_key("sft")  # a changed SFT run is a new starting point
+        if name in TRAINS_WITH_SFT:
+            key["fine-tuning"] = self.plan.settings["sft"]
+            key["shared"] = {step: self.run_key(step) for step, (m, _, _) in SHARED_STEPS.items() if m == name}
         if name == "landscape":  # it reads the sft and dft runs (those compared) and the first eval set
             key["compared"] = {n: self.run_key(n) for n in ("sft", "dft") if n in self.plan.settings}
             key["probe"] = fp[f"eval:{next(iter(self.plan.evals))}"]
@@ -100,14 +112,19 @@ class CompareContext:
     def run_dir(self, name: str, seed: int | None) -> Path:
         return self.out / "runs" / name / self.run_key(name) / ("once" if seed is None else f"seed{seed}")
 
-    def recipe(self, path: str, cls) -> LabRecipe:
-        """What an entry asks for by its lab recipe ``path``: here the paper recipe of the compared entry with that
-        lab recipe, ``--set`` applied, every field of ``cls`` filled (the class's defaults where the recipe is
-        silent)."""
-        [entry] = [e for e in self.plan.entries if e.recipe == path and e.name in self.plan.settings] or [None]
-        if entry is None or entry.config is not cls:
+    def recipe(self, path: str, cls, name: str | None = None) -> LabRecipe:
+        """What entry ``name`` (default: the compared entry with lab recipe ``path``) asks for by its lab recipe:
+        here the entry's paper recipe, ``--set`` applied, every field of its config class filled (the class's
+        defaults where the recipe is silent), with compare's ``--prompt-template`` and ``--trust-remote-code``
+        where the class has them. ``cls`` may extend the entry's class (DART's adaptation is part of DartConfig)."""
+        asked = (lambda e: e.name == name) if name else (lambda e: e.recipe == path)
+        [entry] = [e for e in self.plan.entries if e.name in self.plan.settings and asked(e)] or [None]
+        if entry is None or not issubclass(cls, entry.config):
             raise SftlabError(f"{path}: compare runs methods with their paper recipes, not the lab's")
-        return LabRecipe(self.plan.recipes[entry.name], full_options(entry, self.plan.settings[entry.name], self.cfg))
+        options = full_options(entry, self.plan.settings[entry.name], self.cfg)
+        shared = {"prompt_template": self.cfg.prompt_template, "trust_remote_code": self.cfg.trust_remote_code}
+        options.update({k: v for k, v in shared.items() if k in options})
+        return LabRecipe(self.plan.recipes[entry.name], options)
 
     def add_note(self, text: str) -> None:
         if text not in self.notes:
@@ -123,8 +140,9 @@ class CompareContext:
         if done.is_file() and not self.cfg.fresh:
             return json.loads(done.read_text())
         resume = not self.cfg.fresh and any((run_dir / "model").glob("checkpoint-*"))
+        settings = self.plan.settings["sft" if name in TRAINS_WITH_SFT else name]
         cfg = TrainConfig(**{
-            **self.plan.settings[name], "model": model or self.model, "data": data or self.train_data,
+            **settings, "model": model or self.model, "data": data or self.train_data,
             "output_dir": str(run_dir / "model"), "seed": seed, "progress": False, "resume": resume,
             "prompt_template": self.cfg.prompt_template, "trust_remote_code": self.cfg.trust_remote_code, **overrides,
         })  # fmt: skip
@@ -163,20 +181,25 @@ class CompareContext:
         return summary
 
     def _write_settings(self, name: str, run_dir: Path) -> None:
+        """``runs/<name>/<key>/settings.json``: what the key hashes, readable (a shared step: its method's)."""
+        method = SHARED_STEPS[name][0] if name in SHARED_STEPS else name
+        extra = {"start": f"runs/sft/{self.run_key('sft')}"} if name in STARTS_FROM_SFT else {}
+        if name in TRAINS_WITH_SFT:
+            extra["fine-tuning"] = {"recipe": self.plan.recipes["sft"], "settings": self.plan.settings["sft"]}
+            extra["shared"] = {s: f"runs/{s}/{self.run_key(s)}" for s, (m, _, _) in SHARED_STEPS.items() if m == name}
+        settings = {
+            "method": name, "recipe": self.plan.recipes[method], "settings": self.plan.settings[method],
+            "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")}, **extra,
+        }  # fmt: skip
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir.parent / "settings.json").write_text(
-            json.dumps(
-                {
-                    "method": name,
-                    "recipe": self.plan.recipes[name],
-                    "settings": self.plan.settings[name],
-                    "fingerprints": {k: v for k, v in self.plan.fingerprints.items() if not k.startswith("eval:")},
-                    **({"start": f"runs/sft/{self.run_key('sft')}"} if name in STARTS_FROM_SFT else {}),
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        atomic_write_text(run_dir.parent / "settings.json", json.dumps(settings, indent=2, default=str))
+
+    def shared_dir(self, step: str) -> Path:
+        """Where a step the seeds share (:data:`SHARED_STEPS`) keeps its files, keyed by what it reads; its
+        settings.json written beside."""
+        path = self.run_dir(step, None)
+        self._write_settings(step, path)
+        return path
 
     def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
         """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/`` (``tag``: ``eval/<key>/<tag>/``).
@@ -280,7 +303,7 @@ def run_compare(cfg: CompareConfig) -> dict:
         RunPool(make_context, workers, log=log, verbose=cfg.verbose) as pool,
     ):
         methods, sections, timings = run_entries(
-            ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan), view=view, pool=pool
+            ctx, plan.entries, plan.seeds, describe=lambda e: _describe(e, plan, cfg), view=view, pool=pool
         )
         config = {
             "compare": asdict(cfg),
@@ -311,12 +334,15 @@ def run_compare(cfg: CompareConfig) -> dict:
     return {"metrics": metrics, "paths": paths}
 
 
-def _describe(entry: DemoEntry, plan: ComparePlan) -> str:
+def _describe(entry: DemoEntry, plan: ComparePlan, cfg: CompareConfig) -> str:
     if entry.name not in plan.settings:
         return "The model as given (--model), before any fine-tuning."
     s = plan.settings[entry.name]
     paper = entry.description.split(":")[0] if ":" in entry.description else entry.label
     recipe = Path(plan.recipes[entry.name]).name
+    if entry.name in TRAINS_WITH_SFT:  # its own data, then the SFT recipe
+        subset = " x the subset's share of --data" if entry.name != "dart" else ""
+        return f"{_data_of(entry.name, s, recipe, cfg)}; then SFT: {_sft_knobs(plan, subset)}"
     if entry.config.__name__ != "TrainConfig":  # the method's own loop: its recipe's main knobs
         start = "; from the SFT run of the same seed" if entry.name in STARTS_FROM_SFT else ""
         knobs = ", ".join(
@@ -325,10 +351,35 @@ def _describe(entry: DemoEntry, plan: ComparePlan) -> str:
             if isinstance(s.get(k), int | float) and not isinstance(s[k], bool)
         )
         return f"{paper.replace(' on the lab model', '')}: {recipe}, {knobs}{start}."
+    return f"{paper}: {_sft_knobs(plan, '', entry.name)}"
+
+
+def _sft_knobs(plan: ComparePlan, subset: str, name: str = "sft") -> str:
+    """The fine-tuning recipe ``name``'s main knobs: 'sft.yaml, lr 5e-05, 1 epoch(s), batch 8 x 32.'"""
+    s = plan.settings[name]
     length = f"{s['max_steps']} steps" if s.get("max_steps", -1) > 0 else f"{s.get('num_train_epochs', 1):g} epoch(s)"
     return (
-        f"{paper}: {recipe}, lr {s.get('learning_rate', 5e-5):g}, {length}, batch "
+        f"{Path(plan.recipes[name]).name}, lr {s.get('learning_rate', 5e-5):g}, {length}{subset}, batch "
         f"{s.get('per_device_train_batch_size', 8)} x {s.get('gradient_accumulation_steps', 1)}."
+    )
+
+
+def _data_of(name: str, s: dict, recipe: str, cfg: CompareConfig) -> str:
+    """What S2L, random-subset and DART fine-tune on, in words."""
+    if name == "random-subset":
+        return f"{budget_label(s['budget'])} of --data drawn uniformly at random (S2L's baseline, its budget)"
+    if name == "s2l":
+        return (
+            f"S2L (arXiv 2403.07384): {budget_label(s['budget'])} of --data, by k-means (K = {s['n_clusters']}) on "
+            f"the loss trajectories of the proxy {cfg.proxy_model} over {s['n_checkpoints']} checkpoints ({recipe}), "
+            "smallest cluster first"
+        )
+    mapper = cfg.mapper_model or f"a copy of --model ({cfg.model})"
+    records = f"the first {s['max_examples']} records of --data" if s.get("max_examples") else "--data"
+    return (
+        f"DART (arXiv 2605.26924, sftlab's design): the mapper, {mapper}, trained with GRPO on DART's reward (rl "
+        f"steps {s['rl_steps']}, lr {s['rl_learning_rate']:g}), rewrites {records} into --model's own style once for "
+        f"every seed (best of {s['n_samples']}, the original where no rewrite passes; {recipe})"
     )
 
 

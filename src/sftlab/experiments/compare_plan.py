@@ -1,7 +1,8 @@
-"""``sftlab compare``'s plan: its options, the methods and their settings, every check the inputs decide.
+"""``sftlab compare``'s plan: the methods and their settings, every check the inputs decide.
 
 Everything here runs before any model loads (:func:`plan_compare`): a bad option or a method whose needs the inputs
-lack is one line and exit code 2. Fingerprints of the inputs key the cached runs (:mod:`.compare`).
+lack is one line and exit code 2. Fingerprints of the inputs key the cached runs (:mod:`.compare`). The options
+are :class:`~.compare_options.CompareConfig`; what compare knows of each method, :mod:`.compare_methods`.
 """
 
 from __future__ import annotations
@@ -9,150 +10,35 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
-from sftlab.config import help_meta as _h
 from sftlab.config import read_yaml, recipe_values
 from sftlab.errors import SftlabError
 from sftlab.io import file_sha256
+from sftlab.models import check_local
 
+from .compare_methods import (
+    COMPARE_DEFAULTS,
+    FLAG_USERS,
+    HELP,
+    NEEDS_ANSWERS,
+    NEEDS_PROXY,
+    NEEDS_REASONING,
+    RANDOM_FIELDS,
+    READ_AS,
+    RESERVED,
+    STARTS_FROM_SFT,
+    TRAINS_WITH_SFT,
+)
+from .compare_options import DEFAULT_METHODS, CompareConfig
 from .context import DemoEntry
-from .entries import irl as irl_entry
+from .entries import s2l as s2l_entry
 from .registry import BY_NAME, ENTRIES
 
-DEFAULT_METHODS = "base,sft,dft,asft"
-
-
-# settings compare decides for every method (the inputs, where runs go, what is shared by the evaluation)
-RESERVED = {
-    "model": "--model",
-    "data": "--data",
-    "output_dir": "--output-dir",
-    "seed": "--seeds",
-    "objective": "the method",
-    "prompt_template": "--prompt-template",
-    "trust_remote_code": "--trust-remote-code",
-    "progress": "compare",
-    "resume": "compare",
-    "method": "the method",
-    "prompts": "--data",
-    "pack": "compare (the math pack)",
-    "evaluate": "compare's own evaluation (--eval)",
-    "label_field": "--label-field",
-    "compare": "compare (the landscape reads the sft and dft runs)",
-    "shot_pool": "--data",
-}
-
-
-# what the demo's other entries need that compare's inputs do not give yet: said in one line, before anything runs
-NEEDS = {
-    "s2l": "S2L needs a small proxy model's loss trajectories (sftlab select --proxy-model ...); compare takes no "
-    "proxy model yet",
-    "random-subset": "random-subset is S2L's baseline and runs beside S2L, which needs a proxy model; compare takes "
-    "no proxy model yet",
-    "dart": "DART needs reference answers in the training set for its gate and a mapper model (sftlab dart); compare "
-    "does not run it yet",
-}
-
-
-# methods whose reward or filter is a verifier: the training set must hold reference answers
-NEEDS_ANSWERS = {
-    "nft": "NFT rewards sampled answers by checking them against the training set's reference answers",
-    "direct-rl": "direct RL (GRPO with the correctness reward) checks sampled answers against the training set's "
-    "reference answers",
-    "distill": "self-distillation keeps the samples whose answer matches the training set's reference answer",
-}
-
-
-NEEDS_REASONING = {"direct-rl"}  # GRPO prompts are the records' questions: question/solution/answer records only
-
-
-# IRFT, SPIN and RFT start from the SFT run of the same seed (the sft method's run, shared when sft is compared too)
-STARTS_FROM_SFT = {"irft", "spin", "rft"} if irl_entry.START == "sft" else set()
-
-
-@dataclass
-class CompareConfig:
-    """Options of ``sftlab compare``."""
-
-    model: str | None = field(
-        default=None, metadata=_h("Hugging Face model id or local path: the starting model of every method.")
-    )
-    data: str | None = field(
-        default=None,
-        metadata=_h(
-            "Training set: .jsonl/.json/.parquet, a save_to_disk folder, or a hub id 'name[:split]' (the formats of sftlab train)."
-        ),
-    )
-    eval: list[str] = field(
-        default_factory=list,
-        metadata=_h(
-            "An eval set as NAME=PATH (e.g. in-domain=test.jsonl, ood=other.jsonl); give the flag once per set. Every record needs a reference answer."
-        ),
-    )
-    methods: str = field(
-        default=DEFAULT_METHODS, metadata=_h("Comma-separated methods to compare (see docs/compare.md).")
-    )
-    seeds: int = field(
-        default=2, metadata=_h("Training seeds per method (0, 1, ...); the base model is evaluated once.")
-    )
-    set: list[str] = field(
-        default_factory=list,
-        metadata=_h(
-            "Change one setting of a method's recipe: METHOD.FIELD=VALUE (e.g. dft.learning_rate=5e-5), or *.FIELD=VALUE for every trained method that has the field."
-        ),
-    )
-    output_dir: str = field(
-        default="outputs/compare", metadata=_h("Where runs, report.html, metrics.json and summary.md go.")
-    )
-    recipes_dir: str | None = field(
-        default=None,
-        metadata=_h(
-            "Folder of the methods' recipes (<method>.yaml). Default: the configs/ folder of the sftlab checkout, else ./configs."
-        ),
-    )
-    prompt_template: str | None = field(
-        default=None,
-        metadata=_h(
-            "Template with a {question} slot for reasoning records, for training and evaluation alike. Default: the tokenizer's chat template, else 'Question: ...\\nSolution:'."
-        ),
-    )
-    trust_remote_code: bool = field(default=False, metadata=_h("Allow model code from the hub (off unless you ask)."))
-    max_new_tokens: int = field(default=256, metadata=_h("Generation budget per eval problem."))
-    eval_limit: int | None = field(
-        default=None, metadata=_h("Evaluate at most this many problems per eval set (the first ones).")
-    )
-    eval_batch_size: int = field(default=64, metadata=_h("Prompts per generation batch."))
-    mode: str = field(
-        default="math",
-        metadata=_h(
-            "Answer comparison: exact (normalized strings) or math (math-verify equivalence).",
-            choices=["exact", "math"],
-        ),
-    )
-    label_field: str | None = field(
-        default=None,
-        metadata=_h(
-            "The landscape method's labels: comma-separated fields of the first --eval set's records that its density peaks are compared with (ARI), e.g. topic,answer."
-        ),
-    )
-    examples: int = field(default=3, metadata=_h("Example generations per method shown in the report."))
-    fresh: bool = field(default=False, metadata=_h("Ignore cached runs in --output-dir and run everything again."))
-    workers: int | None = field(
-        default=None,
-        metadata=_h(
-            "Processes that run runs at once (the seeds of a method, and methods that do not start from another's runs), each run on 1 torch thread whatever this number, so the results do not depend on it; every worker loads its own copy of the model (on one GPU: --workers 1 if two copies do not fit). Default: the cores not busy with other work (1 on a GPU machine)."
-        ),
-    )
-    verbose: bool = field(
-        default=False,
-        metadata=_h(
-            "Show the methods' own output, third-party progress bars and weight-loading messages (default: one live view; the rest goes to console.log in --output-dir)."
-        ),
-    )
+__all__ = ["DEFAULT_METHODS", "CompareConfig", "ComparePlan", "compare_entries", "plan_compare"]
 
 
 @dataclass
@@ -161,12 +47,13 @@ class ComparePlan:
 
     entries: list[DemoEntry]
     settings: dict[str, dict]  # method -> its resolved recipe options (fields of its config class, --set applied);
-    # also "sft" when a method starts from the SFT run (STARTS_FROM_SFT) and sft is not compared
+    # also "sft" when a method starts from or trains with the SFT recipe (STARTS_FROM_SFT, TRAINS_WITH_SFT) and sft is
+    # not compared, and "s2l" when random-subset is compared without it
     recipes: dict[str, str]  # method -> the recipe file read
     evals: dict[str, str]  # eval name -> source
     eval_data: dict  # eval name -> SFTData
     skipped: dict[str, int]  # eval name -> records without a reference answer
-    fingerprints: dict[str, str]  # "model", "data", "eval:<name>" -> fingerprint
+    fingerprints: dict[str, str]  # "model", "data", "proxy", "mapper" (those used), "eval:<name>" -> fingerprint
     seeds: list[int]
 
 
@@ -194,15 +81,24 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
         raise SftlabError(f"--workers: must be at least 1, got {cfg.workers}")
     if cfg.eval_limit is not None and cfg.eval_limit < 1:
         raise SftlabError(f"--eval-limit: must be at least 1, got {cfg.eval_limit}")
-    entries = _methods(cfg.methods)
+    entries = _methods(cfg)
     evals = _eval_sources(cfg.eval)
     recipes, settings = {}, {}
-    trained = [e for e in entries if e.paper_recipe]
-    if any(e.name in STARTS_FROM_SFT for e in entries) and "sft" not in [e.name for e in trained]:
-        trained.insert(0, BY_NAME["sft"])  # the starting point's recipe: --set sft.FIELD changes it
+    trained = [e for e in entries if e.paper_recipe and e.name != "random-subset"]
+    names = [e.name for e in entries]
+    if "random-subset" in names and "s2l" not in names:
+        trained.append(BY_NAME["s2l"])  # its budget: --set s2l.FIELD changes it
+    if any(n in STARTS_FROM_SFT | TRAINS_WITH_SFT for n in names) and "sft" not in names:
+        trained.insert(0, BY_NAME["sft"])  # the starting point's (or the fine-tuning's) recipe: --set sft.FIELD
     overrides = _parse_sets(cfg.set, [e.name for e in trained])
     for e in trained:
         recipes[e.name], settings[e.name] = _resolve(e, cfg, overrides.get(e.name, {}))
+    if "random-subset" in names:
+        recipes["random-subset"] = recipes["s2l"]
+        settings["random-subset"] = {
+            **{k: v for k, v in settings["s2l"].items() if k in RANDOM_FIELDS},
+            "method": "random",
+        }
     eval_data, skipped = {}, {}
     for name, source in evals.items():
         eval_data[name] = load_sft_data(source)  # validated: one line naming the record otherwise
@@ -219,11 +115,17 @@ def plan_compare(cfg: CompareConfig) -> ComparePlan:
     if any(settings):
         train = load_sft_data(cfg.data)  # the training set validated before any model loads
         _check_needs(entries, train, cfg.data)
-    fingerprints = {
-        "model": fingerprint(cfg.model),
-        "data": fingerprint(cfg.data),
-        **{f"eval:{n}": fingerprint(s) for n, s in evals.items()},
-    }
+        if "s2l" in settings:
+            _check_budget(settings["s2l"], recipes["s2l"], len(train.records), cfg.data)
+            budget = s2l_entry.budget_label(settings["s2l"]["budget"])  # the rows read "S2L 11%", "random 11%"
+            entries = [dataclasses.replace(e, label=f"{s2l_entry.LABELS[e.options['method']]} {budget}")
+                       if e.name in NEEDS_PROXY else e for e in entries]  # fmt: skip
+    fingerprints = {"model": fingerprint(cfg.model), "data": fingerprint(cfg.data)}
+    if cfg.proxy_model:
+        fingerprints["proxy"] = fingerprint(cfg.proxy_model)
+    if "dart" in settings:
+        fingerprints["mapper"] = fingerprint(cfg.mapper_model) if cfg.mapper_model else fingerprints["model"]
+    fingerprints.update({f"eval:{n}": fingerprint(s) for n, s in evals.items()})
     return ComparePlan(entries, settings, recipes, evals, eval_data, skipped, fingerprints, list(range(cfg.seeds)))
 
 
@@ -265,18 +167,41 @@ def _check_needs(entries: list[DemoEntry], train, source: str) -> None:
                 )
 
 
-def _methods(methods: str) -> list[DemoEntry]:
-    names = [m.strip() for m in (methods or "").split(",") if m.strip()]
+def _methods(cfg: CompareConfig) -> list[DemoEntry]:
+    names = [m.strip() for m in (cfg.methods or "").split(",") if m.strip()]
     if not names:
         raise SftlabError("--methods: name at least one method")
     available = [e.name for e in compare_entries()]
     for n in names:
-        if n in NEEDS:
-            raise SftlabError(f"--methods {n}: {NEEDS[n]}")
         if n not in available:
             where = "runs in sftlab demo only for now" if n in BY_NAME else "is not a method"
             raise SftlabError(f"--methods: '{n}' {where}; compare runs: {', '.join(available)}")
+        if n in NEEDS_PROXY and not cfg.proxy_model:
+            raise SftlabError(f"--methods {n}: {NEEDS_PROXY[n]}; pass --proxy-model PATH (a small causal LM, hub id "
+                              "or local path)")  # fmt: skip
+    for option, (users, why) in FLAG_USERS.items():
+        flag, path = "--" + option.replace("_", "-"), getattr(cfg, option)
+        if path and not users & set(names):
+            raise SftlabError(f"{flag}: {why} (add it to --methods, or drop {flag})")
+        if path:
+            try:
+                check_local(path)  # a local folder that is not there; a hub id is checked when it loads
+            except SftlabError as e:
+                raise SftlabError(f"{flag} {e}") from None
     return [e for e in compare_entries() if e.name in names]  # the entry list's order
+
+
+def _check_budget(s2l: dict, recipe: str, n: int, source: str) -> None:
+    """S2L's budget (shared by random-subset) against the training set's size."""
+    from sftlab.methods.s2l.sampling import parse_budget
+
+    if s2l.get("budget") is None:
+        raise SftlabError(f"s2l: {Path(recipe).name} gives no budget; --set s2l.budget=0.1 (a fraction of --data) or "
+                          "=500 (a count)")  # fmt: skip
+    try:
+        parse_budget(s2l["budget"], n)
+    except SftlabError as e:
+        raise SftlabError(f"s2l ({Path(recipe).name} + --set): {e} (--data {source} holds {n} records)") from None
 
 
 def _eval_sources(values: list[str]) -> dict[str, str]:
@@ -308,6 +233,9 @@ def _parse_sets(values: list[str], trained: list[str]) -> dict[str, dict]:
         parsed = yaml.safe_load(raw) if raw.strip() else None
         if method == "*":
             wildcard[name] = parsed
+        elif method == "random-subset" and "s2l" in out:
+            raise SftlabError(f"--set {value}: random-subset draws S2L's budget at random and takes s2l's settings; "
+                              f"--set s2l.{name}=... sets both")  # fmt: skip
         elif method not in out:
             no_recipe = method in BY_NAME and BY_NAME[method].paper_recipe == ""
             why = "has no recipe (nothing to set)" if no_recipe else "is not among --methods"
@@ -319,28 +247,15 @@ def _parse_sets(values: list[str], trained: list[str]) -> dict[str, dict]:
     return out
 
 
-# what compare sets unless a recipe or --set says otherwise, where the method has the field
-COMPARE_DEFAULTS = {
-    "logging_steps": 1,  # every step logged: the curves' points, and "tokens trained" read from the last log
-    "keep_checkpoints": False,  # IRL: an iteration's model is deleted once the next is complete (one model per run)
-}
-
-
-HELP = {
-    "TrainConfig": "sftlab train --help",
-    "IRLConfig": "sftlab train --method irft --help",
-    "NFTTrainConfig": "sftlab train --method nft --help",
-    "DartConfig": "sftlab dart --help",
-    "DistillConfig": "sftlab distill --help",
-}
-
-
 def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str, dict]:
     """The entry's paper recipe with ``overrides`` applied, checked by building its config (no model loads)."""
     cls = entry.config
     path = recipe_path(entry.paper_recipe, cfg.recipes_dir)
-    options = recipe_values(read_yaml(path.read_text(encoding="utf-8"), str(path)), cls, str(path))
     names = {f.name for f in dataclasses.fields(cls)}
+    options = recipe_values(
+        read_yaml(path.read_text(encoding="utf-8"), str(path)), READ_AS.get(entry.name, cls), str(path)
+    )
+    options = {k: v for k, v in options.items() if k in names}
     for name, value in COMPARE_DEFAULTS.items():
         if name in names:
             options.setdefault(name, value)
@@ -349,9 +264,10 @@ def _resolve(entry: DemoEntry, cfg: CompareConfig, overrides: dict) -> tuple[str
         if name not in names:
             if name in wildcard:
                 continue  # '*' applies where the field exists
+            sft = "; its fine-tuning is the SFT recipe's: --set sft.FIELD" if entry.name in TRAINS_WITH_SFT else ""
             raise SftlabError(
                 f"--set {entry.name}.{name}: unknown setting for {entry.name} (a field of "
-                f"{cls.__name__}; see {HELP.get(cls.__name__, 'the method --help')})"
+                f"{cls.__name__}; see {HELP.get(cls.__name__, 'the method --help')}){sft}"
             )
         options.update(recipe_values({name: value}, cls, f"--set {entry.name}.{name}"))
     options.update({k: v for k, v in entry.options.items() if k in names})  # the method itself (objective, ...)
@@ -366,7 +282,7 @@ def full_options(entry: DemoEntry, options: dict, cfg: CompareConfig) -> dict:
     """Every field of the entry's config class: ``options`` on the inputs, the rest the class's defaults (the config
     is built, so it checks itself); without the inputs."""
     names = {f.name for f in dataclasses.fields(entry.config)}
-    inputs = {"model": cfg.model, ("prompts" if "prompts" in names else "data"): cfg.data}
+    inputs = {k: v for k, v in {"model": cfg.model, "data": cfg.data, "prompts": cfg.data}.items() if k in names}
     built = asdict(entry.config(**{**options, **inputs}))
     return {k: v for k, v in built.items() if k not in inputs}
 

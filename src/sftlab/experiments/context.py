@@ -115,6 +115,9 @@ class EntryContext(Protocol):
     model: str  # the starting model: the lab's, or compare's --model
     train_data: str  # the training set: the lab's expert-style train split, or compare's --data
     probe_data: str  # the records the landscape reads: the lab's in-domain test split, or compare's first eval set
+    proxy_model: str | None  # the model S2L's proxy starts from: the lab's, or compare's --proxy-model
+    mapper_model: str | None  # DART's initial mapper: compare's --mapper-model (default --model); None on the lab,
+    # whose mapper is its own initialization (sftlab.methods.dart.lab_mapper)
     keep_proxy_checkpoints: bool  # SFT keeps evenly spaced checkpoints (the demo's S2L reads them as its proxy's)
     quick: bool
     size: str  # the demo's size: "standard", "quick" or "full" (compare: "full", its recipes as written)
@@ -128,7 +131,16 @@ class EntryContext(Protocol):
 
     def run_dir(self, name: str, seed: int | None) -> Path: ...
 
-    def recipe(self, path: str, cls) -> LabRecipe: ...
+    def shared_dir(self, step: str) -> Path:
+        """Where a step the seeds of an entry share keeps its files (compare: ``runs/<step>/<key>/``, keyed by what
+        the step reads, e.g. ``s2l-proxy``, ``dart-adapt``)."""
+        ...
+
+    def recipe(self, path: str, cls, name: str | None = None) -> LabRecipe:
+        """The settings of entry ``name`` (lab recipe ``path``) for config class ``cls``: the demo reads the lab
+        recipe at its size; compare the entry's paper recipe with ``--set`` (``name`` tells apart the entries that
+        share a lab recipe, e.g. dart and direct-rl)."""
+        ...
 
     def add_note(self, text: str) -> None: ...
 
@@ -215,6 +227,7 @@ class DemoContext:
         self.cfg, self.lab, self.out = cfg, lab, Path(out)
         self.model, self.train_data = str(lab.model_dir), str(lab.data["train"])
         self.probe_data = str(lab.data["test_id"])
+        self.proxy_model, self.mapper_model = str(lab.model_dir), None
         self.keep_proxy_checkpoints = True
         self.quick = cfg.quick
         self.size = demo_size(cfg)
@@ -233,8 +246,11 @@ class DemoContext:
     def run_dir(self, name: str, seed: int | None) -> Path:
         return self.out / "runs" / name / ("once" if seed is None else f"seed{seed}")
 
-    def recipe(self, path: str, cls) -> LabRecipe:
-        """Lab recipe ``path`` for config class ``cls``, at this demo's size."""
+    def shared_dir(self, step: str) -> Path:
+        return self.run_dir(step, None)
+
+    def recipe(self, path: str, cls, name: str | None = None) -> LabRecipe:
+        """Lab recipe ``path`` for config class ``cls``, at this demo's size (every entry naming it reads the same)."""
         return read_recipe(path, cls, size=self.size)
 
     def add_note(self, text: str) -> None:

@@ -16,11 +16,12 @@ from types import MappingProxyType
 
 from sftlab.experiments.context import DemoEntry
 from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft, regimes, s2l
-from sftlab.methods.dart.config import DartConfig
+from sftlab.methods.dart.config import AdaptConfig, DartConfig
 from sftlab.methods.distill.loop import DistillConfig
 from sftlab.methods.irl import IRLConfig
 from sftlab.methods.landscape.landscape import LandscapeConfig
 from sftlab.methods.nft import NFTTrainConfig
+from sftlab.methods.s2l.select import SelectConfig
 from sftlab.methods.sft import TrainConfig
 
 SFT = "configs/lab/sft.yaml"
@@ -93,11 +94,13 @@ ENTRIES: tuple[DemoEntry, ...] = (
         "SFT on a subset chosen by S2L (arXiv 2403.07384): k-means on a proxy's loss trajectories, smallest "
         "cluster first. Headline: 30% of the train split; the S2L section has 10/30% (10/30/50% with --full).",
         "s2l",
-        s2l.run_budgets,
+        s2l.run_entry,
         default=True,
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="s2l"),
+        paper_recipe="configs/select_s2l.yaml",
+        config=SelectConfig,
         prepare=s2l.prepare_proxy,
         after=("sft",),
     ),
@@ -106,11 +109,13 @@ ENTRIES: tuple[DemoEntry, ...] = (
         f"random {round(100 * s2l.HEADLINE)}%",
         "SFT on a uniformly random subset of the train split (the selection baseline), same budgets as S2L.",
         "s2l",
-        s2l.run_budgets,
+        s2l.run_entry,
         default=True,
         recipe=S2L,
         section=s2l.section,
         options=_opts(method="random"),
+        paper_recipe="configs/select_s2l.yaml",  # compare: s2l's budget (random-subset takes s2l's settings)
+        config=SelectConfig,
         after=("s2l",),
     ),
     DemoEntry(
@@ -154,6 +159,8 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe=DART,
         section=dart.section,
         prepare=dart.prepare_adapted,
+        paper_recipe="configs/dart.yaml",  # compare: its adaptation part; the fine-tuning is the SFT recipe's
+        config=AdaptConfig,
         after=(),
     ),
     DemoEntry(

@@ -13,7 +13,11 @@
   rate, the RL curves and example rewrites.
 
 Settings: the lab recipe ``configs/lab/dart.yaml`` (direct RL takes its RL
-part). Extras (``default=False`` because of their cost; run them with
+part). In ``sftlab compare`` (no lab) ``dart`` adapts ``--data`` to ``--model``
+with ``--mapper-model`` (default: ``--model`` itself, as ``sftlab dart``) and
+the paper recipe ``configs/dart.yaml``, once for every seed (the shared step
+``dart-adapt``), and each seed fine-tunes ``--model`` on the adapted set with
+the SFT recipe. Extras (``default=False`` because of their cost; run them with
 ``sftlab demo --methods all`` or by name): ``sft-subset`` (SFT on the same original records DART adapts),
 ``sdft`` and ``grape`` (the no-RL baselines), and ``dft-noprior`` /
 ``dart-dft-noprior`` (DFT on the original vs the DART-adapted data on the lab
@@ -22,7 +26,9 @@ variant whose base model never saw the expert style).
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from sftlab.experiments.context import DemoEntry, EntryContext
@@ -34,41 +40,71 @@ from sftlab.report import Section, Table
 def adapt_config(
     ctx: EntryContext, entry: DemoEntry, lab, out: Path, method: str, mapper: str | None, seed: int = 0
 ) -> AdaptConfig:
-    """The adaptation step of the entry's recipe (configs/lab/dart.yaml) as ``method`` on ``lab``'s train split."""
-    recipe = ctx.recipe(entry.recipe, DartConfig)
+    """The adaptation step of the entry's recipe as ``method``: on ``lab``'s model and train split (the demo:
+    configs/lab/dart.yaml, no RL checkpoints), or with ``lab`` None on the context's model and training set (compare:
+    configs/dart.yaml, its ``save_steps``, so an interrupted RL stage resumes)."""
+    recipe = ctx.recipe(entry.recipe, DartConfig, entry.name)
+    if lab is None:
+        inputs = {"model": ctx.model, "data": ctx.train_data}
+    else:
+        inputs = {"model": str(lab.model_dir), "data": str(lab.data["train"]), "save_steps": 10**9, "seed": seed}
     return AdaptConfig(**{
-        **recipe.only(AdaptConfig), "method": method, "model": str(lab.model_dir), "mapper": mapper,
-        "data": str(lab.data["train"]), "output_dir": str(out), "save_steps": 10**9, "seed": seed, "progress": False,
+        **recipe.only(AdaptConfig), "method": method, "mapper": mapper, "output_dir": str(out), "progress": False,
+        **inputs,
     })  # fmt: skip
 
 
 def adapted(ctx: EntryContext, entry: DemoEntry, lab=None, name: str = "dart", method: str = "dart") -> dict:
-    """The adaptation of ``lab``'s train split (run once per demo output folder, resumable); its summary.
+    """The adaptation of the training set (run once per output folder, resumable); its summary.
 
+    The demo adapts ``lab``'s (default: the context's) train split with the lab's mapper initialization; compare
+    adapts --data to --model with --mapper-model, in the shared step ``<name>-adapt``, keyed by what it reads.
     Every seed reuses the one adaptation: it is kept in ``ctx.adaptations`` under ``name``.
     """
-    from sftlab.methods.dart.lab_mapper import ensure_lab_mapper
-
     if name in ctx.adaptations:
         return ctx.adaptations[name]
-    lab = lab or ctx.lab
-    mapper = None if method == "sdft" else str(ensure_lab_mapper(lab, progress=False))
+    if lab is None and ctx.lab is None:  # compare: the user's target, training set and mapper
+        mapper = None if method == "sdft" else ctx.mapper_model
+        cfg = adapt_config(ctx, entry, None, ctx.shared_dir(f"{name}-adapt") / "adapt", method, mapper)
+    else:
+        from sftlab.methods.dart.lab_mapper import ensure_lab_mapper
+
+        lab = lab or ctx.lab
+        mapper = None if method == "sdft" else str(ensure_lab_mapper(lab, progress=False))
+        cfg = adapt_config(ctx, entry, lab, ctx.run_dir(name, None) / "adapt", method, mapper)
+    ctx.adaptations[name] = _run_adapt(cfg, fresh=ctx.cfg.fresh)
+    return ctx.adaptations[name]
+
+
+def _run_adapt(cfg: AdaptConfig, *, fresh: bool) -> dict:
+    """``run_adapt(cfg)`` with its summary kept in ``summary.json`` beside the adapted data: a finished adaptation
+    with the same settings is read back, loading no model. ``fresh``: what an earlier one left is deleted first."""
+    import shutil
+
+    from sftlab.io import atomic_write_json
+
+    done = Path(cfg.output_dir) / "summary.json"
+    settings = json.loads(json.dumps(asdict(cfg), default=str))
+    if fresh:
+        shutil.rmtree(cfg.output_dir, ignore_errors=True)
+    elif done.is_file() and json.loads(done.read_text(encoding="utf-8"))["config"] == settings:
+        return json.loads(done.read_text(encoding="utf-8"))["summary"]
     t0 = time.time()
-    summary = run_adapt(adapt_config(ctx, entry, lab, ctx.run_dir(name, None) / "adapt", method, mapper))
+    summary = run_adapt(cfg)
     summary["seconds"] = time.time() - t0
-    ctx.adaptations[name] = summary
-    return summary
+    atomic_write_json(done, {"config": settings, "summary": summary})
+    return json.loads(done.read_text(encoding="utf-8"))["summary"]  # as a later read gives it back
 
 
-def _brief(summary: dict) -> dict:
-    """What the report needs from an adaptation, plus the lab's style check: the share of kept rewrites
-    written in the native style (``#### x``), the lab model's own."""
+def _brief(summary: dict, lab_style: bool = True) -> dict:
+    """What the report needs from an adaptation, plus (``lab_style``) the lab's style check: the share of kept
+    rewrites written in the native style (``#### x``), the lab model's own."""
     from sftlab.io import read_jsonl
 
     keys = ("n", "n_rewritten", "n_fallback", "fallback_rate", "fallback_reasons", "mean_lp_original",
             "mean_lp_adapted", "mean_lp_rewritten", "mean_lp_rewritten_originals", "kept_verified_share",
             "synthesis_seconds", "rewrites_per_second")  # fmt: skip
-    kept = [r["solution"] for r in read_jsonl(summary["data"]) if not r["dart"]["fallback"]]
+    kept = [r["solution"] for r in read_jsonl(summary["data"]) if not r["dart"]["fallback"]] if lab_style else []
     native = sum("####" in s for s in kept) / len(kept) if kept else None
     return {
         "manifest": {k: summary["manifest"].get(k) for k in keys},
@@ -89,7 +125,7 @@ def run_adapted_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     """DART (or a no-RL baseline): adapt once, fine-tune on the result per seed."""
     summary = prepare_adapted(ctx, entry)
     run = ctx.train_and_evaluate(entry.name, seed, data=summary["data"])
-    run["adapt"] = _brief(summary)
+    run["adapt"] = _brief(summary, lab_style=ctx.lab is not None)
     return run
 
 
@@ -107,7 +143,7 @@ def run_direct_rl_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
 def direct_rl_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> DartConfig:
     """The RL part of the entry's recipe (the demo: configs/lab/dart.yaml; compare: configs/dart.yaml) as direct RL
     on the context's model and training set."""
-    recipe = ctx.recipe(entry.recipe, DartConfig)
+    recipe = ctx.recipe(entry.recipe, DartConfig, entry.name)
     return DartConfig(**{
         **recipe.options, "method": "direct_rl", "model": ctx.model, "data": ctx.train_data,
         "output_dir": str(ctx.run_dir(entry.name, seed) / "rl"), "save_steps": 10**9, "seed": seed, "progress": False,
@@ -121,7 +157,7 @@ def prepare_subset(ctx: EntryContext, entry: DemoEntry) -> str:
     """The original records DART adapts, written once for every seed (the entry's ``prepare``)."""
     from sftlab.io import atomic_write_jsonl, read_jsonl
 
-    max_examples = ctx.recipe(entry.recipe, DartConfig).options["max_examples"]
+    max_examples = ctx.recipe(entry.recipe, DartConfig, entry.name).options["max_examples"]
     path = ctx.run_dir(entry.name, None) / "subset.jsonl"
     if not path.is_file():
         atomic_write_jsonl(path, read_jsonl(ctx.lab.data["train"])[:max_examples])
@@ -179,14 +215,10 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
         if runs and runs[0].get("rl"):
             curves[f"{e.label} (target)"] = runs[0]["rl"]["curve"]
     images = {"GRPO reward per step": _curves_figure(curves)} if curves else {}
-    text = (
-        "Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
-        "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
-        "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
-        "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
-        "on all of it; the opt-in entry sft-subset is SFT on the same original records."
-    )
-    tables = [Table(HEAD, [[label, *_cells(a)] for label, a in rows])]
+    on_lab = ctx.lab is not None
+    text = LAB_TEXT if on_lab else COMPARE_TEXT
+    head = HEAD if on_lab else [h for h in HEAD if h != NATIVE]
+    tables = [Table(head, [[label, *_cells(a, lab_style=on_lab)] for label, a in rows])]
     examples = _examples(rows[0][1]["data"])
     if examples:
         tables.append(examples)
@@ -199,7 +231,23 @@ def _fmt(x, digits=3, pct=False):
     return f"{100 * x:.1f}%" if pct else f"{x:.{digits}f}"
 
 
-def _cells(a: dict) -> list[str]:
+LAB_TEXT = (
+    "Mean log-probability per solution token (EOS included) under the frozen lab model, of the original "
+    "expert-style solutions and of the adapted set (a fallback keeps the original). Verification is "
+    "recomputed on the kept rewrites. The adaptation runs once and every seed fine-tunes on it. These "
+    "entries fine-tune on the first records of the train split only (the 'examples' column), the SFT entry "
+    "on all of it; the opt-in entry sft-subset is SFT on the same original records."
+)
+COMPARE_TEXT = (
+    "Mean log-probability per solution token (EOS included) under the frozen target (--model), of the original "
+    "solutions of --data and of the adapted set (a fallback keeps the original). Verification is recomputed on the "
+    "kept rewrites. The mapper (--mapper-model, by default a copy of --model) is trained with GRPO on DART's reward "
+    "and rewrites --data once (configs/dart.yaml); every seed fine-tunes --model on the adapted set with the SFT "
+    "recipe, as the sft row does on the original."
+)
+
+
+def _cells(a: dict, lab_style: bool = True) -> list[str]:
     m = a["manifest"]
     verified = m["kept_verified_share"]
     check = "" if verified is None else (" (meets >= 95%)" if verified >= 0.95 else " (BELOW the 95% target)")
@@ -212,11 +260,12 @@ def _cells(a: dict) -> list[str]:
         f"{_fmt(m['mean_lp_rewritten_originals'])} -> {_fmt(m['mean_lp_rewritten'])}",
         _fmt(verified, pct=True) + check,
         f"{_fmt(m['fallback_rate'], pct=True)} ({reasons})",
-        _fmt(a.get("native_share_kept"), pct=True),
+        *([_fmt(a.get("native_share_kept"), pct=True)] if lab_style else []),
         rl_text,
     ]
 
 
+NATIVE = "native style among kept rewrites"  # the lab's style check (the demo only)
 HEAD = [
     "adapted by",
     "examples",
@@ -224,7 +273,7 @@ HEAD = [
     "same, rows with a kept rewrite",
     "kept rewrites whose answer verifies",
     "fallback rate (reasons)",
-    "native style among kept rewrites",
+    NATIVE,
     "RL",
 ]
 

@@ -12,11 +12,17 @@ Two entries, ``s2l`` and ``random-subset``, with one lab recipe
 (``configs/lab/s2l.yaml``): each headline run is the 30% budget, and every run
 carries ``by_budget`` (the recipe's ``demo.budgets``: 10/30/50%, or 30% alone
 with ``--quick``) for the section's accuracy-vs-budget plot.
+
+In ``sftlab compare`` (no lab) the same two entries run on the user's inputs (:func:`run_subset`): the proxy is
+``--proxy-model``, fine-tuned on ``--data`` with the paper recipe's proxy settings (``configs/select_s2l.yaml``,
+:func:`sftlab.methods.s2l.run_select`'s own proxy run) once for every seed and both entries; each seed selects the
+recipe's one budget and fine-tunes ``--model`` on it with the SFT recipe.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 from sftlab.experiments.context import DemoEntry, EntryContext
@@ -60,7 +66,7 @@ def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tup
     S2L's first selection trains the proxy (unless the SFT run serves) and records its loss trajectories, which
     every later selection reuses."""
     method = entry.options["method"]
-    options = {**ctx.recipe(entry.recipe, SelectConfig).options, "method": method}
+    options = {**ctx.recipe(entry.recipe, SelectConfig, entry.name).options, "method": method}
     data, prefix, proxy_name = _pool(ctx, entry)
     sel_dir = ctx.run_dir(f"{prefix}-{round(100 * budget)}", seed) / "selection"
     if (sel_dir / "manifest.json").is_file() and not ctx.cfg.fresh:
@@ -71,7 +77,7 @@ def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tup
                                   name=proxy_name, data=data if entry.options.get("data") else None)  # fmt: skip
     selection = run_select(SelectConfig(**{
         **options, "budget": str(float(budget)), "data": data,
-        "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
+        "proxy_model": ctx.proxy_model, "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
         "work_dir": str(ctx.run_dir(proxy_name, 0) / "selection"), "seed": seed, "progress": False,
     }))  # fmt: skip
     return selection, selection["selected_path"]
@@ -80,7 +86,18 @@ def select(ctx: EntryContext, entry: DemoEntry, seed: int, budget: float) -> tup
 def prepare_proxy(ctx: EntryContext, entry: DemoEntry) -> None:
     """What S2L's seeds share, once before they run (the entry's ``prepare``): the proxy and its loss trajectories,
     made by seed 0's selection at the first budget (which seed 0 then reuses)."""
-    select(ctx, entry, 0, ctx.recipe(entry.recipe, SelectConfig).demo["budgets"][0])
+    if ctx.lab is None:  # compare: --fresh trains the proxy again (here, once; the seeds' selections reuse it)
+        if ctx.cfg.fresh:
+            shutil.rmtree(ctx.shared_dir("s2l-proxy"), ignore_errors=True)
+        select_subset(ctx, entry, 0)
+        return
+    select(ctx, entry, 0, ctx.recipe(entry.recipe, SelectConfig, entry.name).demo["budgets"][0])
+
+
+def run_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """The entry's run: every budget of the lab recipe on the lab (:func:`run_budgets`), the paper recipe's budget on
+    compare's inputs (:func:`run_subset`)."""
+    return run_budgets(ctx, entry, seed) if ctx.lab is not None else run_subset(ctx, entry, seed)
 
 
 def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
@@ -88,7 +105,7 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     with ``by_budget`` inside."""
     _, prefix, _ = _pool(ctx, entry)
     by_budget, headline = {}, None
-    for budget in ctx.recipe(entry.recipe, SelectConfig).demo["budgets"]:
+    for budget in ctx.recipe(entry.recipe, SelectConfig, entry.name).demo["budgets"]:
         pct = round(100 * budget)
         name = f"{prefix}-{pct}"
         t0 = time.time()
@@ -106,6 +123,61 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         if budget == HEADLINE or headline is None:
             headline = run
     return {**headline, "by_budget": by_budget}
+
+
+# -- sftlab compare: the user's data, proxy and target ----------------------------------------------
+
+
+def budget_label(budget) -> str:
+    """How a budget reads in the report: ``0.11`` -> ``11%``, ``500`` -> ``500 records``."""
+    text = str(budget).strip()
+    return f"{100 * float(text):g}%" if any(c in text for c in ".eE") else f"{int(text)} records"
+
+
+def select_subset(ctx: EntryContext, entry: DemoEntry, seed: int) -> tuple[dict, str]:
+    """compare: the subset ``entry.options["method"]`` picks from --data at the recipe's budget for ``seed`` (cached
+    in the run's ``selection/``): its manifest and path.
+
+    S2L's first selection fine-tunes --proxy-model on --data (the recipe's proxy settings, seeded by its ``seed``
+    whatever the run's) and records the loss trajectories in the shared step ``s2l-proxy``, which every later
+    selection reuses; the proxy's checkpoints are deleted once their losses are on disk. Random reads no proxy.
+    """
+    method = entry.options["method"]
+    sel_dir = ctx.run_dir(entry.name, seed) / "selection"
+    if (sel_dir / "manifest.json").is_file() and not ctx.cfg.fresh:
+        return json.loads((sel_dir / "manifest.json").read_text(encoding="utf-8")), str(sel_dir / "selected.jsonl")
+    options = ctx.recipe(entry.recipe, SelectConfig, entry.name).options
+    work = ctx.shared_dir("s2l-proxy") if method == "s2l" else sel_dir
+    proxy_seed = options["seed"] if options["proxy_seed"] is None else options["proxy_seed"]  # the same for every run
+    selection = run_select(SelectConfig(**{
+        **options, "method": method, "budget": str(options["budget"]), "data": ctx.train_data,
+        "proxy_model": ctx.proxy_model, "proxy_seed": proxy_seed, "output_dir": str(sel_dir), "work_dir": str(work),
+        "seed": seed, "progress": False,
+    }))  # fmt: skip
+    if method == "s2l":  # the trajectories are recorded: the proxy's checkpoints are not read again
+        shutil.rmtree(work / "proxy", ignore_errors=True)
+    return selection, selection["selected_path"]
+
+
+def run_subset(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """compare: select (:func:`select_subset`), fine-tune --model on the subset with the SFT recipe for the same
+    number of epochs as on the whole set (a recipe's ``max_steps`` scaled by the subset's share), evaluate; the run
+    carries ``by_budget`` for the section."""
+    t0 = time.time()
+    selection, selected = select_subset(ctx, entry, seed)
+    select_seconds = time.time() - t0
+    share = selection["n_selected"] / selection["n_total"]
+    steps = {"max_steps": max(1, round(ctx.steps * share))} if ctx.steps > 0 else {}
+    run = ctx.train_and_evaluate(entry.name, seed, data=selected, **steps)
+    by_budget = {
+        "accuracy": run["accuracy"],
+        "n": run["n"],
+        "n_selected": selection["n_selected"],
+        "train_seconds": run["train_seconds"],
+        "select_seconds": round(select_seconds, 2),
+        "cluster_sizes": selection.get("cluster_sizes"),
+    }
+    return {**run, "by_budget": {str(round(100 * share)): by_budget}}
 
 
 def budget_table(ctx: EntryContext, entries: list[DemoEntry], full: str = "sft") -> tuple[dict, list[int], dict | None]:
@@ -139,16 +211,7 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
         r for e in entries if e.options["method"] == "s2l" for r in ctx.results.get(e.name, {}).get("runs") or []
     ]
     sizes = next((r["by_budget"][p].get("cluster_sizes") for r in s2l_runs for p in r.get("by_budget", {})), None)
-    n_checkpoints = ctx.recipe(entries[0].recipe, SelectConfig).options["n_checkpoints"]
-    paragraphs = [
-        f"S2L (arXiv 2403.07384) fine-tunes the lab model on the whole train split as a proxy (the demo's SFT "
-        f"recipe, {n_checkpoints} evenly spaced checkpoints), records each example's mean completion loss "
-        f"at each checkpoint, clusters these trajectories with k-means and spends the budget smallest cluster "
-        f"first, uniformly at random within a cluster. Random picks uniformly from the whole split. Each subset is "
-        f"fine-tuned for the same number of epochs as the full-set SFT run ({ctx.steps} steps x budget), from the "
-        f"base model, and evaluated like the other methods. Seeds vary the selection and the fine-tuning; the proxy "
-        f"is trained once."
-    ]
+    paragraphs = [_lab_text(ctx, entries) if ctx.lab is not None else _compare_text(ctx, entries)]
     if sizes:
         paragraphs.append(f"k-means found {len(sizes)} clusters (sizes {min(sizes)} to {max(sizes)}).")
     return Section(
@@ -156,6 +219,36 @@ def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
         paragraphs=paragraphs,
         tables=[Table(["subset", *[labels.get(s, s) for s in splits]], rows)],
         images={"Accuracy vs data budget (mean ± std over seeds)": fig},
+    )
+
+
+def _lab_text(ctx: EntryContext, entries: list[DemoEntry]) -> str:
+    n_checkpoints = ctx.recipe(entries[0].recipe, SelectConfig, entries[0].name).options["n_checkpoints"]
+    return (
+        f"S2L (arXiv 2403.07384) fine-tunes the lab model on the whole train split as a proxy (the demo's SFT "
+        f"recipe, {n_checkpoints} evenly spaced checkpoints), records each example's mean completion loss "
+        f"at each checkpoint, clusters these trajectories with k-means and spends the budget smallest cluster "
+        f"first, uniformly at random within a cluster. Random picks uniformly from the whole split. Each subset is "
+        f"fine-tuned for the same number of epochs as the full-set SFT run ({ctx.steps} steps x budget), from the "
+        f"base model, and evaluated like the other methods. Seeds vary the selection and the fine-tuning; the proxy "
+        f"is trained once."
+    )
+
+
+def _compare_text(ctx: EntryContext, entries: list[DemoEntry]) -> str:
+    methods = [e.options["method"] for e in entries]
+    random = "Random draws the same number uniformly from --data. " if "random" in methods else ""
+    if "s2l" not in methods:
+        return (f"{random}The subset fine-tunes --model with the SFT recipe for the same number of epochs as the "
+                "full-set SFT run; seeds vary the draw and the fine-tuning.")  # fmt: skip
+    o = ctx.recipe(entries[0].recipe, SelectConfig, "s2l").options
+    return (
+        f"S2L (arXiv 2403.07384) fine-tunes the proxy (--proxy-model) on --data with the recipe's proxy settings "
+        f"({o['n_checkpoints']} evenly spaced checkpoints), records each record's mean completion loss at each "
+        f"checkpoint, clusters these trajectories with k-means (K = {o['n_clusters']}) and spends the budget, "
+        f"{budget_label(o['budget'])}, smallest cluster first, uniformly at random within a cluster. {random}Each "
+        "subset fine-tunes --model with the SFT recipe for the same number of epochs as the full-set SFT run and is "
+        "evaluated like the other methods. Seeds vary the selection and the fine-tuning; the proxy is trained once."
     )
 
 
