@@ -8,7 +8,7 @@ generalizing); ``test_id`` = the lab's in-domain test split, for the one final e
 Three modes (one JSON line each; ``train`` also appends it to ``--results``):
 
 * ``diag``: ``--n`` samples per problem of a split at ``--temperature``: the verifier reward
-  per family, the share of tied groups (all samples right or all wrong: zero advantage), the share of
+  per family, maj@n (the most common stated answer is right) and pass@n (some sample is right), the share of tied groups (all samples right or all wrong: zero advantage), the share of
   samples cut at ``--max-len`` tokens and how many of those score 0;
 * ``train``: GRPO through :func:`sftlab.methods.grpo.run_grpo` (the code path of ``sftlab dart
   --method direct_rl``) with the given budget and TRL options, then greedy accuracy on dev;
@@ -28,7 +28,7 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
@@ -40,6 +40,7 @@ from sftlab.io import read_jsonl
 from sftlab.lab import ensure_lab
 from sftlab.models import load_model_and_tokenizer
 from sftlab.trainers.rewards import CorrectnessReward, correctness
+from sftlab.verify import extract_answer, normalize_answer
 
 DEV = slice(1800, 2000)
 
@@ -92,9 +93,14 @@ def diag(a, model_dir: str, records: list[dict]) -> dict:
     t0 = time.time()
     outs = generate(model, tok, prompts, cfg, progress=False)
     seconds = time.time() - t0
-    by_family, tied, cut, cut_zero, total = defaultdict(list), 0, 0, 0, 0
+    by_family, tied, cut, cut_zero, total, majority, any_right = defaultdict(list), 0, 0, 0, 0, 0, 0
     for r, texts in zip(records, outs):
         rewards = [correctness(t, r["answer"]) for t in texts]
+        votes = Counter(normalize_answer(x) for t in texts if (x := extract_answer(t)) is not None)
+        if votes:  # the most common stated answer (first seen on a tie), as self-consistency reads it
+            top = votes.most_common(1)[0][0]
+            majority += any(rw and normalize_answer(extract_answer(t) or "") == top for t, rw in zip(texts, rewards))
+        any_right += max(rewards) > 0
         by_family[r["family"]].append(sum(rewards) / len(rewards))
         tied += len(set(rewards)) == 1
         for t, rw in zip(texts, rewards):
@@ -105,6 +111,7 @@ def diag(a, model_dir: str, records: list[dict]) -> dict:
     return {
         "split": a.split, "temperature": a.temperature, "n": a.n, "generation_s": round(seconds, 1),
         "reward": round(sum(sum(v) for v in by_family.values()) / n, 3),
+        f"maj@{a.n}": round(majority / len(records), 3), f"pass@{a.n}": round(any_right / len(records), 3),
         "by_family": {f: round(sum(v) / len(v), 3) for f, v in by_family.items()},
         "tied_groups": round(tied / len(records), 3), "truncated_share": round(cut / total, 4),
         "truncated_scoring_0": cut_zero,

@@ -217,7 +217,7 @@ CLAIMS: tuple[Claim, ...] = (
                 "direct-rl - base, in-domain",
                 ("base", "direct-rl"),
                 paired("direct-rl", "base", ID, baseline_once=True),
-                why="GRPO fits the prompts it trains on (+4-5 points there) but not new problems, at every budget tried up to 7,680 samples; 0/1 reward with most groups tied (docs/dart.md).",
+                why="No headroom for sharpening: the lab model's greedy answer beats its own majority vote (dev: greedy 38.5, maj@8 36.5 at T=1); GRPO fits the prompts it trains on (+4-5 points there) but not new problems, at every budget tried up to 7,680 samples (docs/dart.md).",
             ),
         ),
     ),
