@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sftlab.errors import SftlabError
 from sftlab.experiments import registry
 from sftlab.experiments.entries import dart, distill, irl, landscape, nft, regimes
 from sftlab.experiments.recipes import read_recipe, recipe_text
@@ -54,6 +55,10 @@ def test_order_and_defaults():
     assert resolve_methods(None, "quick") == ["base", "sft", "dft", "asft", "landscape"]
     assert resolve_methods("all") == ORDER
     assert resolve_methods(" rft, sft ") == ["rft", "sft"]  # the order given
+    for alone in ("distill-protein", "landscape"):  # sections only: the report's accuracy table would be empty
+        with pytest.raises(SftlabError, match=f"--methods {alone}: none of these reports test accuracy"):
+            resolve_methods(alone)
+    assert resolve_methods("base,distill-protein") == ["base", "distill-protein"]
 
 
 def test_groups_share_one_section_and_entries_are_frozen():

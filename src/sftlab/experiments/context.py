@@ -204,6 +204,7 @@ class DemoEntry:
     # the entries whose runs (or files) it reads: with workers it starts once those have finished, beside other
     # entries' runs; None = every entry before it in the list (the safe default)
     after: tuple[str, ...] | None = None
+    accuracy: bool = True  # its runs report test accuracy (False: its section only, e.g. the protein pack's pass rates)
 
     def __reduce__(self):
         """Pickled (for a worker process) with ``options`` as a dict, since a mapping proxy does not pickle; ``run``

@@ -55,6 +55,11 @@ def resolve_methods(methods: str | None, size: str = "standard") -> list[str]:
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise SftlabError(f"--methods: unknown entries {unknown}; known: {list(BY_NAME)}")
+    if not any(BY_NAME[n].run is not None and BY_NAME[n].accuracy for n in names):
+        raise SftlabError(
+            f"--methods {','.join(names)}: none of these reports test accuracy, which the report's table needs; "
+            f"add a method, e.g. --methods base,{','.join(names)}"
+        )
     return names
 
 
