@@ -16,7 +16,10 @@ The broken copies live in this script only, patched in for their runs:
   trainer's ``nft_loss`` gets ``negative_weight = -lambda_neg``; the command
   refuses negative weights, so this is the only way to get one);
 * ``s2l``: S2L with its k-means cluster labels shuffled across examples (the
-  cluster sizes stay, the membership goes), at the demo's headline budget.
+  cluster sizes stay, the membership goes), at the demo's headline budget;
+* ``dft-native``, ``s2l-pool``: the same broken copies on the data of DFT's and
+  S2L's claim scenarios (native-style solutions; the redundant, imbalanced pool:
+  :mod:`sftlab.experiments.scenarios`), where the scoreboard tests their claims.
 
 Runs go through the demo's own context (``DemoContext``: its recipes, its
 caching under ``--output-dir/runs``, its greedy evaluation), so a rerun
@@ -41,7 +44,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
-VARIANTS = ("dft", "nft", "s2l")
+VARIANTS = ("dft", "nft", "s2l", "dft-native", "s2l-pool")  # the last two: on the DFT and S2L claim scenarios' data
 
 
 # ---------------------------------------------------------------- the broken copies (this script only)
@@ -85,6 +88,7 @@ BROKEN = {
     "nft": ("NFT, negative term's sign flipped", "sftlab.trainers.nft.nft_loss", nft_flipped_negative),
     "s2l": ("S2L, cluster labels shuffled", "sftlab.methods.s2l.sampling.cluster_trajectories", shuffled_clusters),
 }
+BROKEN["dft-native"], BROKEN["s2l-pool"] = BROKEN["dft"], BROKEN["s2l"]
 
 
 def broken(variant: str):
@@ -99,8 +103,15 @@ def broken(variant: str):
 # ---------------------------------------------------------------- one run (real or broken) of a variant
 
 
-def run_dft(ctx, name: str, seed: int) -> dict:
-    return ctx.train_and_evaluate(name, seed, objective="dft", fused_loss="trl")
+def run_dft(ctx, name: str, seed: int, data: str | None = None) -> dict:
+    return ctx.train_and_evaluate(name, seed, objective="dft", fused_loss="trl", data=data)
+
+
+def run_dft_native(ctx, name: str, seed: int) -> dict:
+    """DFT on the native-style solutions of its claim scenario (the ``dft-native`` entry's data)."""
+    from sftlab.experiments.scenarios import scenario_data
+
+    return run_dft(ctx, name, seed, data=scenario_data(ctx, "native"))
 
 
 def run_nft(ctx, name: str, seed: int) -> dict:
@@ -110,32 +121,44 @@ def run_nft(ctx, name: str, seed: int) -> dict:
     return run_nft_entry(ctx, dataclasses.replace(BY_NAME["nft"], name=name), seed)
 
 
-def run_s2l(ctx, name: str, seed: int) -> dict:
-    """S2L at the demo's headline budget (the recipe's proxy and clustering), then the demo's fine-tuning."""
+def run_s2l(ctx, name: str, seed: int, pool: str | None = None) -> dict:
+    """S2L at the demo's headline budget (the recipe's proxy and clustering), then the demo's fine-tuning; with
+    ``pool``, on that claim scenario's pool with its entry's recipe and a proxy trained on the pool."""
     import json
 
     from sftlab.experiments.entries.s2l import HEADLINE, proxy_checkpoints
     from sftlab.experiments.registry import BY_NAME
+    from sftlab.experiments.scenarios import scenario_data
     from sftlab.methods.s2l.select import SelectConfig, run_select
 
-    recipe = ctx.recipe(BY_NAME["s2l"].recipe, SelectConfig)
+    entry = BY_NAME["s2l-pool" if pool else "s2l"]
+    data = scenario_data(ctx, pool) if pool else str(ctx.lab.data["train"])
+    proxy_name = f"s2l-proxy-{pool}" if pool else "s2l-proxy"
+    recipe = ctx.recipe(entry.recipe, SelectConfig)
     sel_dir = ctx.run_dir(name, seed) / "selection"
     if (sel_dir / "manifest.json").is_file() and not ctx.cfg.fresh:
         selected = str(sel_dir / "selected.jsonl")
         n_selected = json.loads((sel_dir / "manifest.json").read_text())["n_selected"]
     else:
-        proxy = proxy_checkpoints(ctx, recipe.options["n_checkpoints"])
+        proxy = proxy_checkpoints(ctx, recipe.options["n_checkpoints"], full="full-pool" if pool else "sft",
+                                  name=proxy_name, data=data if pool else None)  # fmt: skip
         selection = run_select(SelectConfig(**{
-            **recipe.options, "method": "s2l", "budget": str(float(HEADLINE)), "data": str(ctx.lab.data["train"]),
+            **recipe.options, "method": "s2l", "budget": str(float(HEADLINE)), "data": data,
             "proxy_model": str(ctx.lab.model_dir), "proxy_checkpoints": proxy, "output_dir": str(sel_dir),
-            "work_dir": str(ctx.run_dir("s2l-proxy", 0) / "selection"), "seed": seed, "progress": False,
+            "work_dir": str(ctx.run_dir(proxy_name, 0) / "selection"), "seed": seed, "progress": False,
         }))  # fmt: skip
         selected, n_selected = selection["selected_path"], selection["n_selected"]
     run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * HEADLINE)))
     return {**run, "n_selected": n_selected}
 
 
-RUNS = {"dft": run_dft, "nft": run_nft, "s2l": run_s2l}
+RUNS = {
+    "dft": run_dft,
+    "nft": run_nft,
+    "s2l": run_s2l,
+    "dft-native": run_dft_native,
+    "s2l-pool": lambda ctx, name, seed: run_s2l(ctx, name, seed, pool="pool"),
+}
 
 
 # ---------------------------------------------------------------- the comparison
