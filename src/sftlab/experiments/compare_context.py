@@ -14,7 +14,7 @@ from sftlab.io import atomic_write_text
 from .compare_methods import SHARED_STEPS, STARTS_FROM_SFT, TRAINS_WITH_SFT
 from .compare_options import CompareConfig
 from .compare_plan import ComparePlan, full_options, settings_key
-from .context import curve_of
+from .context import train_and_evaluate
 from .recipes import LabRecipe
 
 
@@ -206,16 +206,7 @@ class CompareContext:
         }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
-        t0 = time.time()
-        summary = self.train(name, seed, **train_kwargs)
-        run = self.evaluate(name, seed, summary["output_dir"])
-        run.update(
-            seed=seed,
-            train_seconds=summary["train_seconds"],
-            curve=curve_of(summary["log_history"]),
-            wall_seconds=time.time() - t0,
-        )
-        return run
+        return train_and_evaluate(self, name, seed, **train_kwargs)
 
     def cost(self, name: str, seed: int | None, eval_dir: Path) -> dict:
         """Wall time (training + evaluation, as measured when each ran, so a cached run keeps its figures), tokens

@@ -218,6 +218,21 @@ def _entry_of(fields: dict) -> DemoEntry:
     return DemoEntry(**{**fields, "options": MappingProxyType(fields["options"])})
 
 
+def train_and_evaluate(ctx: EntryContext, name: str, seed: int, **train_kwargs) -> dict:
+    """``ctx.train`` then ``ctx.evaluate`` of the trained model: the run dict with its seed, train time, curves and
+    wall time (the :class:`EntryContext` method of both contexts)."""
+    t0 = time.time()
+    summary = ctx.train(name, seed, **train_kwargs)
+    run = ctx.evaluate(name, seed, summary["output_dir"])
+    run.update(
+        seed=seed,
+        train_seconds=summary["train_seconds"],
+        curve=curve_of(summary["log_history"]),
+        wall_seconds=time.time() - t0,
+    )
+    return run
+
+
 class DemoContext:
     """The :class:`EntryContext` of a demo: the lab, the test items, the settings, and cached train/eval helpers."""
 
@@ -304,16 +319,7 @@ class DemoContext:
         }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
-        t0 = time.time()
-        summary = self.train(name, seed, **train_kwargs)
-        run = self.evaluate(name, seed, summary["output_dir"])
-        run.update(
-            seed=seed,
-            train_seconds=summary["train_seconds"],
-            curve=curve_of(summary["log_history"]),
-            wall_seconds=time.time() - t0,
-        )
-        return run
+        return train_and_evaluate(self, name, seed, **train_kwargs)
 
     def run_method(self, name: str, seed: int, fn: Callable[[Any], dict], cfg) -> dict:
         """``fn(cfg)``: the method resumes from its own output folder."""

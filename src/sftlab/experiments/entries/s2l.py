@@ -112,14 +112,7 @@ def run_budgets(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         selection, selected = select(ctx, entry, seed, budget)
         select_seconds = time.time() - t0
         run = ctx.train_and_evaluate(name, seed, data=selected, max_steps=max(1, round(ctx.steps * budget)))
-        by_budget[str(pct)] = {
-            "accuracy": run["accuracy"],
-            "n": run["n"],
-            "n_selected": selection["n_selected"],
-            "train_seconds": run["train_seconds"],
-            "select_seconds": round(select_seconds, 2),
-            "cluster_sizes": selection.get("cluster_sizes"),
-        }
+        by_budget[str(pct)] = budget_row(run, selection, select_seconds)
         if budget == HEADLINE or headline is None:
             headline = run
     return {**headline, "by_budget": by_budget}
@@ -169,7 +162,12 @@ def run_subset(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
     share = selection["n_selected"] / selection["n_total"]
     steps = {"max_steps": max(1, round(ctx.steps * share))} if ctx.steps > 0 else {}
     run = ctx.train_and_evaluate(entry.name, seed, data=selected, **steps)
-    by_budget = {
+    return {**run, "by_budget": {str(round(100 * share)): budget_row(run, selection, select_seconds)}}
+
+
+def budget_row(run: dict, selection: dict, select_seconds: float) -> dict:
+    """One budget's figures in a run's ``by_budget`` (what the S2L section tabulates)."""
+    return {
         "accuracy": run["accuracy"],
         "n": run["n"],
         "n_selected": selection["n_selected"],
@@ -177,7 +175,6 @@ def run_subset(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         "select_seconds": round(select_seconds, 2),
         "cluster_sizes": selection.get("cluster_sizes"),
     }
-    return {**run, "by_budget": {str(round(100 * share)): by_budget}}
 
 
 def budget_table(ctx: EntryContext, entries: list[DemoEntry], full: str = "sft") -> tuple[dict, list[int], dict | None]:
