@@ -179,10 +179,33 @@ def test_closing_on_an_error_ends_the_workers(lab, tmp_path):
     make_context = functools.partial(DemoContext, DemoConfig(output_dir=str(out)), lab, out)
     with pytest.raises(KeyboardInterrupt), RunPool(make_context, 2) as p:
         processes = list(p._executor._processes.values())
+        busy = [p._executor.submit(time.sleep, 120) for _ in processes]  # runs in progress, not idle workers
+        while not all(future.running() for future in busy):
+            time.sleep(0.05)
         raise KeyboardInterrupt  # as a Ctrl-C in the main process
-    for process in processes:
-        process.join(timeout=10)
-    assert processes and not any(process.is_alive() for process in processes) and p._executor is None
+    # Asked of the system, not of is_alive(): the executor's own thread reaps the workers, and a second waitpid
+    # from here can lose that race and read an exited worker as running. close() returns once each worker has
+    # closed its files, which a process does just before the kernel ends it: allow that last moment.
+    deadline = time.monotonic() + 10
+    while any(_running(process.pid) for process in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    states = {process.pid: _running(process.pid) for process in processes}
+    assert len(processes) == 2 and not any(states.values()) and p._executor is None, states
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process: not reaped and not a zombie (Linux's /proc; elsewhere signal 0)."""
+    if os.path.isdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_workers_default_to_the_free_cores_one_on_a_gpu(monkeypatch):

@@ -88,10 +88,13 @@ class RunPool:
         if self._executor is None:
             return
         executor, self._executor = self._executor, None
+        processes = list((getattr(executor, "_processes", None) or {}).values())
         if terminate:
-            for process in list((getattr(executor, "_processes", None) or {}).values()):
+            for process in processes:
                 process.terminate()  # Python 3.11's executor has no public way to stop a running job
         executor.shutdown(wait=not terminate, cancel_futures=True)
+        if terminate:  # back only once they have exited: a sentinel is ready at exit (no waitpid, which the
+            _wait_for_exit(processes, timeout=5.0)  # executor's own thread does and would race)
         self._events.close()
 
     @property
@@ -166,6 +169,19 @@ class RunPool:
                 view.start(label)
             elif label in view.active:
                 view.step(*step, label=label)
+
+
+def _wait_for_exit(processes, timeout: float) -> None:
+    """Wait up to ``timeout`` s for ``processes`` to exit; kill any still running then."""
+    from multiprocessing.connection import wait
+
+    pending = {p.sentinel: p for p in processes}
+    deadline = time.monotonic() + timeout
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for sentinel in wait(list(pending), timeout=left):
+            pending.pop(sentinel)
+    for process in pending.values():
+        process.kill()
 
 
 # -- in a worker process --------------------------------------------------------------------------
