@@ -10,7 +10,7 @@ import pytest
 
 from sftlab.errors import SftlabError
 from sftlab.experiments import registry
-from sftlab.experiments.entries import dart, distill, irl, landscape, nft, regimes
+from sftlab.experiments.entries import dart, distill, irl, landscape, nft, regimes, rl
 from sftlab.experiments.recipes import read_recipe, recipe_text
 from sftlab.experiments.runner import resolve_methods
 
@@ -41,6 +41,8 @@ ORDER = [
     "irft-noisy",
     "rft-noisy",
     "rs-sft",
+    "base-careless",
+    "grpo-careless",
     "full-pool",
     "s2l-pool",
     "random-pool",
@@ -77,6 +79,7 @@ def test_groups_share_one_section_and_entries_are_frozen():
         "claim-dft": regimes.dft_section,
         "claim-irft": regimes.irft_section,
         "claim-nft": regimes.nft_section,
+        "claim-rl": rl.section,
         "claim-s2l": regimes.s2l_section,
         "claim-protein": regimes.protein_section,
     }
@@ -105,6 +108,7 @@ def test_every_recipe_is_packaged_and_is_the_repository_file():
             "nft",
             "s2l_pool",
             "distill_protein",
+            "rl_careless",
         )
     }
     for name in names:

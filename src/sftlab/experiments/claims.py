@@ -80,27 +80,36 @@ class Claim:
 # ---------------------------------------------------------------- effect functions
 
 
-def _by_seed(runs: list[dict], split: str) -> dict[int, float]:
-    return {
-        int(r.get("seed", 0)): float(r["accuracy"][split]) for r in runs if r.get("accuracy", {}).get(split) is not None
-    }
+def _by_seed(runs: list[dict], split: str, metric: str = "greedy") -> dict[int, float]:
+    """Each run's accuracy on ``split`` by seed: ``greedy`` (the evaluation's accuracy) or ``avg`` (avg@k, the mean
+    correctness of its k samples per problem; runs evaluated without samples are left out)."""
+    out = {}
+    for r in runs:
+        values = r.get("accuracy", {}) if metric == "greedy" else (r.get("sampled") or {}).get(metric, {})
+        if values.get(split) is not None:
+            out[int(r.get("seed", 0))] = float(values[split])
+    return out
 
 
-def paired(method: str, baseline: str, split: str, *, baseline_once: bool = False) -> Callable[[Runs], dict]:
+def paired(
+    method: str, baseline: str, split: str, *, baseline_once: bool = False, metric: str = "greedy"
+) -> Callable[[Runs], dict]:
     """``method``'s accuracy on ``split`` minus ``baseline``'s, seed by seed (seeds both have).
 
     ``baseline_once``: the baseline runs once (``per_seed=False``, e.g. ``base``): its one value is subtracted from
-    every seed of ``method``.
+    every seed of ``method``. ``metric``: ``greedy`` accuracy or ``avg`` (avg@k, see :func:`_by_seed`).
     """
 
     def measure(runs: Runs) -> dict[int, float]:
-        a = _by_seed(runs[method], split)
+        a = _by_seed(runs[method], split, metric)
+        if metric != "greedy" and not a:
+            raise NotMeasured(f"{method} was evaluated without samples (no avg@k)")
         if baseline_once:
-            values = list(_by_seed(runs[baseline], split).values())
+            values = list(_by_seed(runs[baseline], split, metric).values())
             if len(values) != 1:
                 raise NotMeasured(f"{baseline} should have run once, it has {len(values)} runs")
             return {s: a[s] - values[0] for s in sorted(a)}
-        b = _by_seed(runs[baseline], split)
+        b = _by_seed(runs[baseline], split, metric)
         return {s: a[s] - b[s] for s in sorted(a.keys() & b.keys())}
 
     return measure
@@ -211,13 +220,24 @@ CLAIMS: tuple[Claim, ...] = (
         "RL works on the lab",
         "baseline",
         "-",
-        "Default lab: GRPO with the correctness reward on the lab model itself.",
+        "Default lab: GRPO with the correctness reward on the lab model itself. Careless variant (RL's regime: the "
+        "base model's samples finish the chain its greedy answer cuts short): GRPO from that variant's base model.",
         effects=(
             Effect(
                 "direct-rl - base, in-domain",
                 ("base", "direct-rl"),
                 paired("direct-rl", "base", ID, baseline_once=True),
                 why="No headroom for sharpening: the lab model's greedy answer beats its own majority vote (dev: greedy 38.5, maj@8 36.5 at T=1); GRPO fits the prompts it trains on (+4-5 points there) but not new problems, at every budget tried up to 7,680 samples (docs/dart.md).",
+            ),
+            Effect(
+                "grpo-careless - base-careless, in-domain greedy",
+                ("base-careless", "grpo-careless"),
+                paired("grpo-careless", "base-careless", ID, baseline_once=True),
+            ),
+            Effect(
+                "grpo-careless - base-careless, in-domain avg@4",
+                ("base-careless", "grpo-careless"),
+                paired("grpo-careless", "base-careless", ID, baseline_once=True, metric="avg"),
             ),
         ),
     ),

@@ -14,7 +14,7 @@ from sftlab.io import atomic_write_text
 from .compare_methods import SHARED_STEPS, STARTS_FROM_SFT, TRAINS_WITH_SFT
 from .compare_options import CompareConfig
 from .compare_plan import ComparePlan, full_options, settings_key
-from .context import train_and_evaluate
+from .context import sampled_metrics, train_and_evaluate
 from .recipes import LabRecipe
 
 
@@ -171,14 +171,15 @@ class CompareContext:
         self._write_settings(step, path)
         return path
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
-        """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/`` (``tag``: ``eval/<key>/<tag>/``).
-        Returns accuracy, n, examples."""
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "", k: int = 1) -> dict:
+        """Greedy accuracy on every eval set; cached under the run's ``eval/<key>/`` (``tag``: ``eval/<key>/<tag>/``;
+        ``k > 1``: a ``k<k>/`` folder below it, with avg@k and pass@k at temperature 1). Returns accuracy, n, examples
+        (and ``sampled`` with ``k > 1``)."""
         from sftlab.evaluation import evaluate
         from sftlab.generation import SamplingConfig
         from sftlab.models import load_model_and_tokenizer
 
-        eval_dir = self.run_dir(name, seed) / "eval" / self.eval_key / tag
+        eval_dir = self.run_dir(name, seed) / "eval" / self.eval_key / tag / (f"k{k}" if k > 1 else "")
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
             items = self.items()
             _reset_peak_memory()
@@ -189,6 +190,7 @@ class CompareContext:
                 tok,
                 items,
                 sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=self.cfg.eval_batch_size),
+                k=k,
                 mode=self.cfg.mode,
                 output_dir=str(eval_dir),
                 progress=False,
@@ -203,6 +205,7 @@ class CompareContext:
             "n": {s: splits[s]["n"] for s in self.splits},
             "examples": _examples(eval_dir / "generations.jsonl", self.cfg.examples, self.splits),
             "cost": self.cost(name, seed, eval_dir),
+            **sampled_metrics(metrics, self.splits),
         }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:

@@ -148,9 +148,10 @@ class EntryContext(Protocol):
         self, name: str, seed: int, *, data: str | None = None, model: str | None = None, **overrides
     ) -> dict: ...
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "", k: int = 1) -> dict:
         """Greedy accuracy of ``model_dir`` on the test sets, cached in the run's folder (``tag``: another model
-        of the same run, e.g. an earlier iteration, cached beside the run's own evaluation)."""
+        of the same run, e.g. an earlier iteration, cached beside the run's own evaluation). ``k > 1`` adds
+        ``sampled``: avg@k and pass@k from k samples per problem at temperature 1 (:func:`sampled_metrics`)."""
         ...
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict: ...
@@ -291,21 +292,22 @@ class DemoContext:
         })  # fmt: skip
         return run_train(cfg)
 
-    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "") -> dict:
-        """Greedy accuracy on the in-domain and OOD test items; cached (``tag``: under ``eval/<tag>/``). Returns
-        accuracy, n and examples."""
+    def evaluate(self, name: str, seed: int | None, model_dir: str, *, tag: str = "", k: int = 1) -> dict:
+        """Greedy accuracy on the in-domain and OOD test items; cached (``tag``: under ``eval/<tag>/``; ``k > 1``:
+        under ``eval/<tag>/k<k>/``). Returns accuracy, n and examples, and with ``k > 1`` ``sampled``."""
         from sftlab.evaluation import evaluate
         from sftlab.generation import SamplingConfig
         from sftlab.models import load_model_and_tokenizer
 
-        eval_dir = self.run_dir(name, seed) / "eval" / tag
+        eval_dir = self.run_dir(name, seed) / "eval" / tag / (f"k{k}" if k > 1 else "")
         if not (eval_dir / "metrics.json").is_file() or self.cfg.fresh:
             model, tok = load_model_and_tokenizer(model_dir, "infer")
             evaluate(
                 model,
                 tok,
                 self.items,
-                sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=128),
+                sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=128),  # k samples: T=1
+                k=k,
                 output_dir=str(eval_dir),
                 progress=False,
             )
@@ -316,6 +318,7 @@ class DemoContext:
             "accuracy": {s: splits[s]["accuracy"] for s in self.splits},
             "n": {s: splits[s]["n"] for s in self.splits},
             "examples": examples,
+            **sampled_metrics(metrics, self.splits),
         }
 
     def train_and_evaluate(self, name: str, seed: int, **train_kwargs) -> dict:
@@ -338,6 +341,23 @@ def demo_size(cfg: DemoConfig) -> str:
 def curve_of(log_history: list[dict]) -> dict:
     rows = [h for h in log_history if "loss" in h and "nll" in h]
     return {"step": [h["step"] for h in rows], "objective": [h["loss"] for h in rows], "nll": [h["nll"] for h in rows]}
+
+
+def sampled_metrics(metrics: dict, splits) -> dict:
+    """``{"sampled": {"k", "temperature", "avg": {split: avg@k}, "pass": {split: pass@k}}}`` from an evaluation's
+    metrics.json when it drew k > 1 samples per problem, else ``{}``."""
+    k = int(metrics.get("k") or 1)
+    if k <= 1:
+        return {}
+    by_split = metrics["splits"]
+    return {
+        "sampled": {
+            "k": k,
+            "temperature": (metrics.get("sampling") or {}).get("temperature"),
+            "avg": {s: by_split[s][f"avg@{k}"] for s in splits},
+            "pass": {s: by_split[s][f"pass@{k}"] for s in splits},
+        }
+    }
 
 
 def _examples(path: Path, n: int) -> list[dict]:

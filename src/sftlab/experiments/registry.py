@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from sftlab.experiments.context import DemoEntry
-from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft, regimes, s2l
+from sftlab.experiments.entries import core, dart, distill, irl, landscape, nft, regimes, rl, s2l
 from sftlab.methods.dart.config import AdaptConfig, DartConfig
 from sftlab.methods.distill.loop import DistillConfig
 from sftlab.methods.irl import IRLConfig
@@ -363,6 +363,30 @@ ENTRIES: tuple[DemoEntry, ...] = (
         recipe="configs/lab/nft.yaml",
         section=regimes.nft_section,
         options=_opts(method="nft", negative_weight=0.0, prompt_weighting="none"),
+        after=(),
+    ),
+    DemoEntry(
+        "base-careless",
+        "base model (careless lab)",
+        "The careless lab variant's base model (60% of its native pretraining solutions skip the last step): "
+        "greedy and avg@4; RL's regime, the answer among its samples but not its mode.",
+        "claim-rl",
+        rl.run_base_careless,
+        section=rl.section,
+        per_seed=False,
+        prepare=rl.careless_lab,
+        after=(),
+    ),
+    DemoEntry(
+        "grpo-careless",
+        "GRPO (careless lab)",
+        "GRPO with the verifier's 0/1 reward on the careless lab's base model (configs/lab/rl_careless.yaml: the "
+        "settings the default lab's dev search chose), greedy and avg@4.",
+        "claim-rl",
+        rl.run_grpo_careless,
+        recipe="configs/lab/rl_careless.yaml",
+        section=rl.section,
+        prepare=rl.careless_lab,
         after=(),
     ),
     DemoEntry(

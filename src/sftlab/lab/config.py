@@ -59,6 +59,14 @@ class LabConfig:
             "0.0 gives a base model that never saw the expert style."
         ),
     )
+    careless_fraction: float = field(
+        default=0.0,
+        metadata=_help(
+            "Share of native-style pretraining solutions that skip the last step and state the value before it "
+            "(a careless solver). Above 0.5 the base model's greedy answer skips it while its samples still carry "
+            "the full chain: the regime of RL on the lab (docs/lab.md). 0.0 (default) leaves the lab unchanged."
+        ),
+    )
     # -- tokenizer and model -------------------------------------------------
     vocab_size: int = field(default=512, metadata=_help("BPE vocabulary size (digits are always single tokens)."))
     hidden_size: int = field(default=128, metadata=_help("Model width."))
@@ -88,10 +96,9 @@ class LabConfig:
             raise SftlabError(
                 f"lab config: field 'min_steps': need 1 <= min_steps <= max_steps, got {self.min_steps}, {self.max_steps}"
             )
-        if not 0.0 <= self.expert_prior_fraction <= 1.0:
-            raise SftlabError(
-                f"lab config: field 'expert_prior_fraction': must be in [0, 1], got {self.expert_prior_fraction}"
-            )
+        for name in ("expert_prior_fraction", "careless_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SftlabError(f"lab config: field '{name}': must be in [0, 1], got {getattr(self, name)}")
         if self.hidden_size % self.num_heads:
             raise SftlabError(f"lab config: field 'num_heads': must divide hidden_size {self.hidden_size}")
         from .tasks import FAMILIES, SHIFTS  # local import: tasks imports nothing from here
@@ -123,7 +130,13 @@ class LabConfig:
         return _split(self.ood_shifts)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field, except those added after the shipped build while they keep their default (so its key and
+        recorded config, and every lab built before them, stay valid)."""
+        out = dataclasses.asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
     def key(self) -> str:
         """Cache key: hash of every field and sftlab's version."""
@@ -156,6 +169,9 @@ class LabConfig:
         )
         values.update(overrides)
         return cls(**values)
+
+
+_LATER_FIELDS = {"careless_fraction": 0.0}  # field -> its default: left out of to_dict() (and key()) at the default
 
 
 def _split(text: str) -> list[str]:

@@ -338,10 +338,12 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def native_solution(p: Problem) -> str:
-    """Terse equations: ``12+7=19; 19*2=38; #### 38``."""
-    eqs = [f"{a}{OPS[op]}{b}={c}" for a, op, b, c in p.steps]
-    return "; ".join(eqs + [f"#### {p.answer}"])
+def native_solution(p: Problem, *, careless: bool = False) -> str:
+    """Terse equations: ``12+7=19; 19*2=38; #### 38``. ``careless``: the last step skipped and the value before it
+    stated (``12+7=19; #### 19``; needs two or more steps)."""
+    steps = p.steps[:-1] if careless else p.steps
+    eqs = [f"{a}{OPS[op]}{b}={c}" for a, op, b, c in steps]
+    return "; ".join(eqs + [f"#### {steps[-1][3]}"])
 
 
 def expert_solution(p: Problem, rng: random.Random) -> str:
@@ -384,8 +386,19 @@ def parse_expert_steps(solution: str, *, check: bool = True) -> tuple:
     return tuple(steps)
 
 
-def make_record(p: Problem, rng: random.Random, *, style: str, split: str, idx: int, shift: str | None = None) -> dict:
-    solution = native_solution(p) if style == "native" else expert_solution(p, rng)
+def make_record(
+    p: Problem,
+    rng: random.Random,
+    *,
+    style: str,
+    split: str,
+    idx: int,
+    shift: str | None = None,
+    careless: bool = False,
+) -> dict:
+    """A split's record of ``p``. ``careless`` (native style only): the solution skips the last step (its
+    ``answer`` stays the problem's; the record says ``"careless": true``)."""
+    solution = native_solution(p, careless=careless) if style == "native" else expert_solution(p, rng)
     rec = {
         "id": f"{split}-{idx:05d}",
         "question": p.question,
@@ -398,6 +411,8 @@ def make_record(p: Problem, rng: random.Random, *, style: str, split: str, idx: 
     }
     if shift is not None:
         rec["shift"] = shift
+    if careless:
+        rec["careless"] = True
     return rec
 
 
@@ -424,8 +439,11 @@ def _split_records(cfg, split: str, rng: random.Random, seen: set[str]) -> list[
     }[split]
     families = cfg.base_list if split == "pretrain" else cfg.train_families
     expert_idx: set[int] = set()
+    careless = None  # a stream of its own: the variant's problems are the default lab's, only solutions differ
     if split == "pretrain":
         expert_idx = set(rng.sample(range(n), k=round(cfg.expert_prior_fraction * n)))
+        if cfg.careless_fraction > 0:
+            careless = random.Random(f"sftlab-lab:{cfg.seed}:careless")
     records, tries = [], 0
     while len(records) < n:
         i = len(records)
@@ -455,5 +473,6 @@ def _split_records(cfg, split: str, rng: random.Random, seen: set[str]) -> list[
             continue
         seen.add(p.question)
         style = "native" if split == "pretrain" and i not in expert_idx else "expert"
-        records.append(make_record(p, rng, style=style, split=split, idx=i, shift=shift))
+        skip = careless is not None and style == "native" and careless.random() < cfg.careless_fraction
+        records.append(make_record(p, rng, style=style, split=split, idx=i, shift=shift, careless=skip))
     return records
