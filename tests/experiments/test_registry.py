@@ -43,6 +43,8 @@ ORDER = [
     "rs-sft",
     "base-careless",
     "grpo-careless",
+    "nft-careless",
+    "rs-sft-careless",
     "full-pool",
     "s2l-pool",
     "random-pool",
@@ -109,6 +111,7 @@ def test_every_recipe_is_packaged_and_is_the_repository_file():
             "s2l_pool",
             "distill_protein",
             "rl_careless",
+            "nft_careless",
         )
     }
     for name in names:

@@ -59,6 +59,31 @@ def test_entries_run_grpo_from_the_variant_and_score_greedy_and_avg_at_k(demo_ct
     assert f"in-domain avg@{rl.EVAL_K}" in section.tables[0].columns
 
 
+def test_nft_and_rejection_sampling_start_from_the_variant(demo_ctx, shrink_recipe, monkeypatch, lab):
+    ctx = demo_ctx(quick=True)
+    small = {"max_steps": 2, "max_prompts": 8, "prompts_per_step": 2, "num_generations": 4}
+    shrink_recipe(
+        ctx, "configs/lab/nft_careless.yaml", {**small, "per_device_train_batch_size": 8, "max_completion_length": 12}
+    )
+    monkeypatch.setattr(ctx.cfg, "max_new_tokens", 12)
+    monkeypatch.setattr(rl, "careless_lab", lambda ctx, entry=None: lab)
+    seen = []
+    real = __import__("sftlab.experiments.entries.nft", fromlist=["nft_config"]).nft_config
+
+    def spy(*args, **kw):
+        cfg = real(*args, **kw)
+        seen.append(cfg)
+        return cfg
+
+    monkeypatch.setattr("sftlab.experiments.entries.nft.nft_config", spy)
+    runs = [rl.run_nft_careless(ctx, BY_NAME[name], 0) for name in ("nft-careless", "rs-sft-careless")]
+    assert [c.model for c in seen] == [str(lab.model_dir)] * 2 and [c.data for c in seen] == [
+        str(lab.data["train"])
+    ] * 2
+    assert [c.negative_weight for c in seen] == [1.0, 0.0] and seen[1].prompt_weighting == "none"
+    assert all(r["sampled"]["k"] == rl.EVAL_K and r["nft"]["step"] for r in runs)
+
+
 def test_the_avg_at_k_effect_pairs_samples_not_greedy():
     def r(seed, greedy, avg=None):
         out = {"seed": seed, "accuracy": {"test_id": greedy}}

@@ -80,7 +80,7 @@ def test_a_subset_of_a_group_draws_after_its_own_last_entry(demo_ctx):
         "dft-native",
         "rft-noisy",
         "rs-sft",
-        "grpo-careless",
+        "rs-sft-careless",
         "random-pool",
         "distill-protein",
     ]

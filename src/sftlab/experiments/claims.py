@@ -316,7 +316,8 @@ CLAIMS: tuple[Claim, ...] = (
         "2505.18116",
         "Qwen2.5-Math-7B and Qwen2.5-32B on math benchmarks: NFT matches or beats GRPO and DAPO, well above "
         "rejection-sampling fine-tuning (positives only)",
-        "Default lab, the direct-RL budget, verified samples only.",
+        "Default lab, the direct-RL budget, verified samples only; and the careless variant (RL's regime) at "
+        "grpo-careless's budget.",
         effects=(
             Effect(
                 "nft - rs-sft, in-domain",
@@ -328,6 +329,17 @@ CLAIMS: tuple[Claim, ...] = (
                 "nft - direct-rl, in-domain (matches: within ±3 points)",
                 ("direct-rl", "nft"),
                 paired("nft", "direct-rl", ID),
+                margin=0.03,
+            ),
+            Effect(
+                "nft-careless - rs-sft-careless, in-domain",
+                ("rs-sft-careless", "nft-careless"),
+                paired("nft-careless", "rs-sft-careless", ID),
+            ),
+            Effect(
+                "nft-careless - grpo-careless, in-domain (matches: within ±3 points)",
+                ("grpo-careless", "nft-careless"),
+                paired("nft-careless", "grpo-careless", ID),
                 margin=0.03,
             ),
         ),

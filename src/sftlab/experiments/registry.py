@@ -390,6 +390,31 @@ ENTRIES: tuple[DemoEntry, ...] = (
         after=(),
     ),
     DemoEntry(
+        "nft-careless",
+        "NFT (careless lab)",
+        "NFT (arXiv 2505.18116) from the careless lab's base model at grpo-careless's budget "
+        "(configs/lab/nft_careless.yaml), greedy and avg@4.",
+        "claim-rl",
+        rl.run_nft_careless,
+        recipe="configs/lab/nft_careless.yaml",
+        section=rl.section,
+        prepare=rl.careless_lab,
+        after=(),
+    ),
+    DemoEntry(
+        "rs-sft-careless",
+        "rejection-sampling SFT (careless lab)",
+        "nft-careless without NFT's negative term (negative_weight 0, prompt_weighting none): the verified-correct "
+        "samples alone, same budget.",
+        "claim-rl",
+        rl.run_nft_careless,
+        recipe="configs/lab/nft_careless.yaml",
+        section=rl.section,
+        options=_opts(negative_weight=0.0, prompt_weighting="none"),
+        prepare=rl.careless_lab,
+        after=(),
+    ),
+    DemoEntry(
         "full-pool",
         "SFT (full pool)",
         "SFT on the whole redundant, imbalanced pool (one family 60%, near-duplicates), the demo's steps; S2L's proxy.",

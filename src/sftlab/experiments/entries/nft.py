@@ -24,20 +24,26 @@ from sftlab.methods.nft import NFTTrainConfig, run_nft
 from sftlab.report import Section
 
 
-def nft_config(ctx: EntryContext, entry: DemoEntry, seed: int) -> NFTTrainConfig:
-    """The entry's :class:`NFTTrainConfig` on the context's model and training set: the paper's loss at the scale of
-    its recipe (the demo: the lab's; compare: the paper's), with the entry's options on top (``rs-sft``: the
-    negative term off)."""
+def nft_config(
+    ctx: EntryContext, entry: DemoEntry, seed: int, *, model: str | None = None, data: str | None = None
+) -> NFTTrainConfig:
+    """The entry's :class:`NFTTrainConfig` on the context's model and training set (or ``model`` / ``data``): the
+    paper's loss at the scale of its recipe (the demo: the lab's; compare: the paper's), with the entry's options on
+    top (``rs-sft``: the negative term off)."""
     recipe = ctx.recipe(entry.recipe, NFTTrainConfig)
     return NFTTrainConfig(**{
-        **recipe.options, **entry.options, "model": ctx.model, "data": ctx.train_data,
+        **recipe.options, **entry.options, "model": model or ctx.model, "data": data or ctx.train_data,
         "output_dir": str(ctx.run_dir(entry.name, seed) / "nft"), "save_steps": 10**9, "seed": seed, "progress": False,
     })  # fmt: skip
 
 
-def run_nft_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+def run_nft_entry(
+    ctx: EntryContext, entry: DemoEntry, seed: int, *, model: str | None = None, data: str | None = None, k: int = 1
+) -> dict:
+    """NFT (or ``rs-sft``) from the context's model (or ``model``, on ``data``), then the evaluation (``k > 1``: with
+    avg@k / pass@k)."""
     t0 = time.time()
-    cfg = nft_config(ctx, entry, seed)
+    cfg = nft_config(ctx, entry, seed, model=model, data=data)
     if ctx.cfg.fresh:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
     done = Path(cfg.output_dir) / "train_summary.json"  # written last, atomically: the run finished (cached as SFT's)
@@ -45,7 +51,7 @@ def run_nft_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         summary = json.loads(done.read_text(encoding="utf-8"))
     else:
         summary = ctx.run_method(entry.name, seed, run_nft, cfg)
-    run = ctx.evaluate(entry.name, seed, summary["output_dir"])
+    run = ctx.evaluate(entry.name, seed, summary["output_dir"], k=k)
     rows = [h for h in summary["log_history"] if "reward" in h]
     # curve stays empty: NFT's loss is not on the SFT objectives' scale (as for direct-rl)
     run.update(seed=seed, train_seconds=summary["train_seconds"], curve={}, wall_seconds=time.time() - t0,

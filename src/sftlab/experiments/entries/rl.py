@@ -10,6 +10,8 @@ careless one is its mode, so greedy decoding skips the last step while its sampl
 * ``base-careless``: that base model, greedy and avg@k (k samples at temperature 1), once.
 * ``grpo-careless``: GRPO with the verifier's 0/1 reward on it, on the train questions (the recipe
   ``configs/lab/rl_careless.yaml``: the settings the dev search on the default lab chose, docs/dart.md run B).
+* ``nft-careless`` / ``rs-sft-careless``: NFT, and NFT without its negative term (rejection-sampling SFT), from the
+  same base model at GRPO's budget (``configs/lab/nft_careless.yaml``): NFT's claim in RL's regime.
 
 Both are evaluated on the default lab's test sets (the variant draws the same test problems). Fixed, with the
 fraction and the recipe, before any RL result on the variant was seen.
@@ -58,6 +60,14 @@ def run_grpo_careless(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
         seed=seed, train_seconds=out["rl"]["train_seconds"], curve={}, wall_seconds=time.time() - t0, rl=out["rl"]
     )
     return run
+
+
+def run_nft_careless(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:
+    """NFT (or, with the entry's options, rejection-sampling SFT) from the variant's base model, greedy and avg@k."""
+    from sftlab.experiments.entries.nft import run_nft_entry
+
+    lab = careless_lab(ctx)
+    return run_nft_entry(ctx, entry, seed, model=str(lab.model_dir), data=str(lab.data["train"]), k=EVAL_K)
 
 
 def section(ctx: EntryContext, entries: list[DemoEntry]) -> Section | None:
