@@ -19,7 +19,13 @@ The broken copies live in this script only, patched in for their runs:
   cluster sizes stay, the membership goes), at the demo's headline budget;
 * ``dft-native``, ``s2l-pool``: the same broken copies on the data of DFT's and
   S2L's claim scenarios (native-style solutions; the redundant, imbalanced pool:
-  :mod:`sftlab.experiments.scenarios`), where the scoreboard tests their claims.
+  :mod:`sftlab.experiments.scenarios`), where the scoreboard tests their claims;
+* ``grpo-careless``: GRPO on the careless lab variant (RL's regime, the
+  ``grpo-careless`` entry) with the verifier's reward inverted (``1 - r``: it pays
+  for wrong answers).
+
+With ``--output-dir`` a demo output folder, the real copies of the entries that
+share a name with a demo entry (``grpo-careless``) are that demo's cached runs.
 
 Runs go through the demo's own context (``DemoContext``: its recipes, its
 caching under ``--output-dir/runs``, its greedy evaluation), so a rerun
@@ -44,7 +50,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
-VARIANTS = ("dft", "nft", "s2l", "dft-native", "s2l-pool")  # the last two: on the DFT and S2L claim scenarios' data
+VARIANTS = ("dft", "nft", "s2l", "dft-native", "s2l-pool", "grpo-careless")  # the claim scenarios': the last three
 
 
 # ---------------------------------------------------------------- the broken copies (this script only)
@@ -82,6 +88,16 @@ def shuffled_clusters(cluster_trajectories):
     return cluster
 
 
+def inverted_reward(reward_class):
+    """``reward_class`` whose reward is ``1 - r``: right answers earn 0, wrong ones 1."""
+
+    class Inverted(reward_class):
+        def __call__(self, *args, **kw):
+            return [1.0 - r for r in super().__call__(*args, **kw)]
+
+    return Inverted
+
+
 # variant -> (what is broken, the function patched (where its callers look it up), original -> broken copy)
 BROKEN = {
     "dft": ("DFT weighted by 1 - p", "sftlab.trainers.sft.per_token_loss", dft_one_minus_p),
@@ -89,6 +105,7 @@ BROKEN = {
     "s2l": ("S2L, cluster labels shuffled", "sftlab.methods.s2l.sampling.cluster_trajectories", shuffled_clusters),
 }
 BROKEN["dft-native"], BROKEN["s2l-pool"] = BROKEN["dft"], BROKEN["s2l"]
+BROKEN["grpo-careless"] = ("GRPO, reward inverted (1 - r)", "sftlab.methods.grpo.CorrectnessReward", inverted_reward)
 
 
 def broken(variant: str):
@@ -152,12 +169,21 @@ def run_s2l(ctx, name: str, seed: int, pool: str | None = None) -> dict:
     return {**run, "n_selected": n_selected}
 
 
+def run_grpo_careless(ctx, name: str, seed: int) -> dict:
+    """GRPO on the careless lab variant with the ``grpo-careless`` entry's recipe (RL's claim scenario)."""
+    from sftlab.experiments.entries.rl import run_grpo_careless as run
+    from sftlab.experiments.registry import BY_NAME
+
+    return run(ctx, dataclasses.replace(BY_NAME["grpo-careless"], name=name), seed)
+
+
 RUNS = {
     "dft": run_dft,
     "nft": run_nft,
     "s2l": run_s2l,
     "dft-native": run_dft_native,
     "s2l-pool": lambda ctx, name, seed: run_s2l(ctx, name, seed, pool="pool"),
+    "grpo-careless": run_grpo_careless,
 }
 
 
