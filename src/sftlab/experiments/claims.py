@@ -227,7 +227,7 @@ CLAIMS: tuple[Claim, ...] = (
                 "direct-rl - base, in-domain",
                 ("base", "direct-rl"),
                 paired("direct-rl", "base", ID, baseline_once=True),
-                why="No headroom for sharpening: the lab model's greedy answer beats its own majority vote (dev: greedy 38.5, maj@8 36.5 at T=1); GRPO fits the prompts it trains on (+4-5 points there) but not new problems, at every budget tried up to 7,680 samples (docs/dart.md).",
+                why="No headroom for sharpening: the lab model's greedy answer beats its own majority vote (dev: greedy 38.5, maj@8 36.5 at T=1); GRPO fits the prompts it trains on (+4-5 points there) but not new problems, at every budget tried up to 7,680 samples (docs/dart.md). On the careless variant, whose samples hold the answers its greedy decoding misses, the rows below test RL in its regime.",
             ),
             Effect(
                 "grpo-careless - base-careless, in-domain greedy",
