@@ -28,6 +28,7 @@ RECIPES = {
     "lab/dart.yaml": ["dart"], "lab/sft.yaml": ["train"], "lab/s2l.yaml": ["select"],
     "lab/landscape.yaml": ["landscape"], "lab/distill.yaml": ["distill"],
     "lab/s2l_pool.yaml": ["select"], "lab/distill_protein.yaml": ["distill"],
+    "lab/rl_careless.yaml": ["dart"], "lab/nft_careless.yaml": ["train", "--method", "nft"],
 }  # fmt: skip
 
 

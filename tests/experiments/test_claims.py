@@ -194,7 +194,8 @@ def test_the_scoreboard_is_the_first_section_of_the_demos_report(lab, tmp_path, 
     md = (out / "summary.md").read_text()
     assert md.index("### Claims scoreboard") < md.index("Accuracy (%), mean")
     rows = json.loads((out / "metrics.json").read_text())["sections"]["claims"]
-    (rl,) = [r for r in rows if r["claim"] == "RL works on the lab"]
+    rl, *careless = [r for r in rows if r["claim"] == "RL works on the lab"]
+    assert [r["verdict"] for r in careless] == ["not run", "not run"]  # the careless variant's rows did not run
     assert rl["verdict"] == "shown" and rl["per_seed"] == pytest.approx({"0": 0.10, "1": 0.11, "2": 0.12})
 
 

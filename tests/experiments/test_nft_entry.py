@@ -51,7 +51,7 @@ def test_a_finished_run_is_reused_and_fresh_trains_again(demo_ctx, monkeypatch):
         summary = {"output_dir": str(out), "log_history": [{"step": 1, "reward": 0.5}], "train_seconds": 1.0}
         (out / "train_summary.json").write_text(json.dumps(summary))
         monkeypatch.setattr(ctx, "run_method", lambda name, seed, fn, cfg, f=fresh, s=summary: calls.append(f) or s)
-        monkeypatch.setattr(ctx, "evaluate", lambda name, seed, model: {"accuracy": {"test_id": 0.5}})
+        monkeypatch.setattr(ctx, "evaluate", lambda name, seed, model, **kw: {"accuracy": {"test_id": 0.5}})
         run = demo.run_nft_entry(ctx, NFT, 0)
         assert run["nft"]["reward"] == [0.5] and run["train_seconds"] == 1.0
     assert calls == [True]  # only the --fresh run trained
