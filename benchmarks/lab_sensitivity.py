@@ -22,10 +22,12 @@ The broken copies live in this script only, patched in for their runs:
   :mod:`sftlab.experiments.scenarios`), where the scoreboard tests their claims;
 * ``grpo-careless``: GRPO on the careless lab variant (RL's regime, the
   ``grpo-careless`` entry) with the verifier's reward inverted (``1 - r``: it pays
-  for wrong answers).
+  for wrong answers);
+* ``nft-careless``: NFT on the careless lab variant (the ``nft-careless`` entry)
+  with the negative term's sign flipped, as ``nft``.
 
 With ``--output-dir`` a demo output folder, the real copies of the entries that
-share a name with a demo entry (``grpo-careless``) are that demo's cached runs.
+share a name with a demo entry (``grpo-careless``, ``nft-careless``) are that demo's cached runs.
 
 Runs go through the demo's own context (``DemoContext``: its recipes, its
 caching under ``--output-dir/runs``, its greedy evaluation), so a rerun
@@ -50,7 +52,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
-VARIANTS = ("dft", "nft", "s2l", "dft-native", "s2l-pool", "grpo-careless")  # the claim scenarios': the last three
+VARIANTS = ("dft", "nft", "s2l", "dft-native", "s2l-pool", "grpo-careless", "nft-careless")  # from the 4th: scenarios
 
 
 # ---------------------------------------------------------------- the broken copies (this script only)
@@ -105,6 +107,7 @@ BROKEN = {
     "s2l": ("S2L, cluster labels shuffled", "sftlab.methods.s2l.sampling.cluster_trajectories", shuffled_clusters),
 }
 BROKEN["dft-native"], BROKEN["s2l-pool"] = BROKEN["dft"], BROKEN["s2l"]
+BROKEN["nft-careless"] = BROKEN["nft"]
 BROKEN["grpo-careless"] = ("GRPO, reward inverted (1 - r)", "sftlab.methods.grpo.CorrectnessReward", inverted_reward)
 
 
@@ -177,6 +180,14 @@ def run_grpo_careless(ctx, name: str, seed: int) -> dict:
     return run(ctx, dataclasses.replace(BY_NAME["grpo-careless"], name=name), seed)
 
 
+def run_nft_careless(ctx, name: str, seed: int) -> dict:
+    """NFT on the careless lab variant with the ``nft-careless`` entry's recipe (NFT's claim in RL's regime)."""
+    from sftlab.experiments.entries.rl import run_nft_careless as run
+    from sftlab.experiments.registry import BY_NAME
+
+    return run(ctx, dataclasses.replace(BY_NAME["nft-careless"], name=name), seed)
+
+
 RUNS = {
     "dft": run_dft,
     "nft": run_nft,
@@ -184,6 +195,7 @@ RUNS = {
     "dft-native": run_dft_native,
     "s2l-pool": lambda ctx, name, seed: run_s2l(ctx, name, seed, pool="pool"),
     "grpo-careless": run_grpo_careless,
+    "nft-careless": run_nft_careless,
 }
 
 
