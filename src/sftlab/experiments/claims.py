@@ -341,6 +341,7 @@ CLAIMS: tuple[Claim, ...] = (
                 ("grpo-careless", "nft-careless"),
                 paired("nft-careless", "grpo-careless", ID),
                 margin=0.03,
+                why="Both learn the habit the reward pays for; the scenario does not separate NFT from a copy with its negative term's sign flipped (+3.2 [-3.1, +9.4], benchmarks/lab_sensitivity.py), so the match says little about that term.",
             ),
         ),
     ),
