@@ -80,3 +80,14 @@ def test_fused_cpu_on_a_soft_capped_model_is_a_user_error_before_loading(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--fused-loss cpu does not apply" in err[0] and "soft-caps its logits" in err[0]
     assert touched == [] and not (tmp_path / "out").exists()
+
+
+def test_python_dash_m_sftlab_is_the_command_line():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "sftlab", "lab", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage: sftlab lab" in proc.stdout

@@ -231,3 +231,22 @@ def test_cli_quick_demo_runs_every_registered_entry(tmp_path):
         "Claims scoreboard",
     ):
         assert f"<h2>{title}" in report, title
+
+
+def test_the_size_note_gives_each_in_domain_means_standard_error():
+    """Binomial standard errors at each method's own accuracy over its seeds' problems: sqrt(.4*.6/400) = 2.4 points,
+    sqrt(.1*.9/400) = 1.5; one seed of 0.4 on 200 problems: 3.5."""
+    from types import SimpleNamespace
+
+    from sftlab.experiments.runner import size_note
+
+    ctx = SimpleNamespace(items={"test_id": [None] * 200}, steps=80)
+    summary = lambda mean, n: {"summary": {"test_id": {"mean": mean, "n_seeds": n}}}  # noqa: E731
+    note = size_note("standard", ctx, {"a": summary(0.4, 2), "b": summary(0.1, 2), "c": summary(None, 0)})
+    assert note.startswith("Size: the plain demo's size: fine-tuning runs of 80 steps")
+    assert "200 test problems per split" in note and "is 1.5-2.4 points here" in note
+    assert "is 3.5 points here" in size_note("quick", ctx, {"a": summary(0.4, 1)})
+    assert (
+        size_note("full", ctx, {})
+        == "Size: --full: the lab recipes as written (fine-tuning runs of 80 steps). 200 test problems per split."
+    )

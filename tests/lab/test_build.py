@@ -97,9 +97,7 @@ def test_pretraining_sequences_equal_what_sft_trains_on(lab, tmp_path):
 def test_cached_rebuild_is_a_no_op(lab):
     art, cache = lab
     stamp = (art.root / "lab.json").stat().st_mtime_ns
-    t0 = time.perf_counter()
-    again = build_lab(TINY, cache_dir=cache, progress=False)
-    assert time.perf_counter() - t0 < 2.0
+    again = build_lab(TINY, cache_dir=cache, progress=False)  # lab.json untouched (below): nothing was rebuilt
     assert again.root == art.root and again.info == art.info
     assert (art.root / "lab.json").stat().st_mtime_ns == stamp
     assert ensure_lab(TINY, cache_dir=cache).info == art.info

@@ -153,7 +153,7 @@ def test_pathological_answer_within_time_limit(answer):
     t = time.monotonic()
     assert not answers_match(answer, "2", timeout=limit)
     # generous slack for a loaded machine: without the guard these run for minutes
-    assert time.monotonic() - t < limit + 1.5
+    assert time.monotonic() - t < limit + 5.0
 
 
 def test_verifier_still_sound_after_timeouts():
@@ -184,7 +184,7 @@ def test_pathological_answer_in_a_thread_within_time_limit():
     assert results.pop("ok") is True
     for answer, (verdict, elapsed) in results.items():
         assert verdict is False, answer[:20]
-        assert elapsed < limit + 2.0, (answer[:20], elapsed)
+        assert elapsed < limit + 5.0, (answer[:20], elapsed)  # without the guard: minutes
 
 
 def test_stuck_worker_is_killed():
@@ -198,7 +198,7 @@ def test_stuck_worker_is_killed():
     t = time.monotonic()
     with pytest.raises(TimeoutError):
         worker.ask("1", "2", 0.2)
-    assert time.monotonic() - t < 0.2 + _guard._GRACE_S + 1.5
+    assert time.monotonic() - t < 0.2 + _guard._GRACE_S + 5.0  # the worker would sleep 60 s
     assert not worker.alive()
 
 
@@ -239,19 +239,20 @@ def test_enclosing_alarm_is_restored():
 def test_former_worst_cases_are_fast(pred, ref, expected):
     answers_match("1", "1.0")  # warm the imports
     t = time.monotonic()
-    assert answers_match(pred, ref) is expected
-    assert time.monotonic() - t < 0.5  # decided before any deadline (these used to run into the 5 s limit)
+    assert answers_match(pred, ref, timeout=10.0) is expected
+    assert time.monotonic() - t < 3.0  # decided long before the deadline (these used to run into the time limit)
 
 
 def test_time_limit_from_environment(monkeypatch):
+    import sftlab.verify.compare as compare
     from sftlab.verify import default_timeout
 
     monkeypatch.setenv("SFTLAB_VERIFY_TIMEOUT", "0.25")
     assert default_timeout() == 0.25
-    answers_match("1", "1.0")
-    t = time.monotonic()
+    limits = []
+    monkeypatch.setattr(compare, "math_equal", lambda p, r, timeout: limits.append(timeout) or False)
     assert not answers_match(r"\frac{2^{2^{40}}}{2^{2^{40}}}", "2")
-    assert time.monotonic() - t < 0.25 + 1.5
+    assert limits == [0.25]  # the symbolic check ran under the environment's limit
     monkeypatch.setenv("SFTLAB_VERIFY_TIMEOUT", "nonsense")
     assert default_timeout() == 1.0
 

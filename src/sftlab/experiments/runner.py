@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -258,7 +259,7 @@ def run_demo(cfg: DemoConfig) -> dict:
             splits=ctx.splits,
             labels=labels,
             methods=methods,
-            notes=ctx.notes + _standing_notes(lab, methods),
+            notes=[size_note(size, ctx, methods), *ctx.notes, *_standing_notes(lab, methods)],
             sections=[scoreboard, *sections],  # the claims first
             data={
                 "claims": claims,
@@ -319,6 +320,36 @@ def write_comparison(
         "sections": data,
     }
     return metrics, write_report(out, metrics, sections=sections)
+
+
+SIZES = {
+    "standard": "the plain demo's size: fine-tuning runs of {steps} steps and the methods' small budgets (the `standard:` "
+    "blocks of configs/lab/*.yaml) instead of the recipes as written (`--full`), so that every method family fits "
+    "about 10 minutes on 2 cores",
+    "quick": "--quick: fine-tuning runs of {steps} steps and the methods' smallest budgets (the `quick:` blocks over the `standard:` ones in "
+    "configs/lab/*.yaml), a first look in about 2 minutes",
+    "full": "--full: the lab recipes as written (fine-tuning runs of {steps} steps)",
+}
+
+
+def size_note(size: str, ctx, methods: dict) -> str:
+    """What the demo's size shrank, and the test-sampling standard error it leaves on each in-domain mean
+    (binomial at the method's own accuracy, over its seeds' test problems)."""
+    n = len(ctx.items["test_id"])
+    errors = []
+    for m in methods.values():
+        s = m["summary"]["test_id"]
+        if s.get("mean") is not None and s.get("n_seeds"):
+            errors.append(100 * math.sqrt(s["mean"] * (1 - s["mean"]) / (n * s["n_seeds"])))
+    head = f"Size: {SIZES[size].format(steps=ctx.steps)}. {n} test problems per split."
+    if not errors:
+        return head
+    low, high = f"{min(errors):.1f}", f"{max(errors):.1f}"
+    return (
+        f"{head} The test-sampling standard error of an in-domain mean over its seeds is "
+        f"{low if low == high else f'{low}-{high}'} points here (binomial, at each method's own accuracy): "
+        "differences under about twice that are not resolved by this run."
+    )
 
 
 def _standing_notes(lab, methods: dict) -> list[str]:

@@ -1,18 +1,21 @@
-"""The lab build that ships with sftlab: the default config's pretrained base model (0.86M parameters, 3.4 MB), its
-lab.json, and the DART lab mapper's initialization, so that a first ``sftlab demo`` starts at once instead of
-pretraining for minutes.
+"""The lab builds that ship with sftlab: each one's pretrained base model (0.86M parameters, 3.4 MB), its lab.json,
+and artifacts derived from that model (DART's lab mapper initialization), so that a first ``sftlab demo`` starts at
+once instead of pretraining for minutes. Three configs ship: the default one, and the two variants that demo
+entries build (the no-prior lab of DART's ablation, ``expert_prior_fraction=0``, and RL's careless lab,
+``careless_fraction=0.6``).
 
-What ships is exactly what :func:`sftlab.lab.build_lab` produced for the default :class:`LabConfig` (seed 0), less
+What ships is exactly what :func:`sftlab.lab.build_lab` produced for the config (seed 0, one torch thread), less
 the data: the splits are generated again from the seed at install (a few seconds) and checked byte for byte against
-the hashes recorded at build time. Installing is refused, and the lab is built from the seed instead, when the config
-is not the shipped one or the regenerated data differ (the task generator changed). ``sftlab lab build --force``
-always builds from the seed; a slow test rebuilds the shipped config and compares it with this copy.
+the hashes recorded at build time. Installing is refused, and the lab is built from the seed instead, when no build
+ships for the config or the regenerated data differ (the task generator changed). ``sftlab lab build --force``
+always builds from the seed; a slow test rebuilds the default config and compares it with its shipped copy.
+``scripts/ship_lab.py`` writes this folder.
 
-Layout of ``sftlab/lab/shipped/``::
+Layout of ``sftlab/lab/shipped/``, one folder per config's key::
 
-    lab/lab.json              the build's lab.json, plus data_sha256 {split: sha256 of data/<split>.jsonl}
-    lab/model/                the base model checkpoint and tokenizer
-    <name>/                   artifacts derived from the shipped base model (e.g. dart-mapper-<key>/), copied on
+    <key>/lab.json            the build's lab.json, plus data_sha256 {split: sha256 of data/<split>.jsonl}
+    <key>/model/              the base model checkpoint and tokenizer
+    <key>/artifacts/<name>/   artifacts derived from that base model (e.g. dart-mapper-<settings key>/), copied on
                               request by :func:`shipped_artifact`
 """
 
@@ -30,20 +33,31 @@ from .config import LabConfig
 from .tasks import SPLITS, generate_splits
 
 SHIPPED = Path(__file__).parent / "shipped"
-SOURCE = "shipped"  # lab.json's "source" for an install of the shipped copy (a build from the seed has none)
+SOURCE = "shipped"  # lab.json's "source" for an install of a shipped copy (a build from the seed has none)
 MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
-def shipped_info() -> dict | None:
-    """The shipped build's lab.json, or None when this installation carries no shipped build."""
-    path = SHIPPED / "lab" / "lab.json"
+def shipped_dir(cfg: LabConfig | str | None = None) -> Path:
+    """Where the shipped build of ``cfg`` (a config or its key; default: the default config) lies, if it ships."""
+    key = cfg if isinstance(cfg, str) else (cfg or LabConfig()).key()
+    return SHIPPED / key
+
+
+def shipped_keys() -> list[str]:
+    """The keys of the configs whose build ships with this installation."""
+    return sorted(p.name for p in SHIPPED.iterdir() if (p / "lab.json").is_file()) if SHIPPED.is_dir() else []
+
+
+def shipped_info(cfg: LabConfig | str | None = None) -> dict | None:
+    """The shipped build's lab.json for ``cfg`` (default: the default config), or None when it does not ship."""
+    path = shipped_dir(cfg) / "lab.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def install_shipped(cfg: LabConfig, out: Path, say: Callable[[str], None]) -> bool:
     """Write the shipped build for ``cfg`` into the lab folder ``out``; False (and nothing to rely on in ``out``)
-    when ``cfg`` is not the shipped config or the regenerated data differ from the shipped build's."""
-    info = shipped_info()
+    when no build ships for ``cfg`` or the regenerated data differ from the shipped build's."""
+    info = shipped_info(cfg)
     if info is None or info.get("config") != cfg.to_dict():
         return False
     splits = generate_splits(cfg)
@@ -56,7 +70,7 @@ def install_shipped(cfg: LabConfig, out: Path, say: Callable[[str], None]) -> bo
         return False
     (out / "model").mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
-        shutil.copyfile(SHIPPED / "lab" / "model" / name, out / "model" / name)
+        shutil.copyfile(shipped_dir(cfg) / "model" / name, out / "model" / name)
     installed = {
         **info,
         "key": cfg.key(),
@@ -69,14 +83,14 @@ def install_shipped(cfg: LabConfig, out: Path, say: Callable[[str], None]) -> bo
 
 
 def shipped_artifact(lab, name: str, dest: Path) -> bool:
-    """Copy the shipped artifact ``name`` (derived from the shipped base model) to ``dest`` when ``lab`` is an
-    install of the shipped build and the artifact ships; True if copied. ``dest`` appears whole or not at all."""
-    src = SHIPPED / name
+    """Copy the shipped artifact ``name`` (derived from the base model of ``lab``'s config) to ``dest`` when ``lab``
+    is an install of that shipped build (same weights, by hash) and the artifact ships; True if copied. ``dest``
+    appears whole or not at all."""
+    home = shipped_dir(str(lab.info.get("key", "")))
+    src = home / "artifacts" / name
     if lab.info.get("source") != SOURCE or not src.is_dir():
         return False
-    if file_sha256(Path(lab.model_dir) / "model.safetensors") != file_sha256(
-        SHIPPED / "lab" / "model" / "model.safetensors"
-    ):
+    if file_sha256(Path(lab.model_dir) / "model.safetensors") != file_sha256(home / "model" / "model.safetensors"):
         return False
     with atomic_dir(dest) as tmp:
         for f in src.iterdir():

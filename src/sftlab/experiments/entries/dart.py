@@ -169,12 +169,19 @@ def run_sft_subset_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict
     return ctx.train_and_evaluate(entry.name, seed, data=prepare_subset(ctx, entry))
 
 
-def prepare_noprior_lab(ctx: EntryContext, entry: DemoEntry | None = None):
-    """The no-prior lab variant (built once and cached; the ``prepare`` of the entries that train on it)."""
-    from sftlab.lab import LabConfig, ensure_lab
+def noprior_config(config: dict):
+    """The no-prior variant of the lab config ``config`` (a ``LabConfig.to_dict()``); it ships for the default."""
+    from sftlab.lab import LabConfig
 
-    cfg = LabConfig(**{**ctx.lab.info["config"], "expert_prior_fraction": 0.0})
-    return ensure_lab(cfg, cache_dir=ctx.cfg.cache_dir, progress=False)
+    return LabConfig(**{**config, "expert_prior_fraction": 0.0})
+
+
+def prepare_noprior_lab(ctx: EntryContext, entry: DemoEntry | None = None):
+    """The no-prior lab variant (installed or built once and cached; the ``prepare`` of the entries that train on
+    it)."""
+    from sftlab.lab import ensure_lab
+
+    return ensure_lab(noprior_config(ctx.lab.info["config"]), cache_dir=ctx.cfg.cache_dir, progress=False)
 
 
 def run_dft_noprior_entry(ctx: EntryContext, entry: DemoEntry, seed: int) -> dict:

@@ -30,12 +30,18 @@ CARELESS_FRACTION = 0.6  # above 0.5: the careless habit is the base model's mod
 EVAL_K = 4  # samples per test problem for avg@k (temperature 1)
 
 
-def careless_lab(ctx: EntryContext, entry: DemoEntry | None = None):
-    """The careless lab variant (built once and cached; the ``prepare`` of the entries that use it)."""
-    from sftlab.lab import LabConfig, ensure_lab
+def careless_config(config: dict):
+    """The careless variant of the lab config ``config`` (a ``LabConfig.to_dict()``); it ships for the default."""
+    from sftlab.lab import LabConfig
 
-    cfg = LabConfig(**{**ctx.lab.info["config"], "careless_fraction": CARELESS_FRACTION})
-    return ensure_lab(cfg, cache_dir=ctx.cfg.cache_dir, progress=False)
+    return LabConfig(**{**config, "careless_fraction": CARELESS_FRACTION})
+
+
+def careless_lab(ctx: EntryContext, entry: DemoEntry | None = None):
+    """The careless lab variant (installed or built once and cached; the ``prepare`` of the entries that use it)."""
+    from sftlab.lab import ensure_lab
+
+    return ensure_lab(careless_config(ctx.lab.info["config"]), cache_dir=ctx.cfg.cache_dir, progress=False)
 
 
 def run_base_careless(ctx: EntryContext, entry: DemoEntry, seed: int | None) -> dict:
