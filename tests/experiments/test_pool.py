@@ -199,7 +199,7 @@ def _running(pid: int) -> bool:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # reaped before the open, or between the open and the read
             return False
     try:
         os.kill(pid, 0)
