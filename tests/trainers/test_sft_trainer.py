@@ -170,3 +170,24 @@ def test_prompt_tokens_are_not_trained_on(tmp_path):
     trainer = SFTLabTrainer(model=make_model(V), args=_args(tmp_path), train_dataset=ds, processing_class=TOK)
     labels = trainer.data_collator([trainer.train_dataset[0]])["labels"].tolist()
     assert labels == [[-100, -100, -100, -100, 8, 2]]
+
+
+def test_the_consoles_step_reporter_reaches_a_trainer_built_meanwhile(tmp_path):
+    """The live view learns each run's steps through transformers' DEFAULT_CALLBACKS (sftlab.console.step_callback):
+    a trainer built inside the context reports every step, and the list is as it was after it."""
+    import transformers.trainer as hf_trainer
+
+    from sftlab.console import step_callback
+
+    before = list(hf_trainer.DEFAULT_CALLBACKS)
+    steps = []
+    with step_callback(lambda step, total: steps.append((step, total))):
+        trainer = SFTLabTrainer(
+            model=make_model(V, seed=1),
+            args=_args(tmp_path, max_steps=3),
+            train_dataset=_dataset(),
+            processing_class=TOK,
+        )
+        trainer.train()
+    assert steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert hf_trainer.DEFAULT_CALLBACKS == before
