@@ -128,7 +128,7 @@ def _from_pretrained(auto_class, path: str, where: Placement, what: str, *, quie
     import torch
 
     check_local(str(path))
-    with _no_loading_bars(quiet):
+    with transformers_bars_off(quiet):
         try:
             return auto_class.from_pretrained(
                 str(path), dtype=torch.bfloat16 if where.bf16 else torch.float32, **kwargs
@@ -157,7 +157,8 @@ def lora_config(lora: bool, r: int, alpha: int, dropout: float, target_modules: 
 
 
 @contextlib.contextmanager
-def _no_loading_bars(enabled: bool):
+def transformers_bars_off(enabled: bool):
+    """Hide transformers' own progress bars (loading and saving weights) while ``enabled``; as they were after."""
     if not enabled:
         yield
         return

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from sftlab import __version__
 from sftlab.errors import SftlabError
 from sftlab.io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
+from sftlab.models import transformers_bars_off
 
 from .config import LabConfig
 from .pretrain import encode, make_model, pretrain, pretraining_text
@@ -187,7 +188,7 @@ def _build(cfg: LabConfig, out: Path, partial: Path, progress: bool) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     say(f"sftlab lab: {len(splits['pretrain'])} pretraining problems, {n_params / 1e6:.2f}M-parameter model")
     log = pretrain(model, sequences, cfg, tokenizer.pad_token_id, state_dir=partial, progress=progress)
-    with _quiet_transformers(not progress):
+    with transformers_bars_off(not progress):
         model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     t_eval = time.time()
@@ -334,21 +335,6 @@ def _running_others(samples: int = 5, interval: float = 0.05) -> int | None:
         if i + 1 < samples:
             time.sleep(interval)
     return min(seen)
-
-
-@contextlib.contextmanager
-def _quiet_transformers(quiet: bool):
-    """Hide transformers' own progress bars (e.g. when saving) while ``quiet``."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if quiet:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if quiet and was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 @contextlib.contextmanager
