@@ -306,8 +306,8 @@ class DemoContext:
                 model,
                 tok,
                 self.items,
-                # greedy: 64 prompts a batch (faster than 128 on CPU, the same completions); k samples (T=1) stay
-                # in batches of 128, which the seeded draws depend on
+                # greedy: 64 prompts a batch (faster than 128 on CPU, the same completions: benchmarks/eval_batch.py);
+                # k samples (T=1) stay in batches of 128, which the seeded draws depend on
                 sampling=SamplingConfig(max_new_tokens=self.cfg.max_new_tokens, batch_size=64 if k == 1 else 128),
                 k=k,
                 output_dir=str(eval_dir),
