@@ -2,7 +2,8 @@
 
 :func:`generate` is the service every sampling method uses (evaluation, DART,
 IRFT/SPIN, self-distillation). The transformers backend batches prompts with
-left padding and the KV cache; a vLLM backend can be registered in
+left padding and decodes them with :func:`sftlab.generation.decode.decode` (``model.generate``'s tokens, with
+finished rows leaving the batch), or ``model.generate`` for a model that loop does not know; a vLLM backend can be registered in
 ``BACKENDS`` under the same signature.
 """
 
@@ -89,7 +90,10 @@ def _cut_at_stop(text: str, stop: list[str]) -> str:
 def _generate_transformers(
     model, tokenizer, prompts: list[str], config: SamplingConfig, progress: bool
 ) -> list[list[str]]:
+    from sftlab.generation.decode import decode, supported
+
     greedy = config.temperature == 0
+    own_loop = supported(model)
     # Greedy decoding is deterministic: one sequence per prompt, copied n times.
     per_prompt = 1 if greedy else config.n
     gen_config = _generation_config(model, tokenizer, config, per_prompt)
@@ -106,8 +110,11 @@ def _generate_transformers(
         with _left_padding(tokenizer), torch.inference_mode(), _seeded(config.seed, device):
             for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress or not batches):
                 enc = tokenizer.pad({"input_ids": [prompt_ids[i] for i in batch]}, return_tensors="pt").to(device)
-                out = model.generate(**enc, generation_config=gen_config)  # (B * per_prompt, T_prompt + T_new)
-                new_tokens = out[:, enc["input_ids"].shape[1] :]  # left padding: every prompt ends at the same column
+                if own_loop:  # the same tokens, with finished rows dropped and the cache written in place
+                    new_tokens = decode(model, enc["input_ids"], enc["attention_mask"], gen_config)
+                else:
+                    out = model.generate(**enc, generation_config=gen_config)  # (B * per_prompt, T_prompt + T_new)
+                    new_tokens = out[:, enc["input_ids"].shape[1] :]  # left padding: prompts end at one column
                 texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
                 for j, i in enumerate(batch):
                     results[i] = texts[j * per_prompt : (j + 1) * per_prompt]
