@@ -325,7 +325,7 @@ def write_comparison(
 SIZES = {
     "standard": "the plain demo's size: fine-tuning runs of {steps} steps and the methods' small budgets (the `standard:` "
     "blocks of configs/lab/*.yaml) instead of the recipes as written (`--full`), so that every method family runs in "
-    "10-12 minutes on 2 cores",
+    "8-10 minutes on 2 cores",
     "quick": "--quick: fine-tuning runs of {steps} steps and the methods' smallest budgets (the `quick:` blocks over "
     "the `standard:` ones in configs/lab/*.yaml), a first look in about 2 minutes",
     "full": "--full: the lab recipes as written (fine-tuning runs of {steps} steps)",
