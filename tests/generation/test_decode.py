@@ -1,6 +1,7 @@
 """sftlab's decoding loop against ``model.generate``: the same tokens, samples included, with fewer rows computed."""
 
 import contextlib
+import copy
 
 import pytest
 import torch
@@ -121,3 +122,23 @@ def test_which_models_the_loop_decodes(model):
     )  # fmt: skip
     assert not supported(MistralForCausalLM(sliding))  # sliding-window layers: model.generate decodes it
     assert not supported(object())
+
+    class OlderForward(torch.nn.Module):  # remote code written for an older transformers
+        config = model.config
+
+        def forward(self, input_ids, attention_mask=None, past_key_values=None, use_cache=None):
+            raise AssertionError("not called")
+
+    assert not supported(OlderForward())
+
+
+def test_a_peft_model_is_decoded_by_the_loop(model, tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj"], lora_dropout=0.0))
+    assert supported(peft_model)
+    cfg = SamplingConfig(max_new_tokens=24, temperature=1.0, seed=3)
+    with eos_bias(peft_model.get_base_model(), tokenizer, 3.0):
+        ref, ours, _ = both(peft_model, tokenizer, cfg, 2)
+    tokenizer.pad_token = None
+    assert torch.equal(ours, ref)

@@ -27,6 +27,8 @@ a cache with sliding-window or other special layers) is decoded by
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
@@ -38,9 +40,17 @@ COMPACT_SHARE = 0.25
 
 
 def supported(model) -> bool:
-    """Whether :func:`decode` handles ``model``: a decoder-only model whose cache is plain full attention."""
+    """Whether :func:`decode` handles ``model``: a decoder-only transformers model (or a PEFT model around one)
+    whose forward takes a ``cache`` and whose cache is plain full attention."""
     config = getattr(model, "config", None)
     if config is None or getattr(config, "is_encoder_decoder", False):
+        return False
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT passes the inputs on
+    try:
+        takes_cache = "cache" in inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        takes_cache = False
+    if not takes_cache:  # e.g. remote code written for an older transformers (``past_key_values``)
         return False
     try:
         layers = DynamicCache(config=config).layers
