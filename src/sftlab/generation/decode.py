@@ -23,6 +23,10 @@ compare the two loops token for token, and ``benchmarks/decode.py`` measures
 both on the lab's models. A model this loop does not know (an encoder-decoder,
 a cache with sliding-window or other special layers) is decoded by
 ``model.generate``: :func:`supported` says which.
+
+transformers' own continuous batching (``generate_batch``) also frees finished rows, but it packs requests
+into one paged token stream scheduled in its own order, so its samples do not follow ``generate``'s random
+stream (the lab's figures rest on that stream); it was not used, and not measured here.
 """
 
 from __future__ import annotations
