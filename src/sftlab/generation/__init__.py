@@ -2,9 +2,10 @@
 
 :func:`generate` is the service every sampling method uses (evaluation, DART,
 IRFT/SPIN, self-distillation). The transformers backend batches prompts with
-left padding and decodes them with :func:`sftlab.generation.decode.decode` (``model.generate``'s tokens, with
-finished rows leaving the batch), or ``model.generate`` for a model that loop does not know; a vLLM backend can be registered in
-``BACKENDS`` under the same signature.
+left padding and decodes them with :func:`sftlab.generation.decode.decode`
+(``model.generate``'s tokens, with finished rows leaving the batch), or with
+``model.generate`` for a model that loop does not know. A vLLM backend can be
+registered in ``BACKENDS`` under the same signature.
 """
 
 from __future__ import annotations
